@@ -1,0 +1,199 @@
+"""Runs on a real Celery worker, a real Redis and a real database."""
+
+import os
+import signal
+import time
+import warnings
+
+import pytest
+from sklearn.model_selection import GridSearchCV
+from sqlmodel import Session, select
+
+from helpers import read_status, submit, wait_until_finished
+from tuning.ml.datasets import load_bundled
+from tuning.ml.search import build_pipeline, pipeline_params
+from tuning.models import RunStatus, Trial, TuningRun
+from tuning.service import cancel_run, get_run, list_trials
+
+pytestmark = [pytest.mark.database, pytest.mark.usefixtures("worker")]
+
+# About a second a candidate on two cores: slow enough to watch, cancel and interrupt.
+SLOW_GRID = {"n_estimators": [150, 160, 170, 180, 190, 200, 210, 220]}
+
+
+def gridsearch_best(dataset: str, estimator: str, grid: dict, scoring: str, cv: int):
+    table = load_bundled(dataset)
+    search = GridSearchCV(
+        build_pipeline(estimator), pipeline_params(grid), scoring=scoring, cv=cv
+    ).fit(table.X, table.y)
+    return {k.removeprefix("model__"): v for k, v in search.best_params_.items()}, search.best_score_
+
+
+def trials_of(runtime, run_id) -> list[Trial]:
+    with Session(runtime.engine) as session:
+        return list_trials(session=session, run_id=run_id)
+
+
+def wait_for_trials(runtime, run_id, count: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while len(trials_of(runtime, run_id)) < count:
+        assert time.monotonic() < deadline, f"fewer than {count} trials after {timeout}s"
+        time.sleep(0.05)
+
+
+def test_run_reaches_success_with_gridsearchcv_best(runtime, user):
+    grid = {"n_estimators": [10, 30], "max_depth": [None, 3]}
+    run_id = submit(runtime, user, estimator="RandomForestClassifier", param_grid=grid, cv=3)
+
+    status = wait_until_finished(runtime, run_id)
+
+    best_params, best_score = gridsearch_best("iris", "RandomForestClassifier", grid, "accuracy", 3)
+    assert status.status is RunStatus.SUCCESS, status
+    assert status.result.best_params == best_params
+    assert status.result.best_score == best_score
+    assert status.result.total_combinations == 4
+    assert status.result.tuning_time > 0
+    assert status.progress is None and status.error is None
+    trials = trials_of(runtime, run_id)
+    assert [t.index for t in trials] == [0, 1, 2, 3]
+    assert all(len(t.split_scores) == 3 and t.worker for t in trials)
+
+
+def test_progress_is_reported_after_every_candidate(runtime, user):
+    run_id = submit(
+        runtime, user, dataset="digits", estimator="RandomForestClassifier",
+        param_grid={"n_estimators": [40, 50, 60, 70, 80]},
+    )
+    seen = {}
+    while not (status := read_status(runtime, run_id)).status.is_finished:
+        if status.progress is not None:
+            seen[status.progress.current] = status.progress
+        time.sleep(0.02)
+
+    assert status.status is RunStatus.SUCCESS
+    assert set(seen) <= {0, 1, 2, 3, 4, 5} and len(seen) >= 2, seen
+    for current, progress in seen.items():
+        assert progress.total == 5
+        assert progress.percentage == round(100 * current / 5, 2)
+        assert progress.status == f"Testing parameter combination {current}/5..."
+
+
+def test_live_progress_comes_from_celery(runtime, user):
+    run_id = submit(runtime, user, dataset="digits", estimator="RandomForestClassifier",
+                    param_grid=SLOW_GRID)
+    wait_for_trials(runtime, run_id, 1)
+    task_id = read_status(runtime, run_id).task_id
+    state = runtime.queue.task_state(task_id)
+    with Session(runtime.engine) as session:
+        cancel_run(session=session, queue=runtime.queue, run_id=run_id)
+
+    assert state is not None and state.state == "PROGRESS"
+    assert set(state.meta) == {"current", "total", "status", "percentage"}
+    assert state.meta["total"] == len(SLOW_GRID["n_estimators"])
+
+
+def test_every_candidate_failing_ends_in_failure(runtime, user):
+    # No iris fold has 500 training rows to take neighbours from.
+    run_id = submit(runtime, user, estimator="KNeighborsClassifier",
+                    param_grid={"n_neighbors": [500, 600]})
+
+    status = wait_until_finished(runtime, run_id)
+
+    assert status.status is RunStatus.FAILURE
+    assert status.error.type == "ValueError"
+    assert "all 2 candidates failed" in status.error.message
+    assert status.result is None and status.progress is None
+    assert all(t.mean_test_score is None and t.error for t in trials_of(runtime, run_id))
+
+
+def test_a_failing_candidate_is_stored_and_the_run_goes_on(runtime, user):
+    run_id = submit(runtime, user, estimator="KNeighborsClassifier",
+                    param_grid={"n_neighbors": [500, 3]})
+
+    status = wait_until_finished(runtime, run_id)
+
+    failed, good = trials_of(runtime, run_id)
+    assert status.status is RunStatus.SUCCESS
+    assert status.result.best_params == {"n_neighbors": 3}
+    assert failed.mean_test_score is None and "ValueError" in failed.error
+    assert failed.split_scores == [None, None, None]
+    assert good.error is None and good.mean_test_score > 0.9
+
+
+def test_cancel_a_running_run_keeps_its_finished_trials(runtime, user):
+    run_id = submit(runtime, user, dataset="digits", estimator="RandomForestClassifier",
+                    param_grid=SLOW_GRID)
+    wait_for_trials(runtime, run_id, 1)
+
+    with Session(runtime.engine) as session:
+        run = cancel_run(session=session, queue=runtime.queue, run_id=run_id)
+    assert run.status is RunStatus.REVOKED
+    time.sleep(3)  # let the worker reach its next candidate boundary and stop
+
+    kept = trials_of(runtime, run_id)
+    status = read_status(runtime, run_id)
+    assert status.status is RunStatus.REVOKED
+    assert 1 <= len(kept) < len(SLOW_GRID["n_estimators"])
+    assert len(trials_of(runtime, run_id)) == len(kept), "the run went on after its cancel"
+
+
+def test_cancel_a_queued_run_means_it_never_starts(runtime, user):
+    # Two slow runs fill the worker's two processes; the third waits in Redis.
+    busy = [
+        submit(runtime, user, dataset="digits", estimator="RandomForestClassifier",
+               param_grid=SLOW_GRID)
+        for _ in range(2)
+    ]
+    queued = submit(runtime, user, estimator="RandomForestClassifier",
+                    param_grid={"n_estimators": [10]})
+    for run_id in busy:
+        wait_for_trials(runtime, run_id, 1)
+    with Session(runtime.engine) as session:
+        cancel_run(session=session, queue=runtime.queue, run_id=queued)
+        for run_id in busy:
+            cancel_run(session=session, queue=runtime.queue, run_id=run_id)
+    time.sleep(4)  # the worker frees up and receives (then drops) the queued run
+
+    with Session(runtime.engine) as session:
+        run = get_run(session=session, run_id=queued)
+    assert run.status is RunStatus.REVOKED
+    assert run.started_at is None
+    assert trials_of(runtime, queued) == []
+
+
+def test_a_redelivered_run_resumes_from_its_stored_trials(settings, runtime, user, worker):
+    grid = {"n_estimators": [100, 120, 140, 160, 180, 200]}
+    run_id = submit(runtime, user, dataset="digits", estimator="RandomForestClassifier",
+                    param_grid=grid)
+    wait_for_trials(runtime, run_id, 2)
+    before = {t.index: t.finished_at for t in trials_of(runtime, run_id)}
+
+    # The pool process dies mid-run; acks_late + reject_on_worker_lost requeue the message.
+    for pid in worker.pool_children():
+        os.kill(pid, signal.SIGKILL)
+    status = wait_until_finished(runtime, run_id, timeout=180)
+
+    trials = trials_of(runtime, run_id)
+    assert status.status is RunStatus.SUCCESS
+    assert [t.index for t in trials] == list(range(len(grid["n_estimators"])))
+    for trial in trials:
+        if trial.index in before:
+            assert trial.finished_at == before[trial.index], "a stored trial was run again"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        best_params, best_score = gridsearch_best(
+            "digits", "RandomForestClassifier", grid, "accuracy", 3
+        )
+    assert status.result.best_params == best_params
+    assert status.result.best_score == best_score
+
+
+def test_runs_and_trials_are_rows_in_the_database(runtime, user):
+    run_id = submit(runtime, user, estimator="LogisticRegression", param_grid={"C": [0.1, 1.0]})
+    wait_until_finished(runtime, run_id)
+    with Session(runtime.engine) as session:
+        run = session.get(TuningRun, run_id)
+        count = len(session.exec(select(Trial.id).where(Trial.run_id == run_id)).all())
+    assert run.status is RunStatus.SUCCESS and count == 2
+    assert run.best_trial_index in (0, 1)
+    assert run.finished_at is not None and run.started_at is not None

@@ -1,0 +1,1 @@
+"""Self-service hyperparameter tuning for scikit-learn estimators."""

@@ -1,0 +1,200 @@
+"""`python -m tuning …`: commands over the service layer."""
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+
+from tuning import service
+from tuning.config import Settings, get_settings
+from tuning.db import session_scope, upgrade_database
+from tuning.errors import TuningError
+from tuning.models import RunStatus
+from tuning.runtime import Runtime, create_runtime
+from tuning.schemas import TuningRunCreate, TuningStatus
+
+POLL_SECONDS = 0.5
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    settings = get_settings()
+    try:
+        return args.command(args, settings)
+    except TuningError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m tuning", description=__doc__)
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(command=handler)
+        return sub
+
+    command("run", cmd_run, "Start Redis, a worker, the API and the dashboard (make run)")
+    worker = command("worker", cmd_worker, "Start a Celery worker")
+    worker.add_argument("--concurrency", type=int, default=None, help="Worker processes")
+    worker.add_argument("--loglevel", default="INFO")
+    command("migrate", cmd_migrate, "Apply database migrations")
+
+    users = command("users", _help_of(commands), "Manage users").add_subparsers(
+        required=True, metavar="ACTION"
+    )
+    add = users.add_parser("add", help="Create a user and print a new API token, last")
+    add.add_argument("name")
+    add.add_argument("--admin", action="store_true", help="May see every user's runs")
+    add.set_defaults(command=cmd_users_add)
+
+    tune = command("tune", cmd_tune, "Submit a tuning run")
+    tune.add_argument("--dataset", required=True, help="iris, wine, breast_cancer, digits, ...")
+    tune.add_argument("--estimator", required=True, help="A scikit-learn class name")
+    tune.add_argument("--param-grid", required=True, help='JSON, e.g. \'{"max_depth":[null,5]}\'')
+    tune.add_argument("--search", choices=["grid", "random"], default="grid")
+    tune.add_argument("--n-iter", type=int, help="Candidates to sample (random search)")
+    tune.add_argument("--random-state", type=int, help="Seed for sampling and estimators")
+    tune.add_argument("--cv", type=int, default=5, help="CV folds (default 5)")
+    tune.add_argument("--scoring", help="A scikit-learn scorer name (default by task)")
+    tune.add_argument("--user", help="Owner of the run (default: the local admin)")
+    tune.add_argument("--wait", action="store_true", help="Follow the run until it ends")
+
+    status = command("status", cmd_status, "Print a run's status as JSON")
+    status.add_argument("run_id")
+    cancel = command("cancel", cmd_cancel, "Cancel a run")
+    cancel.add_argument("run_id")
+    runs = command("runs", cmd_runs, "List runs, newest first")
+    runs.add_argument("--limit", type=int, default=20)
+    return parser
+
+
+def _help_of(commands: argparse._SubParsersAction) -> Callable:
+    return lambda args, settings: commands.choices["users"].print_help() or 2
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from tuning import supervisor
+
+    return supervisor.main(settings)
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from tuning.worker.app import create_celery
+
+    argv = ["worker", f"--loglevel={args.loglevel}"]
+    if args.concurrency:
+        argv.append(f"--concurrency={args.concurrency}")
+    create_celery(settings).worker_main(argv)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    upgrade_database(settings)
+    print(f"database is up to date: {settings.sqlalchemy_url}")
+    return 0
+
+
+def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        user, token = service.create_user(session=session, name=args.name, is_admin=args.admin)
+    role = "admin" if user.is_admin else "user"
+    print(f"created {role} '{user.name}'; API token (shown once, keep it safe):")
+    print(token)
+    return 0
+
+
+def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        param_grid = json.loads(args.param_grid)
+    except json.JSONDecodeError as exc:
+        print(f"error: --param-grid is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    run_in = TuningRunCreate(
+        dataset=args.dataset,
+        estimator=args.estimator,
+        param_grid=param_grid if isinstance(param_grid, dict) else {"": param_grid},
+        search=args.search,
+        n_iter=args.n_iter,
+        cv=args.cv,
+        scoring=args.scoring,
+        random_state=args.random_state,
+    )
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        if args.user:
+            owner = service.get_user(session=session, name=args.user)
+        else:
+            owner, _ = service.ensure_local_admin(session=session)
+        run = service.submit_run(
+            session=session, queue=runtime.queue, settings=settings, owner=owner, run_in=run_in
+        )
+    print(f"submitted tuning run {run.id} ({run.total_combinations} candidates)", file=sys.stderr)
+    if not args.wait:
+        print(run.id)
+        return 0
+    status = _follow(runtime, str(run.id))
+    print(status.model_dump_json())
+    return _exit_code(status)
+
+
+def _follow(runtime: Runtime, run_id: str) -> TuningStatus:
+    """Poll until the run ends, drawing a progress bar on stderr."""
+    while True:
+        with session_scope(runtime.engine) as session:
+            status = service.get_status(session=session, queue=runtime.queue, run_id=run_id)
+        if status.progress:
+            _draw_bar(status.progress.percentage, status.progress.status)
+        if status.status.is_finished:
+            print(file=sys.stderr)
+            return status
+        time.sleep(POLL_SECONDS)
+
+
+def _draw_bar(percentage: float, message: str, width: int = 30) -> None:
+    filled = int(width * percentage / 100)
+    bar = "#" * filled + "-" * (width - filled)
+    print(f"\r[{bar}] {percentage:6.2f}% {message}", end="", file=sys.stderr, flush=True)
+
+
+def _exit_code(status: TuningStatus) -> int:
+    if status.status is RunStatus.SUCCESS:
+        return 0
+    if status.error:
+        print(f"error: {status.error.type}: {status.error.message}", file=sys.stderr)
+    else:
+        print(f"run ended {status.status.value}", file=sys.stderr)
+    return 1
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        status = service.get_status(session=session, queue=runtime.queue, run_id=args.run_id)
+    print(status.model_dump_json())
+    return 0 if status.status is not RunStatus.FAILURE else 1
+
+
+def cmd_cancel(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        run = service.cancel_run(session=session, queue=runtime.queue, run_id=args.run_id)
+    print(f"tuning run {run.id} is {run.status.value}")
+    return 0 if run.status is RunStatus.REVOKED else 1
+
+
+def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        admin, _ = service.ensure_local_admin(session=session)
+        runs = service.list_runs(session=session, viewer=admin, limit=args.limit)
+    print(f"{'id':36}  {'status':8}  {'estimator':30}  {'best_score':>10}  created")
+    for run in runs:
+        score = f"{run.best_score:.4f}" if run.best_score is not None else "-"
+        created = run.created_at.strftime("%Y-%m-%d %H:%M:%S")
+        print(f"{run.id!s:36}  {run.status.value:8}  {run.estimator:30}  {score:>10}  {created}")
+    return 0

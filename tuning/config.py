@@ -1,0 +1,60 @@
+"""Settings: one pydantic-settings class, read from the environment and `.env`."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+class Settings(BaseSettings):
+    """Everything that differs between a laptop, CI and production."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=PROJECT_ROOT / ".data", description="SQLite file, embedded Redis")
+    database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite if unset")
+    redis_url: str | None = Field(default=None, description="Broker and results; embedded if unset")
+
+    max_candidates: int = Field(default=10_000, ge=1, description="Largest search a run may hold")
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Largest CSV upload")
+    max_cv_folds: int = Field(default=20, ge=2)
+
+    run_time_limit_s: int = Field(default=24 * 3600, ge=1, description="Hard limit of one run")
+    result_expires_s: int = Field(default=7 * 24 * 3600, ge=60)
+    status_timeout_s: float = Field(default=0.5, gt=0, le=1.0, description="Celery read budget")
+
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+    dashboard_port: int = 8501
+    cors_origins: list[str] = Field(default_factory=list)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{self.data_dir / 'tuning.db'}"
+
+    @property
+    def embedded_redis_socket(self) -> Path:
+        return self.data_dir / "redis.sock"
+
+    @property
+    def broker_url(self) -> str:
+        """`REDIS_URL` when set, else the project's own Redis on a Unix socket under `.data/`."""
+        if self.redis_url:
+            return self.redis_url
+        return f"redis+socket://{self.embedded_redis_socket}"
+
+    @property
+    def visibility_timeout_s(self) -> int:
+        # Above the longest run, so Redis never hands a running task to a second worker.
+        return self.run_time_limit_s + 3600
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process's settings; transports call this once and pass the result down."""
+    return Settings()

@@ -1,0 +1,26 @@
+"""The errors the service layer raises; transports turn each into their own answer."""
+
+
+class TuningError(Exception):
+    """Base of every error a user can act on."""
+
+
+class InvalidInput(TuningError, ValueError):
+    """A submitted value is wrong: names the field and the reason, and nothing was stored."""
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+
+
+class NotFound(TuningError, LookupError):
+    """No run, dataset, user or model has that id or name."""
+
+
+class Forbidden(TuningError, PermissionError):
+    """The thing exists but belongs to somebody else."""
+
+
+class Unavailable(TuningError, ConnectionError):
+    """The broker cannot take work right now."""

@@ -1,0 +1,361 @@
+"""The estimator allowlist: the only classes a run can build, with metadata for each parameter.
+
+Users name an estimator by its scikit-learn class name; the name is looked up here and nowhere
+else, so nothing a user sends is ever imported by name.
+"""
+
+import math
+import numbers
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import (
+    ExtraTreesClassifier,
+    GradientBoostingClassifier,
+    GradientBoostingRegressor,
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+)
+from sklearn.linear_model import ElasticNet, Lasso, LogisticRegression, Ridge, RidgeClassifier
+from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
+from sklearn.svm import SVC, SVR
+from sklearn.tree import DecisionTreeClassifier
+
+from tuning.errors import InvalidInput
+from tuning.models import TaskType
+
+ParamKind = Literal["int", "float", "str", "bool"]
+
+
+def _show(value: Any) -> str:
+    """A value as a user would write it (strings quoted, numbers bare)."""
+    return repr(value.item() if isinstance(value, np.generic) else value)
+
+
+def _bound(value: float) -> str:
+    """A range bound without trailing zeros: 0, 1, 0.5."""
+    return f"{value:g}"
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """What values one constructor parameter accepts, and a grid to start from.
+
+    A value is valid when it is one of `choices` (strings, None, booleans), or when `kind` is
+    numeric and it lies within [low, high] (an open bound where `*_inclusive` is False).
+    """
+
+    kind: ParamKind
+    low: float | None = None
+    high: float | None = None
+    low_inclusive: bool = True
+    high_inclusive: bool = True
+    log: bool = False
+    choices: tuple[Any, ...] = ()
+    suggested: tuple[Any, ...] = ()
+    help: str = ""
+
+    def check(self, value: Any) -> str | None:
+        """Why `value` is not allowed, or None when it is."""
+        # Matching on type as well as value keeps True from passing for 1 and 0 for False.
+        if any(type(choice) is type(value) and choice == value for choice in self._choices()):
+            return None
+        if self.kind in ("str", "bool") or isinstance(value, bool):
+            return f"{_show(value)} is not {self.allowed()}"
+        if not isinstance(value, numbers.Real):
+            return f"{_show(value)} is not {self.allowed()}"
+        if self.kind == "int" and not isinstance(value, numbers.Integral):
+            return f"{_show(value)} is not an integer"
+        if not math.isfinite(value):
+            return f"{_show(value)} is not a finite number"
+        low, high = self.low, self.high
+        if low is not None and (value < low or (value == low and not self.low_inclusive)):
+            if self.low_inclusive:
+                return f"{_show(value)} is below the minimum {_bound(low)}"
+            return f"{_show(value)} is not above {_bound(low)}"
+        if high is not None and (value > high or (value == high and not self.high_inclusive)):
+            if self.high_inclusive:
+                return f"{_show(value)} is above the maximum {_bound(high)}"
+            return f"{_show(value)} is not below {_bound(high)}"
+        return None
+
+    def _choices(self) -> tuple[Any, ...]:
+        return (True, False) if self.kind == "bool" and not self.choices else self.choices
+
+    def allowed(self) -> str:
+        """The allowed values in words, e.g. "one of 'sqrt', None or a number in (0, 1]"."""
+        parts = []
+        if self._choices():
+            parts.append("one of " + ", ".join(_show(choice) for choice in self._choices()))
+        if self.kind in ("int", "float"):
+            noun = "an integer" if self.kind == "int" else "a number"
+            if self.low is not None and self.high is not None:
+                left = "[" if self.low_inclusive else "("
+                right = "]" if self.high_inclusive else ")"
+                parts.append(f"{noun} in {left}{_bound(self.low)}, {_bound(self.high)}{right}")
+            elif self.low is not None:
+                parts.append(f"{noun} {'>=' if self.low_inclusive else '>'} {_bound(self.low)}")
+            elif self.high is not None:
+                parts.append(f"{noun} {'<=' if self.high_inclusive else '<'} {_bound(self.high)}")
+            else:
+                parts.append(noun)
+        return " or ".join(parts)
+
+
+@dataclass(frozen=True)
+class EstimatorSpec:
+    name: str
+    cls: type[BaseEstimator]
+    task: TaskType
+    params: dict[str, ParamSpec]
+    scale: bool = True  # standardize numeric columns first (not needed by trees)
+    fixed: dict[str, Any] = field(default_factory=dict)  # constructor kwargs users cannot change
+    has_random_state: bool = False
+
+
+def _int(low: int, suggested: tuple[Any, ...], help: str, *, none: bool = False) -> ParamSpec:
+    """An integer parameter >= low, optionally also None."""
+    return ParamSpec(
+        "int", low, None, choices=(None,) if none else (), suggested=suggested, help=help
+    )
+
+
+def _float(
+    low: float,
+    high: float | None,
+    suggested: tuple[Any, ...],
+    help: str,
+    *,
+    open_low: bool = False,
+    log: bool = False,
+    choices: tuple[Any, ...] = (),
+) -> ParamSpec:
+    """A real parameter in [low, high], or (low, high] when open_low."""
+    return ParamSpec(
+        "float", low, high, not open_low, True, log, choices, suggested=suggested, help=help
+    )
+
+
+def _str(choices: tuple[Any, ...], suggested: tuple[Any, ...], help: str) -> ParamSpec:
+    """A parameter taking one of a few named options."""
+    return ParamSpec("str", choices=choices, suggested=suggested, help=help)
+
+
+# Parameters shared by several estimators; ranges follow each class's _parameter_constraints.
+_C = _float(0, None, (0.1, 1.0, 10.0), "Smaller C regularizes more", open_low=True, log=True)
+_ALPHA = _float(0, None, (0.1, 1.0, 10.0), "Larger alpha regularizes more", log=True)
+_SPARSE_ALPHA = _float(0, None, (0.01, 0.1, 1.0), "Larger alpha zeroes more coefficients", log=True)
+_FIT_INTERCEPT = ParamSpec("bool", suggested=(True, False), help="Fit an intercept (constant) term")
+_BALANCED = "'balanced' upweights rare classes; None weighs all equally"
+_CLASS_WEIGHT = _str(("balanced", None), (None, "balanced"), _BALANCED)
+_FOREST_CLASS_WEIGHT = _str(("balanced", "balanced_subsample", None), (None, "balanced"), _BALANCED)
+_SELECTION = _str(("cyclic", "random"), ("cyclic", "random"), "Coordinate update order")
+_KERNEL = _str(("linear", "poly", "rbf", "sigmoid"), ("linear", "rbf"), "Shape of the boundary")
+_GAMMA = _float(
+    0,
+    None,
+    ("scale", 0.01, 0.1),
+    "Kernel width: larger fits each point more closely",
+    open_low=True,
+    log=True,
+    choices=("scale", "auto"),
+)
+_DEGREE = _int(0, (2, 3), "Degree of the 'poly' kernel (other kernels ignore it)")
+_DISTANCES = ("minkowski", "euclidean", "manhattan", "chebyshev", "cosine")
+_NEIGHBORS = {
+    "n_neighbors": _int(1, (3, 5, 11), "How many nearest neighbours vote"),
+    "weights": _str(
+        ("uniform", "distance"), ("uniform", "distance"), "'distance': nearer counts more"
+    ),
+    "p": _float(0, None, (1, 2), "Minkowski power: 1 Manhattan, 2 Euclidean", open_low=True),
+    "metric": _str(_DISTANCES, ("minkowski", "manhattan"), "How distance between rows is measured"),
+}
+_N_ESTIMATORS = _int(1, (50, 100), "Number of trees: more is steadier but slower")
+_MIN_SAMPLES_LEAF = _int(1, (1, 2, 5), "Fewest rows in a leaf: larger smooths the model")
+_MAX_FEATURES = _float(
+    0,
+    1,
+    ("sqrt", None, 0.5),
+    "Features tried per split: 'sqrt', 'log2', None (all) or a fraction",
+    open_low=True,
+    choices=("sqrt", "log2", None),
+)
+_TREE = {
+    "max_depth": _int(1, (None, 5, 10), "Deepest a tree may grow; None: until pure", none=True),
+    "min_samples_split": _int(2, (2, 5, 10), "Fewest rows a node needs to be split"),
+    "min_samples_leaf": _MIN_SAMPLES_LEAF,
+    "max_features": _MAX_FEATURES,
+}
+_CRITERION = _str(("gini", "entropy", "log_loss"), ("gini", "entropy"), "How splits are scored")
+_BOOSTING = {
+    "n_estimators": _N_ESTIMATORS,
+    "learning_rate": _float(0, None, (0.05, 0.1, 0.2), "Step size per tree", log=True),
+    "max_depth": _int(1, (2, 3, 5), "Depth of each tree; shallow is typical", none=True),
+    "min_samples_leaf": _MIN_SAMPLES_LEAF,
+    "subsample": _float(0, 1, (0.8, 1.0), "Fraction of rows per tree", open_low=True),
+    "max_features": _MAX_FEATURES,
+}
+_HIST = {
+    "learning_rate": _float(
+        0, None, (0.05, 0.1, 0.2), "Step size per tree", open_low=True, log=True
+    ),
+    "max_iter": _int(1, (50, 100), "Number of boosting iterations (trees)"),
+    "max_leaf_nodes": _int(2, (15, 31, 63), "Most leaves per tree; None: no limit", none=True),
+    "max_depth": _int(1, (None, 3, 6), "Deepest a tree may grow; None: no limit", none=True),
+    "min_samples_leaf": _int(1, (10, 20, 50), "Fewest rows in a leaf"),
+    "l2_regularization": _float(0, None, (0.0, 0.1, 1.0), "L2 penalty on leaf values", log=True),
+}
+
+
+def _spec(
+    cls: type[BaseEstimator],
+    task: TaskType,
+    params: dict[str, ParamSpec],
+    *,
+    scale: bool = True,
+    fixed: dict[str, Any] | None = None,
+) -> EstimatorSpec:
+    """An entry named after its class, with random_state seeded when the class takes one."""
+    has_random_state = "random_state" in cls._get_param_names()
+    return EstimatorSpec(cls.__name__, cls, task, params, scale, fixed or {}, has_random_state)
+
+
+_CLF, _REG = TaskType.CLASSIFICATION, TaskType.REGRESSION
+_L1_RATIO = "Penalty mix: 0 is L2 (ridge), 1 is L1 (lasso), between is elastic-net"
+_FOREST = {"n_estimators": _N_ESTIMATORS, **_TREE}
+_FOREST_CLF = {**_FOREST, "criterion": _CRITERION, "class_weight": _FOREST_CLASS_WEIGHT}
+_SVM = {"C": _C, "kernel": _KERNEL, "gamma": _GAMMA, "degree": _DEGREE}
+_EPSILON = _float(0, None, (0.01, 0.1, 1.0), "Errors below epsilon cost nothing", log=True)
+_GB_LOSSES = ("squared_error", "absolute_error", "huber", "quantile")
+_GB_LOSS = _str(
+    _GB_LOSSES, ("squared_error", "huber"), "Cost of an error; 'huber' resists outliers"
+)
+_HIST_LOSSES = ("squared_error", "absolute_error")
+_HIST_LOSS = _str(_HIST_LOSSES, _HIST_LOSSES, "Cost of an error; 'absolute_error' resists outliers")
+_LOGISTIC = {
+    "C": _C,
+    "l1_ratio": _float(0, 1, (0.0, 0.5, 1.0), _L1_RATIO),
+    "class_weight": _CLASS_WEIGHT,
+    "fit_intercept": _FIT_INTERCEPT,
+}
+# 'penalty' is deprecated since 1.8: l1_ratio picks L2 (0), L1 (1) or elastic-net, and only
+# saga takes every l1_ratio. Columns are standardized first, which saga needs to converge.
+_LOGISTIC_FIXED = {"solver": "saga", "max_iter": 1000}
+_DECISION_TREE = {
+    "criterion": _CRITERION,
+    **_TREE,
+    "ccp_alpha": _float(0, None, (0.0, 0.01, 0.05), "Pruning: larger cuts more branches"),
+    "class_weight": _CLASS_WEIGHT,
+}
+_RIDGE = {"alpha": _ALPHA, "fit_intercept": _FIT_INTERCEPT}
+_POSITIVE = ParamSpec("bool", suggested=(False, True), help="Force every coefficient to be >= 0")
+_LASSO = {"alpha": _SPARSE_ALPHA, "fit_intercept": _FIT_INTERCEPT, "selection": _SELECTION}
+_ELASTIC_NET = {
+    "alpha": _SPARSE_ALPHA,
+    "l1_ratio": _float(0, 1, (0.2, 0.5, 0.8), _L1_RATIO),
+    **_LASSO,
+}
+_HIST_CLF = {**_HIST, "class_weight": _CLASS_WEIGHT}
+
+ESTIMATORS: dict[str, EstimatorSpec] = {
+    spec.name: spec
+    for spec in [
+        _spec(LogisticRegression, _CLF, _LOGISTIC, fixed=_LOGISTIC_FIXED),
+        _spec(RidgeClassifier, _CLF, {**_RIDGE, "class_weight": _CLASS_WEIGHT}),
+        _spec(SVC, _CLF, {**_SVM, "class_weight": _CLASS_WEIGHT}),
+        _spec(KNeighborsClassifier, _CLF, _NEIGHBORS),
+        _spec(DecisionTreeClassifier, _CLF, _DECISION_TREE, scale=False),
+        _spec(RandomForestClassifier, _CLF, _FOREST_CLF, scale=False),
+        _spec(ExtraTreesClassifier, _CLF, _FOREST_CLF, scale=False),
+        _spec(GradientBoostingClassifier, _CLF, _BOOSTING, scale=False),
+        _spec(HistGradientBoostingClassifier, _CLF, _HIST_CLF, scale=False),
+        _spec(Ridge, _REG, {**_RIDGE, "positive": _POSITIVE}),
+        _spec(Lasso, _REG, _LASSO),
+        _spec(ElasticNet, _REG, _ELASTIC_NET),
+        _spec(SVR, _REG, {**_SVM, "epsilon": _EPSILON}),
+        _spec(KNeighborsRegressor, _REG, _NEIGHBORS),
+        _spec(RandomForestRegressor, _REG, _FOREST, scale=False),
+        _spec(GradientBoostingRegressor, _REG, {**_BOOSTING, "loss": _GB_LOSS}, scale=False),
+        _spec(HistGradientBoostingRegressor, _REG, {**_HIST, "loss": _HIST_LOSS}, scale=False),
+    ]
+}
+
+
+def get_estimator(name: str) -> EstimatorSpec:
+    """The catalog entry for `name`, or InvalidInput(field="estimator")."""
+    if isinstance(name, str) and name in ESTIMATORS:
+        return ESTIMATORS[name]
+    names = ", ".join(ESTIMATORS)
+    raise InvalidInput("estimator", f"unknown estimator {_show(name)}; choose one of: {names}")
+
+
+def make_estimator(name: str, *, random_state: int | None = None) -> BaseEstimator:
+    """A fresh, unfitted instance with the catalog's fixed settings."""
+    spec = get_estimator(name)
+    estimator = spec.cls(**spec.fixed)
+    if spec.has_random_state:
+        estimator.set_params(random_state=0 if random_state is None else random_state)
+    return estimator
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal as grid values: 1 and 1.0 are the same candidate, True and 1 are not."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
+        return a == b
+    return type(a) is type(b) and a == b
+
+
+def validate_param_grid(name: str, param_grid: dict[str, list[Any]]) -> None:
+    """Raise InvalidInput naming `param_grid.<param>` for any unknown name or bad value."""
+    spec = get_estimator(name)
+    if not isinstance(param_grid, dict) or not param_grid:
+        raise InvalidInput("param_grid", "the grid is empty: give at least one parameter")
+    for param, values in param_grid.items():
+        where = f"param_grid.{param}"
+        if param not in spec.params:
+            tunable = ", ".join(spec.params)
+            reason = f"unknown parameter {_show(param)} for {spec.name}; tunable parameters: "
+            raise InvalidInput(where, reason + tunable)
+        if not isinstance(values, list | tuple) or not values:
+            raise InvalidInput(where, "give a non-empty list of values")
+        for index, value in enumerate(values):
+            reason = spec.params[param].check(value)
+            if reason is not None:
+                raise InvalidInput(where, reason)
+            if any(_same(value, earlier) for earlier in values[:index]):
+                raise InvalidInput(where, f"duplicate value {_show(value)}")
+
+
+def catalog_as_dict() -> list[dict[str, Any]]:
+    """Every estimator and its parameters as JSON-ready dicts, for the API and dashboard."""
+    return [
+        {
+            "name": spec.name,
+            "task": spec.task.value,
+            "scale": spec.scale,
+            "has_random_state": spec.has_random_state,
+            "params": [
+                {
+                    "name": param,
+                    "kind": p.kind,
+                    "low": p.low,
+                    "high": p.high,
+                    "low_inclusive": p.low_inclusive,
+                    "high_inclusive": p.high_inclusive,
+                    "log": p.log,
+                    "choices": list(p.choices),
+                    "suggested": list(p.suggested),
+                    "allowed": p.allowed(),
+                    "help": p.help,
+                }
+                for param, p in spec.params.items()
+            ],
+        }
+        for spec in ESTIMATORS.values()
+    ]

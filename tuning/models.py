@@ -1,0 +1,123 @@
+"""SQLModel tables. The trial is the unit of work and of storage: one row per candidate."""
+
+import uuid
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; every stored moment is UTC."""
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _timestamp(**kwargs: Any) -> Any:
+    return Field(sa_type=DateTime(timezone=True), **kwargs)
+
+
+class RunStatus(StrEnum):
+    """The five statuses of the spec; nothing else is ever stored or returned."""
+
+    PENDING = "PENDING"
+    PROGRESS = "PROGRESS"
+    SUCCESS = "SUCCESS"
+    FAILURE = "FAILURE"
+    REVOKED = "REVOKED"
+
+    @property
+    def is_finished(self) -> bool:
+        return self in FINISHED
+
+
+FINISHED = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.REVOKED})
+ACTIVE = frozenset({RunStatus.PENDING, RunStatus.PROGRESS})
+
+
+class TaskType(StrEnum):
+    CLASSIFICATION = "classification"
+    REGRESSION = "regression"
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=100)
+    is_admin: bool = False
+    token_hash: str = Field(unique=True, index=True, max_length=64)
+    created_at: datetime = _timestamp(default_factory=utcnow)
+
+
+class Dataset(SQLModel, table=True):
+    """A bundled scikit-learn dataset, or an uploaded CSV kept in the database for every worker."""
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    name: str = Field(unique=True, index=True, max_length=200)
+    kind: str = Field(max_length=20)  # "bundled" or "csv"
+    task: TaskType
+    target: str | None = Field(default=None, max_length=200)
+    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    n_rows: int = 0
+    n_columns: int = 0
+    owner_id: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = _timestamp(default_factory=utcnow)
+
+
+class TuningRun(SQLModel, table=True):
+    __tablename__ = "tuning_run"
+    __table_args__ = (Index("ix_tuning_run_owner_created", "owner_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id")
+    dataset_id: uuid.UUID = Field(foreign_key="dataset.id")
+    estimator: str = Field(max_length=100)
+    search: str = Field(default="grid", max_length=10)  # "grid" or "random"
+    param_grid: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    n_iter: int | None = None
+    random_state: int | None = None
+    cv: int = 5
+    scoring: str = Field(max_length=100)
+
+    status: RunStatus = Field(default=RunStatus.PENDING, index=True, max_length=10)
+    task_id: str | None = Field(default=None, max_length=64)
+    progress_current: int = 0
+    progress_total: int = 0
+    progress_message: str | None = Field(default=None, max_length=200)
+
+    best_params: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
+    best_score: float | None = None
+    best_trial_index: int | None = None
+    total_combinations: int = 0
+    tuning_time: float | None = None
+    error_type: str | None = Field(default=None, max_length=100)
+    error_message: str | None = None
+
+    created_at: datetime = _timestamp(default_factory=utcnow)
+    started_at: datetime | None = _timestamp(default=None)
+    finished_at: datetime | None = _timestamp(default=None)
+
+
+class Trial(SQLModel, table=True):
+    """One candidate's cross-validated scores, written the moment it finishes."""
+
+    __table_args__ = (UniqueConstraint("run_id", "index", name="uq_trial_run_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="tuning_run.id")  # indexed by the unique key
+    index: int
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    mean_test_score: float | None = None  # None where scikit-learn has nan: a failed candidate
+    std_test_score: float | None = None
+    split_scores: list[float | None] = Field(sa_column=Column(JSON, nullable=False))
+    mean_fit_time: float = 0.0
+    mean_score_time: float = 0.0
+    error: str | None = None
+    worker: str | None = Field(default=None, max_length=200)
+    finished_at: datetime = _timestamp(default_factory=utcnow)

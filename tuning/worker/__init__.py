@@ -1,0 +1,1 @@
+"""The Celery transport: the app factory, the thin tasks and the TaskQueue adapter."""
