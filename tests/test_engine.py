@@ -6,10 +6,10 @@ import time
 import warnings
 
 import pytest
+from helpers import read_status, submit, wait_until_finished
 from sklearn.model_selection import GridSearchCV
 from sqlmodel import Session, select
 
-from helpers import read_status, submit, wait_until_finished
 from tuning.ml.datasets import load_bundled
 from tuning.ml.search import build_pipeline, pipeline_params
 from tuning.models import RunStatus, Trial, TuningRun
@@ -26,7 +26,9 @@ def gridsearch_best(dataset: str, estimator: str, grid: dict, scoring: str, cv: 
     search = GridSearchCV(
         build_pipeline(estimator), pipeline_params(grid), scoring=scoring, cv=cv
     ).fit(table.X, table.y)
-    return {k.removeprefix("model__"): v for k, v in search.best_params_.items()}, search.best_score_
+    return {
+        k.removeprefix("model__"): v for k, v in search.best_params_.items()
+    }, search.best_score_
 
 
 def trials_of(runtime, run_id) -> list[Trial]:
@@ -61,7 +63,10 @@ def test_run_reaches_success_with_gridsearchcv_best(runtime, user):
 
 def test_progress_is_reported_after_every_candidate(runtime, user):
     run_id = submit(
-        runtime, user, dataset="digits", estimator="RandomForestClassifier",
+        runtime,
+        user,
+        dataset="digits",
+        estimator="RandomForestClassifier",
         param_grid={"n_estimators": [40, 50, 60, 70, 80]},
     )
     seen = {}
@@ -79,8 +84,9 @@ def test_progress_is_reported_after_every_candidate(runtime, user):
 
 
 def test_live_progress_comes_from_celery(runtime, user):
-    run_id = submit(runtime, user, dataset="digits", estimator="RandomForestClassifier",
-                    param_grid=SLOW_GRID)
+    run_id = submit(
+        runtime, user, dataset="digits", estimator="RandomForestClassifier", param_grid=SLOW_GRID
+    )
     wait_for_trials(runtime, run_id, 1)
     task_id = read_status(runtime, run_id).task_id
     state = runtime.queue.task_state(task_id)
@@ -94,21 +100,23 @@ def test_live_progress_comes_from_celery(runtime, user):
 
 def test_every_candidate_failing_ends_in_failure(runtime, user):
     # No iris fold has 500 training rows to take neighbours from.
-    run_id = submit(runtime, user, estimator="KNeighborsClassifier",
-                    param_grid={"n_neighbors": [500, 600]})
+    run_id = submit(
+        runtime, user, estimator="KNeighborsClassifier", param_grid={"n_neighbors": [500, 600]}
+    )
 
     status = wait_until_finished(runtime, run_id)
 
     assert status.status is RunStatus.FAILURE
     assert status.error.type == "ValueError"
-    assert "all 2 candidates failed" in status.error.message
+    assert "all 2 candidates failed; first: " in status.error.message
     assert status.result is None and status.progress is None
     assert all(t.mean_test_score is None and t.error for t in trials_of(runtime, run_id))
 
 
 def test_a_failing_candidate_is_stored_and_the_run_goes_on(runtime, user):
-    run_id = submit(runtime, user, estimator="KNeighborsClassifier",
-                    param_grid={"n_neighbors": [500, 3]})
+    run_id = submit(
+        runtime, user, estimator="KNeighborsClassifier", param_grid={"n_neighbors": [500, 3]}
+    )
 
     status = wait_until_finished(runtime, run_id)
 
@@ -121,8 +129,9 @@ def test_a_failing_candidate_is_stored_and_the_run_goes_on(runtime, user):
 
 
 def test_cancel_a_running_run_keeps_its_finished_trials(runtime, user):
-    run_id = submit(runtime, user, dataset="digits", estimator="RandomForestClassifier",
-                    param_grid=SLOW_GRID)
+    run_id = submit(
+        runtime, user, dataset="digits", estimator="RandomForestClassifier", param_grid=SLOW_GRID
+    )
     wait_for_trials(runtime, run_id, 1)
 
     with Session(runtime.engine) as session:
@@ -140,12 +149,18 @@ def test_cancel_a_running_run_keeps_its_finished_trials(runtime, user):
 def test_cancel_a_queued_run_means_it_never_starts(runtime, user):
     # Two slow runs fill the worker's two processes; the third waits in Redis.
     busy = [
-        submit(runtime, user, dataset="digits", estimator="RandomForestClassifier",
-               param_grid=SLOW_GRID)
+        submit(
+            runtime,
+            user,
+            dataset="digits",
+            estimator="RandomForestClassifier",
+            param_grid=SLOW_GRID,
+        )
         for _ in range(2)
     ]
-    queued = submit(runtime, user, estimator="RandomForestClassifier",
-                    param_grid={"n_estimators": [10]})
+    queued = submit(
+        runtime, user, estimator="RandomForestClassifier", param_grid={"n_estimators": [10]}
+    )
     for run_id in busy:
         wait_for_trials(runtime, run_id, 1)
     with Session(runtime.engine) as session:
@@ -163,8 +178,9 @@ def test_cancel_a_queued_run_means_it_never_starts(runtime, user):
 
 def test_a_redelivered_run_resumes_from_its_stored_trials(settings, runtime, user, worker):
     grid = {"n_estimators": [100, 120, 140, 160, 180, 200]}
-    run_id = submit(runtime, user, dataset="digits", estimator="RandomForestClassifier",
-                    param_grid=grid)
+    run_id = submit(
+        runtime, user, dataset="digits", estimator="RandomForestClassifier", param_grid=grid
+    )
     wait_for_trials(runtime, run_id, 2)
     before = {t.index: t.finished_at for t in trials_of(runtime, run_id)}
 

@@ -21,13 +21,28 @@ from tuning.ml.search import (
 )
 
 CASES = [
-    ("iris", "RandomForestClassifier", {"n_estimators": [5, 20], "max_depth": [None, 2]}, "accuracy"),
+    (
+        "iris",
+        "RandomForestClassifier",
+        {"n_estimators": [5, 20], "max_depth": [None, 2]},
+        "accuracy",
+    ),
     # max_depth 5, 10 and None grow the same tree on wine: a tie that the first candidate wins.
     ("wine", "DecisionTreeClassifier", {"max_depth": [10, None, 5, 1]}, "f1_macro"),
     ("breast_cancer", "LogisticRegression", {"C": [0.01, 0.1, 1.0, 10.0]}, "roc_auc"),
-    ("digits", "KNeighborsClassifier", {"n_neighbors": [1, 3, 5], "weights": ["uniform", "distance"]}, "balanced_accuracy"),
+    (
+        "digits",
+        "KNeighborsClassifier",
+        {"n_neighbors": [1, 3, 5], "weights": ["uniform", "distance"]},
+        "balanced_accuracy",
+    ),
     ("diabetes", "Ridge", {"alpha": [0.1, 1.0, 10.0]}, "neg_mean_squared_error"),
-    ("diabetes", "GradientBoostingRegressor", {"n_estimators": [10, 30], "max_depth": [2, 3]}, "r2"),
+    (
+        "diabetes",
+        "GradientBoostingRegressor",
+        {"n_estimators": [10, 30], "max_depth": [2, 3]},
+        "r2",
+    ),
 ]
 
 
@@ -42,7 +57,9 @@ def run_engine(dataset: str, estimator: str, space: SearchSpace, scoring: str, c
     return candidates, results, best_index(means)
 
 
-def sklearn_search(search_cls, dataset: str, estimator: str, space: SearchSpace, scoring: str, **kw):
+def sklearn_search(
+    search_cls, dataset: str, estimator: str, space: SearchSpace, scoring: str, **kw
+):
     table = load_bundled(dataset)
     grid = pipeline_params(space.param_grid)
     key = "param_grid" if search_cls is GridSearchCV else "param_distributions"
@@ -88,10 +105,17 @@ def test_ties_go_to_the_first_candidate_as_in_sklearn():
 def test_random_search_matches_randomizedsearchcv(seed):
     grid = {"n_estimators": [5, 10, 20, 40], "max_depth": [None, 2, 4], "min_samples_leaf": [1, 3]}
     space = SearchSpace(grid, search="random", n_iter=6, random_state=seed)
-    candidates, results, best = run_engine("breast_cancer", "ExtraTreesClassifier", space, "accuracy")
+    candidates, results, best = run_engine(
+        "breast_cancer", "ExtraTreesClassifier", space, "accuracy"
+    )
     oracle = sklearn_search(
-        RandomizedSearchCV, "breast_cancer", "ExtraTreesClassifier", space, "accuracy",
-        n_iter=6, random_state=seed,
+        RandomizedSearchCV,
+        "breast_cancer",
+        "ExtraTreesClassifier",
+        space,
+        "accuracy",
+        n_iter=6,
+        random_state=seed,
     )
     assert n_candidates(space) == len(candidates) == 6
     assert [pipeline_params(c) for c in candidates] == oracle.cv_results_["params"]

@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     tune = command("tune", cmd_tune, "Submit a tuning run")
     tune.add_argument("--dataset", required=True, help="iris, wine, breast_cancer, digits, ...")
     tune.add_argument("--estimator", required=True, help="A scikit-learn class name")
-    tune.add_argument("--param-grid", required=True, help='JSON, e.g. \'{"max_depth":[null,5]}\'')
+    tune.add_argument("--param-grid", required=True, help="JSON, e.g. '{\"max_depth\":[null,5]}'")
     tune.add_argument("--search", choices=["grid", "random"], default="grid")
     tune.add_argument("--n-iter", type=int, help="Candidates to sample (random search)")
     tune.add_argument("--random-state", type=int, help="Seed for sampling and estimators")
@@ -147,7 +147,11 @@ def _follow(runtime: Runtime, run_id: str) -> TuningStatus:
     while True:
         with session_scope(runtime.engine) as session:
             status = service.get_status(session=session, queue=runtime.queue, run_id=run_id)
-        if status.progress:
+        if status.status is RunStatus.SUCCESS:
+            _draw_bar(
+                100.0, f"{status.status.value}: {status.result.total_combinations} candidates"
+            )
+        elif status.progress:
             _draw_bar(status.progress.percentage, status.progress.status)
         if status.status.is_finished:
             print(file=sys.stderr)

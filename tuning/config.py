@@ -14,7 +14,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
-    data_dir: Path = Field(default=PROJECT_ROOT / ".data", description="SQLite file, embedded Redis")
+    data_dir: Path = Field(
+        default=PROJECT_ROOT / ".data", description="SQLite file, embedded Redis"
+    )
     database_url: str | None = Field(default=None, description="SQLAlchemy URL; SQLite if unset")
     redis_url: str | None = Field(default=None, description="Broker and results; embedded if unset")
 

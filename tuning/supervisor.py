@@ -102,7 +102,11 @@ def run_services(services: list[Service], *, banner: str = "", stop_timeout: flo
         if not signals:
             print("Press Ctrl-C to stop.", flush=True)
         code = 0
+        parent = os.getppid()
         while not signals:
+            if os.getppid() != parent:  # make (or the terminal) went away: do not linger
+                signals.append(signal.SIGHUP)
+                break
             dead = [(s, p) for s, p in running if p.poll() is not None]
             if dead:
                 service, proc = dead[0]

@@ -1,1 +1,1 @@
-"""Pure scikit-learn code: the estimator catalog, datasets and the search. No database, no Celery."""
+"""Pure scikit-learn code: the estimator catalog, datasets and the search. No database."""

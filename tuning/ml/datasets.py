@@ -27,8 +27,12 @@ class BundledDataset:
 
 
 BUNDLED: dict[str, BundledDataset] = {
-    "iris": BundledDataset(sk_datasets.load_iris, TaskType.CLASSIFICATION, "Iris flowers, 3 classes"),
-    "wine": BundledDataset(sk_datasets.load_wine, TaskType.CLASSIFICATION, "Wine cultivars, 3 classes"),
+    "iris": BundledDataset(
+        sk_datasets.load_iris, TaskType.CLASSIFICATION, "Iris flowers, 3 classes"
+    ),
+    "wine": BundledDataset(
+        sk_datasets.load_wine, TaskType.CLASSIFICATION, "Wine cultivars, 3 classes"
+    ),
     "breast_cancer": BundledDataset(
         sk_datasets.load_breast_cancer, TaskType.CLASSIFICATION, "Breast tumours, benign/malignant"
     ),

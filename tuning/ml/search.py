@@ -61,7 +61,9 @@ def n_candidates(space: SearchSpace) -> int:
 def iter_candidates(space: SearchSpace) -> Iterator[dict[str, Any]]:
     """Candidates in scikit-learn's order: ParameterGrid's, or ParameterSampler's for a seed."""
     if space.search == "random":
-        return iter(ParameterSampler(space.param_grid, space.n_iter, random_state=space.random_state))
+        return iter(
+            ParameterSampler(space.param_grid, space.n_iter, random_state=space.random_state)
+        )
     return iter(ParameterGrid(space.param_grid))
 
 

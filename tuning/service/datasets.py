@@ -57,4 +57,3 @@ def load_table(*, session: Session, dataset_id: uuid.UUID) -> Table:
         return load_bundled(dataset.name)
     assert dataset.content is not None and dataset.target is not None
     return read_csv(dataset.content, dataset.target)
-

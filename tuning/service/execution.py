@@ -157,7 +157,7 @@ def _finish(session: Session, run: TuningRun) -> None:
             run_id=run.id,
             status=RunStatus.FAILURE,
             error_type=error_type if message else "FitFailedError",
-            error_message=f"all {len(rows)} candidates failed; first error: {message or first_error}",
+            error_message=f"all {len(rows)} candidates failed; first: {message or first_error}",
             tuning_time=tuning_time,
         )
         return
@@ -175,4 +175,3 @@ def _finish(session: Session, run: TuningRun) -> None:
 
 def _finite(value: float) -> float | None:
     return None if math.isnan(value) else value
-

@@ -44,7 +44,8 @@ def validate_run(*, session: Session, settings: Settings, run_in: TuningRunCreat
     if spec.task != dataset.task:
         raise InvalidInput(
             "estimator",
-            f"{spec.name} is for {spec.task.value}; dataset '{dataset.name}' is {dataset.task.value}",
+            f"{spec.name} is for {spec.task.value}; "
+            f"dataset '{dataset.name}' is {dataset.task.value}",
         )
     catalog.validate_param_grid(spec.name, run_in.param_grid)
     scoring = run_in.scoring or DEFAULT_SCORING[dataset.task]
@@ -77,7 +78,9 @@ def _check_cv(cv: Any, dataset: Dataset, settings: Settings) -> None:
     if not 2 <= cv <= settings.max_cv_folds:
         raise InvalidInput("cv", f"{cv} folds; choose between 2 and {settings.max_cv_folds}")
     if cv > dataset.n_rows:
-        raise InvalidInput("cv", f"{cv} folds but dataset '{dataset.name}' has {dataset.n_rows} rows")
+        raise InvalidInput(
+            "cv", f"{cv} folds but dataset '{dataset.name}' has {dataset.n_rows} rows"
+        )
 
 
 def _search_space(run_in: TuningRunCreate) -> SearchSpace:
@@ -103,8 +106,13 @@ def submit_run(
         queue.enqueue_tuning(run.id, task_id=run.task_id)
     except Unavailable as exc:
         # Never leave a run PENDING that no worker will ever see.
-        finish_run(session=session, run_id=run.id, status=RunStatus.FAILURE,
-                   error_type="BrokerUnavailable", error_message=str(exc))
+        finish_run(
+            session=session,
+            run_id=run.id,
+            status=RunStatus.FAILURE,
+            error_type="BrokerUnavailable",
+            error_message=str(exc),
+        )
         raise
     session.refresh(run)
     return run
@@ -121,19 +129,24 @@ def finish_run(*, session: Session, run_id: uuid.UUID, status: RunStatus, **valu
     return result.rowcount == 1
 
 
-def cancel_run(*, session: Session, queue: TaskQueue, run_id: str | uuid.UUID,
-               viewer: User | None = None) -> TuningRun:
+def cancel_run(
+    *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer: User | None = None
+) -> TuningRun:
     """REVOKED: a queued run never starts; a running one stops at its next candidate."""
     run = get_run(session=session, run_id=run_id, viewer=viewer)
-    if finish_run(session=session, run_id=run.id, status=RunStatus.REVOKED):
-        if run.task_id:
-            queue.revoke(run.task_id)
+    cancelled = finish_run(session=session, run_id=run.id, status=RunStatus.REVOKED)
+    if cancelled and run.task_id:
+        queue.revoke(run.task_id)
     session.refresh(run)
     return run
 
 
 def list_runs(
-    *, session: Session, viewer: User, status: RunStatus | None = None, limit: int = 50,
+    *,
+    session: Session,
+    viewer: User,
+    status: RunStatus | None = None,
+    limit: int = 50,
     offset: int = 0,
 ) -> list[TuningRun]:
     """The viewer's runs (an admin's: everyone's), newest first."""

@@ -5,7 +5,14 @@ import uuid
 from sqlmodel import Session
 
 from tuning.models import FINISHED, RunStatus, TuningRun
-from tuning.schemas import ErrorInfo, Progress, TuningResult, TuningStatus, progress_of, testing_message
+from tuning.schemas import (
+    ErrorInfo,
+    Progress,
+    TuningResult,
+    TuningStatus,
+    progress_of,
+    testing_message,
+)
 from tuning.service.queue import TaskQueue, TaskState
 from tuning.service.runs import get_run
 

@@ -1,5 +1,6 @@
 """The TaskQueue of the service layer, on Celery."""
 
+import contextlib
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -43,12 +44,14 @@ class CeleryQueue:
         info = meta.get("result")
         if state == "FAILURE":
             exc = result.backend.exception_to_python(info) if info else None
-            return TaskState(state, error_type=type(exc).__name__ if exc else None,
-                             error_message=str(exc) if exc else None)
+            return TaskState(
+                state,
+                error_type=type(exc).__name__ if exc else None,
+                error_message=str(exc) if exc else None,
+            )
         return TaskState(state, meta=info if isinstance(info, dict) else None)
 
     def revoke(self, task_id: str) -> None:
-        try:
+        # Best effort: the database already says REVOKED, and workers check it.
+        with contextlib.suppress(Exception):
             self.app.control.revoke(task_id)
-        except Exception:  # noqa: BLE001 - the database already says REVOKED; workers check it
-            pass

@@ -1,0 +1,124 @@
+"""`python -m tuning …` as a user types it, against the test worker."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from helpers import worker_env
+
+from tuning.config import PROJECT_ROOT
+
+pytestmark = pytest.mark.database
+
+
+def cli(settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tuning", *args],
+        cwd=PROJECT_ROOT,
+        env=worker_env(settings),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.usefixtures("worker")
+def test_tune_wait_prints_the_final_status_last_and_exits_0(settings):
+    result = cli(
+        settings,
+        "tune",
+        "--dataset",
+        "iris",
+        "--estimator",
+        "RandomForestClassifier",
+        "--param-grid",
+        '{"n_estimators":[10,50],"max_depth":[null,5]}',
+        "--cv",
+        "3",
+        "--wait",
+    )
+    assert result.returncode == 0, result.stderr
+    final = json.loads(result.stdout.strip().splitlines()[-1])
+    assert final["status"] == "SUCCESS"
+    assert set(final["result"]["best_params"]) == {"n_estimators", "max_depth"}
+    assert "100.00%" in result.stderr
+
+    listed = cli(settings, "runs")
+    assert final["tuning_run_id"] in listed.stdout
+    status = cli(settings, "status", final["tuning_run_id"])
+    assert json.loads(status.stdout) == final
+
+
+@pytest.mark.usefixtures("worker")
+def test_tune_exits_non_zero_on_failure(settings):
+    result = cli(
+        settings,
+        "tune",
+        "--dataset",
+        "iris",
+        "--estimator",
+        "KNeighborsClassifier",
+        "--param-grid",
+        '{"n_neighbors":[500]}',
+        "--cv",
+        "3",
+        "--wait",
+    )
+    assert result.returncode == 1
+    assert json.loads(result.stdout.strip().splitlines()[-1])["status"] == "FAILURE"
+    assert "ValueError" in result.stderr
+
+
+def test_validation_error_goes_to_stderr_with_exit_2(settings):
+    result = cli(
+        settings,
+        "tune",
+        "--dataset",
+        "iris",
+        "--estimator",
+        "RandomForestClassifier",
+        "--param-grid",
+        '{"n_estimators":[0]}',
+    )
+    assert result.returncode == 2
+    assert "param_grid.n_estimators" in result.stderr and "minimum" in result.stderr
+    bad_json = cli(
+        settings, "tune", "--dataset", "iris", "--estimator", "SVC", "--param-grid", "{C: 1}"
+    )
+    assert bad_json.returncode == 2 and "not valid JSON" in bad_json.stderr
+
+
+def test_users_add_prints_the_token_last(settings):
+    result = cli(settings, "users", "add", "grace", "--admin")
+    assert result.returncode == 0, result.stderr
+    token = result.stdout.strip().splitlines()[-1]
+    assert len(token) >= 40 and " " not in token
+    again = cli(settings, "users", "add", "grace")
+    assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_cancel_and_status_of_unknown_runs(settings):
+    assert "not a valid UUID" in cli(settings, "status", "abc-123").stderr
+    missing = cli(settings, "cancel", "00000000-0000-0000-0000-000000000000")
+    assert missing.returncode == 2 and "no tuning run" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        [],
+        ["run"],
+        ["worker"],
+        ["migrate"],
+        ["users"],
+        ["users", "add"],
+        ["tune"],
+        ["status"],
+        ["cancel"],
+        ["runs"],
+    ],
+)
+def test_every_command_has_help(settings, command):
+    result = cli(settings, *command, "--help", timeout=30)
+    assert result.returncode == 0 and "usage:" in result.stdout

@@ -1,0 +1,202 @@
+"""get_status: the spec's shape, live from Celery, and the database when Redis cannot answer."""
+
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from sqlmodel import Session
+
+from tuning.config import Settings
+from tuning.errors import InvalidInput, NotFound
+from tuning.models import RunStatus, TuningRun, User
+from tuning.runtime import Runtime, create_runtime
+from tuning.service import get_dataset, get_status
+
+pytestmark = pytest.mark.database
+
+SPEC_KEYS = {"tuning_run_id", "task_id", "status", "progress", "result", "error"}
+
+
+def make_run(session: Session, owner: User, **fields) -> TuningRun:
+    """A run row as a worker would have left it."""
+    values = {
+        "dataset_id": get_dataset(session=session, name="iris").id,
+        "estimator": "RandomForestClassifier",
+        "param_grid": {"n_estimators": [10, 20]},
+        "scoring": "accuracy",
+        "task_id": str(uuid.uuid4()),
+        "progress_total": 36,
+        "total_combinations": 36,
+        "owner_id": owner.id,
+    }
+    run = TuningRun(**{**values, **fields})
+    session.add(run)
+    session.commit()
+    return run
+
+
+@pytest.fixture
+def hung_redis() -> Iterator[str]:
+    """A TCP server on loopback that accepts connections and never answers."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(16)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(server.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    stop.set()
+    thread.join()
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+def runtime_with_redis(settings: Settings, redis_url: str) -> Runtime:
+    return create_runtime(settings.model_copy(update={"redis_url": redis_url}))
+
+
+def test_progress_from_the_database_when_redis_is_down(settings, session, user):
+    run = make_run(session, user, status=RunStatus.PROGRESS, progress_current=15)
+    stopped = runtime_with_redis(settings, f"redis+socket://{settings.data_dir}/stopped.sock")
+
+    status = get_status(session=session, queue=stopped.queue, run_id=run.id)
+
+    assert status.model_dump(mode="json") == {
+        "tuning_run_id": str(run.id),
+        "task_id": run.task_id,
+        "status": "PROGRESS",
+        "progress": {
+            "current": 15,
+            "total": 36,
+            "status": "Testing parameter combination 15/36...",
+            "percentage": 41.67,
+        },
+        "result": None,
+        "error": None,
+    }
+
+
+def test_a_hung_redis_never_hangs_a_status_read(settings, session, user, hung_redis):
+    run = make_run(session, user, status=RunStatus.PROGRESS, progress_current=3)
+    hung = runtime_with_redis(settings, hung_redis)
+
+    started = time.monotonic()
+    status = get_status(session=session, queue=hung.queue, run_id=run.id)
+    elapsed = time.monotonic() - started
+
+    assert status.status is RunStatus.PROGRESS and status.progress.current == 3
+    # The Celery read has a 0.5 s budget; generous headroom for a loaded CI machine.
+    assert elapsed < 3, elapsed
+
+
+def test_an_expired_celery_result_falls_back_to_the_database(runtime, session, user):
+    run = make_run(session, user, status=RunStatus.PROGRESS, progress_current=2)
+    status = get_status(session=session, queue=runtime.queue, run_id=run.id)
+    assert status.status is RunStatus.PROGRESS and status.progress.current == 2
+
+
+def test_pending_has_the_spec_shape(runtime, session, user):
+    run = make_run(session, user)
+    status = get_status(session=session, queue=runtime.queue, run_id=run.id)
+    assert status.model_dump(mode="json") == {
+        "tuning_run_id": str(run.id),
+        "task_id": run.task_id,
+        "status": "PENDING",
+        "progress": None,
+        "result": None,
+        "error": None,
+    }
+
+
+def test_success_and_failure_have_the_spec_shape(runtime, session, user):
+    done = make_run(
+        session,
+        user,
+        status=RunStatus.SUCCESS,
+        best_params={"n_estimators": 100, "max_depth": 10},
+        best_score=0.9567,
+        tuning_time=120.5,
+    )
+    failed = make_run(
+        session,
+        user,
+        status=RunStatus.FAILURE,
+        error_type="ValueError",
+        error_message="Invalid parameter grid",
+    )
+
+    success = get_status(session=session, queue=runtime.queue, run_id=done.id)
+    failure = get_status(session=session, queue=runtime.queue, run_id=failed.id)
+
+    assert success.model_dump(mode="json")["result"] == {
+        "best_params": {"n_estimators": 100, "max_depth": 10},
+        "best_score": 0.9567,
+        "total_combinations": 36,
+        "tuning_time": 120.5,
+    }
+    assert success.progress is None and success.error is None
+    assert failure.model_dump(mode="json")["error"] == {
+        "type": "ValueError",
+        "message": "Invalid parameter grid",
+    }
+    assert failure.progress is None and failure.result is None
+    assert set(success.model_dump()) == set(failure.model_dump()) == SPEC_KEYS
+
+
+@pytest.mark.parametrize(
+    ("celery_state", "spec_status"),
+    [("STARTED", RunStatus.PROGRESS), ("RETRY", RunStatus.PENDING), ("REVOKED", RunStatus.REVOKED)],
+)
+def test_celery_states_map_onto_the_five_spec_statuses(
+    runtime, session, user, celery_state, spec_status
+):
+    run = make_run(session, user)
+    runtime.celery.backend.store_result(run.task_id, None, celery_state)
+    status = get_status(session=session, queue=runtime.queue, run_id=run.id)
+    assert status.status is spec_status
+
+
+def test_a_celery_failure_is_reported_with_its_type_and_message(runtime, session, user):
+    run = make_run(session, user, status=RunStatus.PROGRESS)
+    runtime.celery.backend.mark_as_failure(run.task_id, MemoryError("worker ran out of memory"))
+    status = get_status(session=session, queue=runtime.queue, run_id=run.id)
+    assert status.status is RunStatus.FAILURE
+    assert status.error.model_dump() == {
+        "type": "MemoryError",
+        "message": "worker ran out of memory",
+    }
+
+
+def test_live_progress_meta_is_read_from_celery(runtime, session, user):
+    run = make_run(session, user, status=RunStatus.PROGRESS, progress_current=1)
+    meta = {
+        "current": 15,
+        "total": 36,
+        "status": "Testing parameter combination 15/36...",
+        "percentage": 41.67,
+    }
+    runtime.celery.backend.store_result(run.task_id, meta, "PROGRESS")
+    status = get_status(session=session, queue=runtime.queue, run_id=run.id)
+    assert status.progress.model_dump() == meta
+
+
+def test_bad_ids(runtime, session):
+    with pytest.raises(InvalidInput) as caught:
+        get_status(session=session, queue=runtime.queue, run_id="abc-123")
+    assert caught.value.field == "tuning_run_id"
+    with pytest.raises(NotFound):
+        get_status(session=session, queue=runtime.queue, run_id=str(uuid.uuid4()))
