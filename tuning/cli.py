@@ -42,6 +42,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--concurrency", type=int, default=None, help="Worker processes")
     worker.add_argument("--loglevel", default="INFO")
     command("migrate", cmd_migrate, "Apply database migrations")
+    api = command("api", cmd_api, "Serve the REST API (uvicorn)")
+    api.add_argument("--host", help="Default: API_HOST or 127.0.0.1")
+    api.add_argument("--port", type=int, help="Default: API_PORT or 8000")
+    api.add_argument("--workers", type=int, default=1, help="uvicorn worker processes")
 
     users = command("users", _help_of(commands), "Manage users").add_subparsers(
         required=True, metavar="ACTION"
@@ -89,6 +93,19 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     if args.concurrency:
         argv.append(f"--concurrency={args.concurrency}")
     create_celery(settings).worker_main(argv)
+    return 0
+
+
+def cmd_api(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    host, port = args.host or settings.api_host, args.port or settings.api_port
+    if args.workers > 1:
+        uvicorn.run("tuning.api.main:app", host=host, port=port, workers=args.workers)
+    else:
+        from tuning.api.app import create_app
+
+        uvicorn.run(create_app(create_runtime(settings)), host=host, port=port)
     return 0
 
 

@@ -121,3 +121,45 @@ class Trial(SQLModel, table=True):
     error: str | None = None
     worker: str | None = Field(default=None, max_length=200)
     finished_at: datetime = _timestamp(default_factory=utcnow)
+
+
+class TrainingRun(SQLModel, table=True):
+    """A final model fitted with chosen (often a tuning run's best) parameters."""
+
+    __tablename__ = "training_run"
+    __table_args__ = (Index("ix_training_run_owner_created", "owner_id", "created_at"),)
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id")
+    tuning_run_id: uuid.UUID | None = Field(default=None, foreign_key="tuning_run.id")
+    dataset_id: uuid.UUID = Field(foreign_key="dataset.id")
+    estimator: str = Field(max_length=100)
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    scoring: str = Field(max_length=100)
+    random_state: int | None = None
+
+    status: RunStatus = Field(default=RunStatus.PENDING, max_length=10)
+    task_id: str | None = Field(default=None, max_length=64)
+    model_id: uuid.UUID | None = None
+    metrics: dict[str, float] | None = Field(default=None, sa_column=Column(JSON))
+    training_time: float | None = None
+    error_type: str | None = Field(default=None, max_length=100)
+    error_message: str | None = None
+
+    created_at: datetime = _timestamp(default_factory=utcnow)
+    started_at: datetime | None = _timestamp(default=None)
+    finished_at: datetime | None = _timestamp(default=None)
+
+
+class Model(SQLModel, table=True):
+    """A fitted pipeline in skops format, in the database so any host can serve it."""
+
+    __tablename__ = "trained_model"
+
+    id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
+    owner_id: int = Field(foreign_key="user.id", index=True)
+    training_run_id: uuid.UUID = Field(foreign_key="training_run.id", unique=True)
+    estimator: str = Field(max_length=100)
+    file: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    size_bytes: int = 0
+    created_at: datetime = _timestamp(default_factory=utcnow)

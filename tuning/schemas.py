@@ -1,8 +1,10 @@
 """Request and response shapes. TuningStatus is the spec's status response, field for field."""
 
+import uuid
+from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from tuning.models import RunStatus
 
@@ -37,6 +39,34 @@ class TuningStatus(BaseModel):
     error: ErrorInfo | None = None
 
 
+class TrainingResult(BaseModel):
+    model_id: str
+    metrics: dict[str, float]
+    training_time: float
+
+
+class TrainingStatus(BaseModel):
+    """`GET /api/v1/models/train/{training_run_id}/status`: the tuning status's twin."""
+
+    training_run_id: str
+    task_id: str | None
+    status: RunStatus
+    progress: Progress | None = None
+    result: TrainingResult | None = None
+    error: ErrorInfo | None = None
+
+
+class TrainingRunCreate(BaseModel):
+    """Train on a tuning run's dataset with its best parameters, or on a chosen configuration."""
+
+    tuning_run_id: str | None = Field(default=None, description="Use this run's best parameters")
+    dataset: str | None = None
+    estimator: str | None = None
+    params: dict[str, Any] | None = Field(default=None, description="Estimator parameters")
+    scoring: str | None = Field(default=None, description="Scorer for the held-out metric")
+    random_state: int | None = None
+
+
 class TuningRunCreate(BaseModel):
     """What a user submits to start a search; the service layer checks it against the catalog."""
 
@@ -58,3 +88,87 @@ def progress_of(current: int, total: int, message: str) -> Progress:
 
 def testing_message(current: int, total: int) -> str:
     return f"Testing parameter combination {current}/{total}..."
+
+
+class RunPublic(BaseModel):
+    """A tuning run's configuration and outcome, as listed and in its results."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    owner_id: int
+    dataset: str
+    estimator: str
+    search: str
+    param_grid: dict[str, Any]
+    n_iter: int | None
+    random_state: int | None
+    cv: int
+    scoring: str
+    status: RunStatus
+    task_id: str | None
+    progress_current: int
+    progress_total: int
+    best_params: dict[str, Any] | None
+    best_score: float | None
+    total_combinations: int
+    tuning_time: float | None
+    error_type: str | None
+    error_message: str | None
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+
+
+class TrialPublic(BaseModel):
+    """One candidate: scikit-learn's cv_results_ row for it, with its rank among the run's."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    index: int
+    params: dict[str, Any]
+    mean_test_score: float | None
+    std_test_score: float | None
+    split_scores: list[float | None]
+    mean_fit_time: float
+    mean_score_time: float
+    rank: int | None = None
+    error: str | None
+    worker: str | None
+    finished_at: datetime
+
+
+class RunResults(BaseModel):
+    run: RunPublic
+    best_trial: TrialPublic | None
+    trials: list[TrialPublic]
+    total_trials: int
+    limit: int
+    offset: int
+
+
+class DatasetPublic(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    name: str
+    kind: str
+    task: str
+    target: str | None
+    n_rows: int
+    n_columns: int
+    created_at: datetime
+
+
+class Check(BaseModel):
+    ok: bool
+    detail: str
+
+
+class Health(BaseModel):
+    """Each dependency reported on its own."""
+
+    ok: bool
+    database: Check
+    redis: Check
+    workers: Check

@@ -318,10 +318,7 @@ def validate_param_grid(name: str, param_grid: dict[str, list[Any]]) -> None:
         raise InvalidInput("param_grid", "the grid is empty: give at least one parameter")
     for param, values in param_grid.items():
         where = f"param_grid.{param}"
-        if param not in spec.params:
-            tunable = ", ".join(spec.params)
-            reason = f"unknown parameter {_show(param)} for {spec.name}; tunable parameters: "
-            raise InvalidInput(where, reason + tunable)
+        _known(spec, param, where)
         if not isinstance(values, list | tuple) or not values:
             raise InvalidInput(where, "give a non-empty list of values")
         for index, value in enumerate(values):
@@ -330,6 +327,26 @@ def validate_param_grid(name: str, param_grid: dict[str, list[Any]]) -> None:
                 raise InvalidInput(where, reason)
             if any(_same(value, earlier) for earlier in values[:index]):
                 raise InvalidInput(where, f"duplicate value {_show(value)}")
+
+
+def validate_params(name: str, params: dict[str, Any]) -> None:
+    """Raise InvalidInput naming `params.<param>` for an unknown name or a bad single value."""
+    spec = get_estimator(name)
+    if not isinstance(params, dict):
+        raise InvalidInput("params", "give an object of parameter names and values")
+    for param, value in params.items():
+        where = f"params.{param}"
+        _known(spec, param, where)
+        reason = spec.params[param].check(value)
+        if reason is not None:
+            raise InvalidInput(where, reason)
+
+
+def _known(spec: EstimatorSpec, param: str, where: str) -> None:
+    if param not in spec.params:
+        tunable = ", ".join(spec.params)
+        reason = f"unknown parameter {_show(param)} for {spec.name}; tunable parameters: "
+        raise InvalidInput(where, reason + tunable)
 
 
 def catalog_as_dict() -> list[dict[str, Any]]:

@@ -12,19 +12,19 @@ from tuning.errors import Forbidden, InvalidInput, NotFound, Unavailable
 from tuning.ml import catalog
 from tuning.ml.search import DEFAULT_SCORING, SearchSpace, n_candidates, validate_scoring
 from tuning.models import ACTIVE, Dataset, RunStatus, Trial, TuningRun, User, utcnow
-from tuning.schemas import TuningRunCreate
+from tuning.schemas import RunPublic, TuningRunCreate
 from tuning.service.datasets import get_dataset
 from tuning.service.queue import TaskQueue
 
 
-def parse_run_id(value: str | uuid.UUID) -> uuid.UUID:
-    """A run id from text; InvalidInput (the spec's "Invalid UUID") when it is not a UUID."""
+def parse_run_id(value: str | uuid.UUID, *, field: str = "tuning_run_id") -> uuid.UUID:
+    """An id from text; InvalidInput (the spec's "Invalid UUID") when it is not a UUID."""
     if isinstance(value, uuid.UUID):
         return value
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise InvalidInput("tuning_run_id", f"'{value}' is not a valid UUID") from None
+        raise InvalidInput(field, f"'{value}' is not a valid UUID") from None
 
 
 def get_run(*, session: Session, run_id: str | uuid.UUID, viewer: User | None = None) -> TuningRun:
@@ -146,17 +146,27 @@ def list_runs(
     session: Session,
     viewer: User,
     status: RunStatus | None = None,
+    estimator: str | None = None,
+    dataset: str | None = None,
     limit: int = 50,
     offset: int = 0,
-) -> list[TuningRun]:
-    """The viewer's runs (an admin's: everyone's), newest first."""
-    query = select(TuningRun)
+) -> list[RunPublic]:
+    """The viewer's runs (an admin's: everyone's), newest first, with dataset names: one query."""
+    query = select(TuningRun, Dataset.name).join(Dataset, col(Dataset.id) == TuningRun.dataset_id)
     if not viewer.is_admin:
         query = query.where(TuningRun.owner_id == viewer.id)
     if status is not None:
         query = query.where(TuningRun.status == status)
+    if estimator is not None:
+        query = query.where(TuningRun.estimator == estimator)
+    if dataset is not None:
+        query = query.where(Dataset.name == dataset)
     query = query.order_by(col(TuningRun.created_at).desc()).offset(offset).limit(limit)
-    return list(session.exec(query).all())
+    return [run_public(run, name) for run, name in session.exec(query).all()]
+
+
+def run_public(run: TuningRun, dataset_name: str) -> RunPublic:
+    return RunPublic.model_validate({**run.model_dump(), "dataset": dataset_name})
 
 
 def list_trials(*, session: Session, run_id: uuid.UUID, after_index: int = -1) -> list[Trial]:

@@ -1,13 +1,16 @@
 """The spec's status: live from the task queue while a run is active, else from its row."""
 
 import uuid
+from dataclasses import dataclass
 
 from sqlmodel import Session
 
-from tuning.models import FINISHED, RunStatus, TuningRun
+from tuning.models import FINISHED, RunStatus, TrainingRun, TuningRun, User
 from tuning.schemas import (
     ErrorInfo,
     Progress,
+    TrainingResult,
+    TrainingStatus,
     TuningResult,
     TuningStatus,
     progress_of,
@@ -20,29 +23,31 @@ from tuning.service.runs import get_run
 _CELERY_TO_SPEC = {"STARTED": RunStatus.PROGRESS, "RETRY": RunStatus.PENDING}
 
 
+@dataclass
+class Live:
+    """What the task queue says over the row: status, progress and error."""
+
+    status: RunStatus
+    progress: Progress | None = None
+    error: ErrorInfo | None = None
+
+
 def get_status(
-    *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer=None
+    *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer: User | None = None
 ) -> TuningStatus:
-    """One indexed read; one Redis read (bounded by the queue's time budget) for an active run."""
-    run = get_run(session=session, run_id=run_id, viewer=viewer)
-    if run.status not in FINISHED and run.task_id:
-        state = queue.task_state(run.task_id)
-        if state is not None:
-            live = status_from_task(run, state)
-            if live is not None:
-                return live
-    return status_from_row(run)
+    """One primary-key read; one Redis read (within the queue's budget) while the run is active."""
+    return tuning_status(run=get_run(session=session, run_id=run_id, viewer=viewer), queue=queue)
 
 
-def status_from_row(run: TuningRun) -> TuningStatus:
-    """The status as the database has it: the fallback, and the truth for finished runs."""
+def tuning_status(*, run: TuningRun, queue: TaskQueue) -> TuningStatus:
+    """The status of a loaded run."""
+    live = live_state(run, queue)
+    if live is not None:
+        return TuningStatus(tuning_run_id=str(run.id), task_id=run.task_id, **vars(live))
     status = TuningStatus(tuning_run_id=str(run.id), task_id=run.task_id, status=run.status)
-    if run.status is RunStatus.PROGRESS or run.status is RunStatus.REVOKED:
-        status.progress = progress_of(
-            run.progress_current,
-            run.progress_total,
-            run.progress_message or testing_message(run.progress_current, run.progress_total),
-        )
+    if run.status in (RunStatus.PROGRESS, RunStatus.REVOKED):
+        message = run.progress_message or testing_message(run.progress_current, run.progress_total)
+        status.progress = progress_of(run.progress_current, run.progress_total, message)
     elif run.status is RunStatus.SUCCESS:
         status.result = TuningResult(
             best_params=run.best_params or {},
@@ -50,33 +55,56 @@ def status_from_row(run: TuningRun) -> TuningStatus:
             total_combinations=run.total_combinations,
             tuning_time=run.tuning_time or 0.0,
         )
-    elif run.status is RunStatus.FAILURE:
-        status.error = ErrorInfo(
-            type=run.error_type or "Error", message=run.error_message or "the run failed"
-        )
+    status.error = error_of(run)
     return status
 
 
-def status_from_task(run: TuningRun, task: TaskState) -> TuningStatus | None:
-    """The live status, or None where the row knows more (task unknown, expired or done)."""
-    base = TuningStatus(tuning_run_id=str(run.id), task_id=run.task_id, status=run.status)
+def training_status(*, run: TrainingRun, queue: TaskQueue) -> TrainingStatus:
+    """The status of a training run, in the same shape."""
+    live = live_state(run, queue)
+    if live is not None:
+        return TrainingStatus(training_run_id=str(run.id), task_id=run.task_id, **vars(live))
+    status = TrainingStatus(training_run_id=str(run.id), task_id=run.task_id, status=run.status)
+    if run.status is RunStatus.PROGRESS:
+        status.progress = progress_of(0, 1, f"Training {run.estimator}...")
+    elif run.status is RunStatus.SUCCESS:
+        status.result = TrainingResult(
+            model_id=str(run.model_id),
+            metrics=run.metrics or {},
+            training_time=run.training_time or 0.0,
+        )
+    status.error = error_of(run)
+    return status
+
+
+def error_of(run: TuningRun | TrainingRun) -> ErrorInfo | None:
+    if run.status is not RunStatus.FAILURE:
+        return None
+    return ErrorInfo(type=run.error_type or "Error", message=run.error_message or "the run failed")
+
+
+def live_state(run: TuningRun | TrainingRun, queue: TaskQueue) -> Live | None:
+    """The queue's view of an active run; None where the row knows as much or more."""
+    if run.status in FINISHED or not run.task_id:
+        return None  # the row is final: no Redis read at all
+    task = queue.task_state(run.task_id)
+    return None if task is None else live_from_task(run.status, task)
+
+
+def live_from_task(row_status: RunStatus, task: TaskState) -> Live | None:
     if task.state == "PROGRESS" and task.meta:
-        base.status = RunStatus.PROGRESS
-        base.progress = Progress.model_validate(task.meta)
-        return base
+        return Live(RunStatus.PROGRESS, progress=Progress.model_validate(task.meta))
     if task.state == "FAILURE":
-        base.status = RunStatus.FAILURE
-        base.error = ErrorInfo(
+        error = ErrorInfo(
             type=task.error_type or "Error", message=task.error_message or "the task failed"
         )
-        return base
+        return Live(RunStatus.FAILURE, error=error)
     if task.state == "REVOKED":
-        base.status = RunStatus.REVOKED
-        return base
+        return Live(RunStatus.REVOKED)
     mapped = _CELERY_TO_SPEC.get(task.state)
-    if mapped is RunStatus.PROGRESS and run.status is RunStatus.PENDING:
-        base.status = RunStatus.PROGRESS
-        base.progress = progress_of(0, run.progress_total, "Starting...")
-        return base
+    if mapped is RunStatus.PROGRESS and row_status is RunStatus.PENDING:
+        return Live(RunStatus.PROGRESS, progress=progress_of(0, 1, "Starting..."))
+    if mapped is RunStatus.PENDING:
+        return Live(RunStatus.PENDING)
     # PENDING is also what Celery says of a task it has never heard of, so the row decides.
     return None

@@ -54,3 +54,12 @@ def ensure_local_admin(*, session: Session) -> tuple[User, str | None]:
     if user is not None:
         return user, None
     return create_user(session=session, name=LOCAL_ADMIN, is_admin=True)
+
+
+def rotate_token(*, session: Session, user: User) -> str:
+    """A new API token for `user`; the old one stops working."""
+    token = secrets.token_urlsafe(32)
+    user.token_hash = hash_token(token)
+    session.add(user)
+    session.commit()
+    return token

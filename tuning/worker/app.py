@@ -5,6 +5,7 @@ from celery import Celery
 from tuning.config import Settings
 
 TUNE_TASK = "tuning.run_tuning"
+TRAIN_TASK = "tuning.train_model"
 
 
 def create_celery(settings: Settings) -> Celery:

@@ -8,10 +8,11 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from celery import Celery
 from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
+from redis.exceptions import RedisError
 
 from tuning.errors import Unavailable
 from tuning.service.queue import TaskState
-from tuning.worker.app import TUNE_TASK
+from tuning.worker.app import TRAIN_TASK, TUNE_TASK
 
 # One shared thread bounds every result-backend read by a deadline, whatever Redis does.
 _reader = ThreadPoolExecutor(max_workers=4, thread_name_prefix="celery-status")
@@ -23,9 +24,20 @@ class CeleryQueue:
         self.timeout = timeout
 
     def enqueue_tuning(self, run_id: uuid.UUID, *, task_id: str) -> None:
+        self._send(TUNE_TASK, run_id, task_id)
+
+    def enqueue_training(self, training_run_id: uuid.UUID, *, task_id: str) -> None:
+        self._send(TRAIN_TASK, training_run_id, task_id)
+
+    def _send(self, task: str, run_id: uuid.UUID, task_id: str) -> None:
+        # ignore_result: the sender never waits on the result, so it must not subscribe to it
+        # (that would grow a pubsub subscription per submission in a long-lived API process).
+        # Progress and errors still reach the backend: see tuning.worker.tasks.
         try:
-            self.app.send_task(TUNE_TASK, args=[str(run_id)], task_id=task_id, retry=False)
-        except OperationalError as exc:
+            self.app.send_task(
+                task, args=[str(run_id)], task_id=task_id, retry=False, ignore_result=True
+            )
+        except (OperationalError, RedisError, OSError) as exc:
             raise Unavailable(f"the task broker is unreachable: {exc}") from exc
 
     def task_state(self, task_id: str) -> TaskState | None:
@@ -55,3 +67,11 @@ class CeleryQueue:
         # Best effort: the database already says REVOKED, and workers check it.
         with contextlib.suppress(Exception):
             self.app.control.revoke(task_id)
+
+    def ping_broker(self) -> None:
+        with self.app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=self.timeout)
+
+    def worker_names(self) -> list[str]:
+        replies = self.app.control.ping(timeout=1.0) or []
+        return [name for reply in replies for name in reply]

@@ -1,0 +1,279 @@
+"""The REST API through HTTP, against the real worker, Redis and database."""
+
+import io
+import time
+import uuid
+
+import numpy as np
+import pytest
+import skops.io as sio
+from fastapi.testclient import TestClient
+from sqlmodel import Session
+
+from tuning.api.app import create_app
+from tuning.ml.datasets import load_bundled
+from tuning.service import create_user
+from tuning.worker.queue import CeleryQueue
+
+pytestmark = pytest.mark.database
+
+RF_GRID = {"n_estimators": [10, 30], "max_depth": [None, 3]}
+
+
+@pytest.fixture(scope="module")
+def client(runtime) -> TestClient:
+    return TestClient(create_app(runtime))
+
+
+def bearer(runtime, name: str | None = None, admin: bool = False) -> dict[str, str]:
+    with Session(runtime.engine) as session:
+        _, token = create_user(
+            session=session, name=name or f"api-{uuid.uuid4().hex[:8]}", is_admin=admin
+        )
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def alice(runtime):
+    return bearer(runtime)
+
+
+def poll(client, url: str, headers, timeout: float = 120) -> dict:
+    """The spec's polling loop: until SUCCESS, FAILURE or REVOKED."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        body = client.get(url, headers=headers).json()
+        if body["status"] in ("SUCCESS", "FAILURE", "REVOKED"):
+            return body
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not finish")
+
+
+def start(client, headers, **body) -> dict:
+    body = {
+        "dataset": "iris",
+        "estimator": "RandomForestClassifier",
+        "param_grid": RF_GRID,
+        "cv": 3,
+        **body,
+    }
+    response = client.post("/api/v1/tuning/tune", json=body, headers=headers)
+    assert response.status_code == 202, response.text
+    return response.json()
+
+
+@pytest.mark.usefixtures("worker")
+def test_submit_then_poll_until_success(client, alice):
+    accepted = start(client, alice)
+    assert accepted["status"] == "PENDING"
+    assert accepted["status_url"] == f"/api/v1/tuning/tune/{accepted['tuning_run_id']}/status"
+
+    final = poll(client, accepted["status_url"], alice)
+
+    assert set(final) == {"tuning_run_id", "task_id", "status", "progress", "result", "error"}
+    assert final["status"] == "SUCCESS" and final["task_id"] == accepted["task_id"]
+    assert set(final["result"]) == {
+        "best_params",
+        "best_score",
+        "total_combinations",
+        "tuning_time",
+    }
+    assert final["progress"] is None and final["error"] is None
+
+    results = client.get(
+        f"/api/v1/tuning/tune/{accepted['tuning_run_id']}/results", headers=alice
+    ).json()
+    assert results["total_trials"] == 4 and len(results["trials"]) == 4
+    assert results["best_trial"]["rank"] == 1
+    assert results["best_trial"]["params"] == final["result"]["best_params"]
+    assert results["run"]["dataset"] == "iris"
+    page = client.get(
+        f"/api/v1/tuning/tune/{accepted['tuning_run_id']}/results?limit=2&offset=2", headers=alice
+    ).json()
+    assert [t["index"] for t in page["trials"]] == [2, 3]
+    csv = client.get(
+        f"/api/v1/tuning/tune/{accepted['tuning_run_id']}/results?format=csv", headers=alice
+    )
+    assert csv.headers["content-type"].startswith("text/csv")
+    header, *rows = csv.text.strip().splitlines()
+    assert header.startswith("index,param_max_depth,param_n_estimators,mean_test_score")
+    assert len(rows) == 4
+
+
+@pytest.mark.usefixtures("worker")
+def test_failure_carries_type_and_message(client, alice):
+    accepted = start(
+        client, alice, estimator="KNeighborsClassifier", param_grid={"n_neighbors": [500]}
+    )
+    final = poll(client, accepted["status_url"], alice)
+    assert final["status"] == "FAILURE"
+    assert final["error"]["type"] == "ValueError" and final["error"]["message"]
+    assert final["result"] is None and final["progress"] is None
+
+
+@pytest.mark.usefixtures("worker")
+def test_cancel_returns_revoked(client, alice):
+    accepted = start(
+        client, alice, dataset="digits", param_grid={"n_estimators": [150, 160, 170, 180, 190, 200]}
+    )
+    response = client.post(f"/api/v1/tuning/tune/{accepted['tuning_run_id']}/cancel", headers=alice)
+    assert response.status_code == 200
+    assert response.json()["status"] == "REVOKED"
+    assert client.get(accepted["status_url"], headers=alice).json()["status"] == "REVOKED"
+
+
+def test_error_codes(client, runtime, alice):
+    some_run = start(client, alice)
+    status_url = some_run["status_url"]
+    bob = bearer(runtime)
+
+    invalid = client.get("/api/v1/tuning/tune/abc-123/status", headers=alice)
+    assert invalid.status_code == 400 and "Invalid UUID" in invalid.json()["detail"]
+    missing = client.get(f"/api/v1/tuning/tune/{uuid.uuid4()}/status", headers=alice)
+    assert missing.status_code == 404 and "no tuning run" in missing.json()["detail"]
+    assert client.get(status_url, headers=bob).status_code == 403
+    assert client.get(status_url).status_code == 401
+    wrong = client.get(status_url, headers={"Authorization": "Bearer not-a-token"})
+    assert wrong.status_code == 401 and wrong.headers["www-authenticate"] == "Bearer"
+
+    bad = client.post(
+        "/api/v1/tuning/tune",
+        headers=alice,
+        json={
+            "dataset": "iris",
+            "estimator": "RandomForestClassifier",
+            "param_grid": {"max_depth": [-3]},
+        },
+    )
+    assert bad.status_code == 422
+    assert bad.json()["detail"][0]["loc"] == ["body", "param_grid", "max_depth"]
+    no_grid = client.post("/api/v1/tuning/tune", headers=alice, json={"dataset": "iris"})
+    assert no_grid.status_code == 422
+    assert {tuple(e["loc"]) for e in no_grid.json()["detail"]} >= {("body", "estimator")}
+
+
+def test_runs_of_one_user_are_invisible_to_another(client, runtime):
+    carol, dave = bearer(runtime), bearer(runtime)
+    admin = bearer(runtime, admin=True)
+    run_id = start(client, carol)["tuning_run_id"]
+
+    def listed(headers):
+        items = client.get("/api/v1/tuning/tune?limit=500", headers=headers).json()["items"]
+        return {item["id"] for item in items}
+
+    assert run_id in listed(carol)
+    assert run_id not in listed(dave)
+    assert run_id in listed(admin)
+    assert client.get(f"/api/v1/tuning/tune/{run_id}/results", headers=dave).status_code == 403
+    assert client.post(f"/api/v1/tuning/tune/{run_id}/cancel", headers=dave).status_code == 403
+    assert client.get(f"/api/v1/tuning/tune/{run_id}/status", headers=admin).status_code == 200
+
+
+def test_a_broker_that_cannot_take_the_run_gives_503_and_no_stuck_run(runtime, alice):
+    broken = runtime.__class__(
+        settings=runtime.settings,
+        engine=runtime.engine,
+        celery=runtime.celery,
+        queue=CeleryQueue(_unreachable_celery(runtime), timeout=0.2),
+    )
+    client = TestClient(create_app(broken))
+    response = client.post(
+        "/api/v1/tuning/tune",
+        headers=alice,
+        json={"dataset": "iris", "estimator": "SVC", "param_grid": {"C": [1.0]}},
+    )
+    assert response.status_code == 503
+    assert "unreachable" in response.json()["detail"]
+    runs = client.get("/api/v1/tuning/tune?limit=1", headers=alice).json()["items"]
+    assert runs[0]["status"] == "FAILURE" and runs[0]["error_type"] == "BrokerUnavailable"
+
+
+def _unreachable_celery(runtime):
+    from tuning.worker.app import create_celery
+
+    settings = runtime.settings.model_copy(
+        update={"redis_url": f"redis+socket://{runtime.settings.data_dir}/nothing-here.sock"}
+    )
+    app = create_celery(settings)
+    app.conf.broker_connection_timeout = 0.5
+    return app
+
+
+@pytest.mark.usefixtures("worker")
+def test_train_download_and_predict(client, alice):
+    tuned = start(client, alice)
+    poll(client, tuned["status_url"], alice)
+
+    accepted = client.post(
+        "/api/v1/models/train", headers=alice, json={"tuning_run_id": tuned["tuning_run_id"]}
+    )
+    assert accepted.status_code == 202, accepted.text
+    final = poll(client, accepted.json()["status_url"], alice)
+    assert final["status"] == "SUCCESS", final
+    assert set(final) == {"training_run_id", "task_id", "status", "progress", "result", "error"}
+    assert "accuracy" in final["result"]["metrics"]
+
+    download = client.get(f"/api/v1/models/{final['result']['model_id']}/download", headers=alice)
+    assert download.status_code == 200
+    assert ".skops" in download.headers["content-disposition"]
+    untrusted = sio.get_untrusted_types(data=download.content)
+    # Only these types need trusting, all from numpy and scikit-learn themselves.
+    assert all(name.startswith(("numpy.", "sklearn.")) for name in untrusted), untrusted
+    model = sio.load(io.BytesIO(download.content), trusted=untrusted)
+    iris = load_bundled("iris")
+    assert np.mean(model.predict(iris.X) == iris.y) > 0.9
+
+    other = bearer(client.app.state.runtime)
+    url = f"/api/v1/models/{final['result']['model_id']}/download"
+    assert client.get(url, headers=other).status_code == 403
+
+
+@pytest.mark.usefixtures("worker")
+def test_train_from_an_explicit_configuration(client, alice):
+    accepted = client.post(
+        "/api/v1/models/train",
+        headers=alice,
+        json={"dataset": "diabetes", "estimator": "Ridge", "params": {"alpha": 0.5}},
+    )
+    assert accepted.status_code == 202, accepted.text
+    final = poll(client, accepted.json()["status_url"], alice)
+    assert final["status"] == "SUCCESS" and "r2" in final["result"]["metrics"]
+    bad = client.post(
+        "/api/v1/models/train",
+        headers=alice,
+        json={"dataset": "diabetes", "estimator": "Ridge", "params": {"alpha": -1}},
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "params", "alpha"]
+
+
+def test_datasets_and_estimators(client, alice):
+    csv = b"size,colour,label\n1,red,a\n2,blue,b\n3,red,a\n4,blue,b\n5,red,a\n6,blue,b\n"
+    name = f"toy-{uuid.uuid4().hex[:6]}"
+    uploaded = client.post(
+        "/api/v1/datasets",
+        headers=alice,
+        data={"target": "label", "name": name},
+        files={"file": ("toy.csv", csv, "text/csv")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    assert uploaded.json()["task"] == "classification" and uploaded.json()["n_rows"] == 6
+    names = {d["name"] for d in client.get("/api/v1/datasets", headers=alice).json()}
+    assert {"iris", "diabetes", name} <= names
+    no_target = client.post(
+        "/api/v1/datasets",
+        headers=alice,
+        data={"target": "nope"},
+        files={"file": ("toy.csv", csv, "text/csv")},
+    )
+    assert no_target.status_code == 422 and "no column named 'nope'" in no_target.text
+
+    catalog = client.get("/api/v1/estimators", headers=alice).json()
+    assert len(catalog["estimators"]) == 17
+    assert "accuracy" in catalog["scorers"]["classification"]
+
+
+@pytest.mark.usefixtures("worker")
+def test_healthz_reports_each_part(client):
+    body = client.get("/healthz").json()
+    assert body["database"]["ok"] and body["redis"]["ok"]
+    assert body["workers"]["ok"], body["workers"]

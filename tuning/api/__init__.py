@@ -1,0 +1,1 @@
+"""The REST API: thin FastAPI routes over tuning.service."""

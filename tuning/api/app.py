@@ -1,0 +1,29 @@
+"""The FastAPI app factory."""
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from tuning.api.errors import install_error_handlers
+from tuning.api.routes import datasets, health, models, tuning
+from tuning.runtime import Runtime
+
+
+def create_app(runtime: Runtime) -> FastAPI:
+    """An API over `runtime`'s database and task queue."""
+    app = FastAPI(
+        title="Hyperparameter tuning API",
+        version="1.0.0",
+        description="Submit scikit-learn searches, poll their status, train and download models.",
+    )
+    app.state.runtime = runtime
+    if runtime.settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=runtime.settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    install_error_handlers(app)
+    for module in (tuning, models, datasets, health):
+        app.include_router(module.router)
+    return app

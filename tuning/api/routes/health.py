@@ -1,0 +1,17 @@
+"""Reachability of the database, Redis and the workers."""
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse
+
+from tuning import service
+from tuning.api.deps import RuntimeDep, SessionDep
+from tuning.schemas import Health
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz", response_model=Health, responses={503: {"model": Health}})
+def healthz(session: SessionDep, runtime: RuntimeDep):
+    """200 when every part answers; 503 with the failing part named otherwise."""
+    health = service.check_health(session=session, queue=runtime.queue)
+    return JSONResponse(health.model_dump(), status_code=200 if health.ok else 503)

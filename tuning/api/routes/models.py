@@ -1,0 +1,76 @@
+"""Training final models and downloading them."""
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel
+
+from tuning import service
+from tuning.api.deps import RuntimeDep, SessionDep, UserDep
+from tuning.models import RunStatus
+from tuning.schemas import TrainingRunCreate, TrainingStatus
+
+router = APIRouter(prefix="/api/v1/models", tags=["models"])
+
+ERRORS = {
+    400: {"description": "Invalid UUID"},
+    401: {"description": "Missing or unknown token"},
+    403: {"description": "It belongs to another user"},
+    404: {"description": "Not found"},
+}
+
+
+class TrainingAccepted(BaseModel):
+    training_run_id: str
+    task_id: str | None
+    status: RunStatus
+    status_url: str
+
+
+@router.post("/train", status_code=202, response_model=TrainingAccepted, responses=ERRORS)
+def start_training(
+    request_in: TrainingRunCreate,
+    request: Request,
+    session: SessionDep,
+    runtime: RuntimeDep,
+    user: UserDep,
+) -> TrainingAccepted:
+    """Train with a tuning run's best parameters, or with a dataset, estimator and params."""
+    run = service.submit_training(
+        session=session, queue=runtime.queue, owner=user, request=request_in
+    )
+    url = request.app.url_path_for("training_status", training_run_id=str(run.id))
+    return TrainingAccepted(
+        training_run_id=str(run.id), task_id=run.task_id, status=run.status, status_url=str(url)
+    )
+
+
+@router.get(
+    "/train/{training_run_id}/status",
+    response_model=TrainingStatus,
+    name="training_status",
+    responses=ERRORS,
+)
+def training_status(
+    training_run_id: str, session: SessionDep, runtime: RuntimeDep, user: UserDep
+) -> TrainingStatus:
+    """The training run's status, in the tuning status's shape."""
+    return service.get_training_status(
+        session=session, queue=runtime.queue, training_run_id=training_run_id, viewer=user
+    )
+
+
+@router.get(
+    "/{model_id}/download",
+    responses={
+        **ERRORS,
+        200: {"content": {"application/octet-stream": {}}, "description": "A skops file"},
+    },
+)
+def download_model(model_id: str, session: SessionDep, user: UserDep) -> Response:
+    """The fitted pipeline as a skops file: load it with skops.io.load, no unpickling."""
+    model = service.get_model(session=session, model_id=model_id, viewer=user)
+    filename = f"{model.estimator}-{model.id}.skops"
+    return Response(
+        model.file,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

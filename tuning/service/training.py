@@ -1,0 +1,171 @@
+"""Training final models: submit, execute on a worker, read, download."""
+
+import logging
+import uuid
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, col
+
+from tuning.db import session_scope
+from tuning.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from tuning.ml import catalog
+from tuning.ml.search import DEFAULT_SCORING, validate_scoring
+from tuning.ml.training import dump_model, train_model
+from tuning.models import ACTIVE, FINISHED, Model, RunStatus, TrainingRun, User, utcnow
+from tuning.schemas import TrainingRunCreate, TrainingStatus
+from tuning.service.datasets import get_dataset, load_table
+from tuning.service.queue import TaskQueue
+from tuning.service.runs import get_run, parse_run_id
+from tuning.service.status import training_status
+
+log = logging.getLogger(__name__)
+
+
+def _owned(row: TrainingRun | Model | None, viewer: User | None, what: str, key: object):
+    if row is None:
+        raise NotFound(f"no {what} with id {key}")
+    if viewer is not None and not viewer.is_admin and row.owner_id != viewer.id:
+        raise Forbidden(f"{what} {key} belongs to another user")
+    return row
+
+
+def get_training_run(
+    *, session: Session, training_run_id: str | uuid.UUID, viewer: User | None = None
+) -> TrainingRun:
+    key = parse_run_id(training_run_id, field="training_run_id")
+    return _owned(session.get(TrainingRun, key), viewer, "training run", key)
+
+
+def get_model(*, session: Session, model_id: str | uuid.UUID, viewer: User | None = None) -> Model:
+    key = parse_run_id(model_id, field="model_id")
+    return _owned(session.get(Model, key), viewer, "model", key)
+
+
+def get_training_status(
+    *,
+    session: Session,
+    queue: TaskQueue,
+    training_run_id: str | uuid.UUID,
+    viewer: User | None = None,
+) -> TrainingStatus:
+    run = get_training_run(session=session, training_run_id=training_run_id, viewer=viewer)
+    return training_status(run=run, queue=queue)
+
+
+def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> TrainingRun:
+    """A checked TrainingRun from a tuning run's best parameters or an explicit configuration."""
+    if request.tuning_run_id is not None:
+        tuned = get_run(session=session, run_id=request.tuning_run_id, viewer=owner)
+        if tuned.best_params is None:
+            raise InvalidInput(
+                "tuning_run_id", f"tuning run {tuned.id} has no best parameters ({tuned.status})"
+            )
+        return TrainingRun(
+            owner_id=owner.id,
+            tuning_run_id=tuned.id,
+            dataset_id=tuned.dataset_id,
+            estimator=tuned.estimator,
+            params=tuned.best_params,
+            scoring=request.scoring or tuned.scoring,
+            random_state=tuned.random_state,
+        )
+    for field in ("dataset", "estimator"):
+        if getattr(request, field) is None:
+            raise InvalidInput(field, "give a tuning_run_id, or a dataset, estimator and params")
+    spec = catalog.get_estimator(request.estimator)
+    dataset = get_dataset(session=session, name=request.dataset)
+    if spec.task != dataset.task:
+        raise InvalidInput(
+            "estimator",
+            f"{spec.name} is for {spec.task.value}; "
+            f"dataset '{dataset.name}' is {dataset.task.value}",
+        )
+    params = request.params or {}
+    catalog.validate_params(spec.name, params)
+    scoring = request.scoring or DEFAULT_SCORING[dataset.task]
+    validate_scoring(scoring, dataset.task)
+    return TrainingRun(
+        owner_id=owner.id,
+        dataset_id=dataset.id,
+        estimator=spec.name,
+        params=params,
+        scoring=scoring,
+        random_state=request.random_state,
+    )
+
+
+def submit_training(
+    *, session: Session, queue: TaskQueue, owner: User, request: TrainingRunCreate
+) -> TrainingRun:
+    """Validate, store as PENDING, then enqueue (commit before enqueue)."""
+    run = _training_row(session, owner, request)
+    run.task_id = str(uuid.uuid4())
+    session.add(run)
+    session.commit()
+    try:
+        queue.enqueue_training(run.id, task_id=run.task_id)
+    except Unavailable as exc:
+        _finish(
+            session,
+            run.id,
+            RunStatus.FAILURE,
+            error_type="BrokerUnavailable",
+            error_message=str(exc),
+        )
+        raise
+    session.refresh(run)
+    return run
+
+
+def _finish(session: Session, run_id: uuid.UUID, status: RunStatus, **values) -> bool:
+    result = session.exec(  # type: ignore[call-overload]
+        update(TrainingRun)
+        .where(col(TrainingRun.id) == run_id, col(TrainingRun.status).in_(ACTIVE))
+        .values(status=status, finished_at=utcnow(), **values)
+    )
+    session.commit()
+    return result.rowcount == 1
+
+
+def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus | None:
+    """Fit, measure on held-out rows, refit on all rows, store the skops file."""
+    with session_scope(engine) as session:
+        run = session.get(TrainingRun, training_run_id)
+        if run is None or run.status in FINISHED:
+            return run.status if run else None
+        run.status, run.started_at = RunStatus.PROGRESS, utcnow()
+        session.commit()
+        try:
+            table = load_table(session=session, dataset_id=run.dataset_id)
+            trained = train_model(
+                run.estimator, run.params, table, scoring=run.scoring, random_state=run.random_state
+            )
+            file = dump_model(trained.pipeline)
+        except Exception as exc:
+            log.exception("training run %s failed", training_run_id)
+            _finish(
+                session,
+                run.id,
+                RunStatus.FAILURE,
+                error_type=type(exc).__name__,
+                error_message=str(exc)[:2000] or repr(exc),
+            )
+            return RunStatus.FAILURE
+        model = Model(
+            owner_id=run.owner_id,
+            training_run_id=run.id,
+            estimator=run.estimator,
+            file=file,
+            size_bytes=len(file),
+        )
+        session.add(model)
+        session.flush()
+        _finish(
+            session,
+            run.id,
+            RunStatus.SUCCESS,
+            model_id=model.id,
+            metrics=trained.metrics,
+            training_time=trained.training_time,
+        )
+        return RunStatus.SUCCESS
