@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import redis
-from helpers import WorkerProcess
 from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session
 
@@ -24,6 +23,8 @@ from tuning.models import User
 from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
 from tuning.service import create_user
+
+from helpers import WorkerProcess
 
 
 @pytest.fixture(scope="session")

@@ -5,9 +5,10 @@ import subprocess
 import sys
 
 import pytest
-from helpers import worker_env
 
 from tuning.config import PROJECT_ROOT
+
+from helpers import worker_env
 
 pytestmark = pytest.mark.database
 

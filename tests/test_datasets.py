@@ -3,13 +3,14 @@
 import numpy as np
 import pandas as pd
 import pytest
-from helpers import submit, wait_until_finished
 from sqlmodel import Session
 
 from tuning.errors import InvalidInput
 from tuning.ml.datasets import BUNDLED, column_types, load_bundled, read_csv
 from tuning.models import RunStatus, TaskType
 from tuning.service import list_datasets, load_table, upload_dataset
+
+from helpers import submit, wait_until_finished
 
 
 def customers_csv(n_rows: int = 120, seed: int = 0) -> bytes:

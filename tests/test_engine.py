@@ -6,7 +6,6 @@ import time
 import warnings
 
 import pytest
-from helpers import read_status, submit, wait_until_finished
 from sklearn.model_selection import GridSearchCV
 from sqlmodel import Session, select
 
@@ -14,6 +13,8 @@ from tuning.ml.datasets import load_bundled
 from tuning.ml.search import build_pipeline, pipeline_params
 from tuning.models import RunStatus, Trial, TuningRun
 from tuning.service import cancel_run, get_run, list_trials
+
+from helpers import read_status, submit, wait_until_finished
 
 pytestmark = [pytest.mark.database, pytest.mark.usefixtures("worker")]
 

@@ -2,11 +2,14 @@
 
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tuning.models import RunStatus
+from tuning.models import RunStatus, as_utc
+
+# Stored moments are UTC; SQLite hands them back naive, so they are marked UTC on the way out.
+UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
 
 class Progress(BaseModel):
@@ -115,9 +118,9 @@ class RunPublic(BaseModel):
     tuning_time: float | None
     error_type: str | None
     error_message: str | None
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
+    created_at: UtcDatetime
+    started_at: UtcDatetime | None
+    finished_at: UtcDatetime | None
 
 
 class TrialPublic(BaseModel):
@@ -135,7 +138,7 @@ class TrialPublic(BaseModel):
     rank: int | None = None
     error: str | None
     worker: str | None
-    finished_at: datetime
+    finished_at: UtcDatetime
 
 
 class RunResults(BaseModel):
@@ -157,7 +160,7 @@ class DatasetPublic(BaseModel):
     target: str | None
     n_rows: int
     n_columns: int
-    created_at: datetime
+    created_at: UtcDatetime
 
 
 class Check(BaseModel):

@@ -7,13 +7,14 @@ from fastapi import APIRouter, Form, UploadFile
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, SessionDep, UserDep
+from tuning.api.responses import AUTH
 from tuning.errors import InvalidInput
 from tuning.ml.catalog import catalog_as_dict
 from tuning.ml.search import scorers_for
 from tuning.models import TaskType
 from tuning.schemas import DatasetPublic
 
-router = APIRouter(prefix="/api/v1", tags=["datasets"])
+router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=AUTH)
 
 
 @router.get("/datasets", response_model=list[DatasetPublic])

@@ -5,17 +5,11 @@ from pydantic import BaseModel
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, SessionDep, UserDep
+from tuning.api.responses import AUTH, BROKER, BY_ID
 from tuning.models import RunStatus
 from tuning.schemas import TrainingRunCreate, TrainingStatus
 
-router = APIRouter(prefix="/api/v1/models", tags=["models"])
-
-ERRORS = {
-    400: {"description": "Invalid UUID"},
-    401: {"description": "Missing or unknown token"},
-    403: {"description": "It belongs to another user"},
-    404: {"description": "Not found"},
-}
+router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=AUTH)
 
 
 class TrainingAccepted(BaseModel):
@@ -25,7 +19,9 @@ class TrainingAccepted(BaseModel):
     status_url: str
 
 
-@router.post("/train", status_code=202, response_model=TrainingAccepted, responses=ERRORS)
+@router.post(
+    "/train", status_code=202, response_model=TrainingAccepted, responses={**BY_ID, **BROKER}
+)
 def start_training(
     request_in: TrainingRunCreate,
     request: Request,
@@ -47,7 +43,7 @@ def start_training(
     "/train/{training_run_id}/status",
     response_model=TrainingStatus,
     name="training_status",
-    responses=ERRORS,
+    responses=BY_ID,
 )
 def training_status(
     training_run_id: str, session: SessionDep, runtime: RuntimeDep, user: UserDep
@@ -61,7 +57,7 @@ def training_status(
 @router.get(
     "/{model_id}/download",
     responses={
-        **ERRORS,
+        **BY_ID,
         200: {"content": {"application/octet-stream": {}}, "description": "A skops file"},
     },
 )

@@ -8,17 +8,11 @@ from pydantic import BaseModel
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, SessionDep, UserDep
+from tuning.api.responses import AUTH, BROKER, BY_ID
 from tuning.models import RunStatus
 from tuning.schemas import RunPublic, RunResults, TuningRunCreate, TuningStatus
 
-router = APIRouter(prefix="/api/v1/tuning", tags=["tuning"])
-
-ERRORS = {
-    400: {"description": "Invalid UUID"},
-    401: {"description": "Missing or unknown token"},
-    403: {"description": "The run belongs to another user"},
-    404: {"description": "No such run"},
-}
+router = APIRouter(prefix="/api/v1/tuning", tags=["tuning"], responses=AUTH)
 
 
 class TuningAccepted(BaseModel):
@@ -38,7 +32,7 @@ class RunList(BaseModel):
     "/tune",
     status_code=202,
     response_model=TuningAccepted,
-    responses={401: ERRORS[401], 503: {"description": "The broker is unavailable"}},
+    responses=BROKER,
 )
 def start_tuning(
     run_in: TuningRunCreate,
@@ -57,7 +51,7 @@ def start_tuning(
     )
 
 
-@router.get("/tune", response_model=RunList, responses={401: ERRORS[401]})
+@router.get("/tune", response_model=RunList)
 def list_tuning_runs(
     session: SessionDep,
     user: UserDep,
@@ -84,7 +78,7 @@ def list_tuning_runs(
     "/tune/{tuning_run_id}/status",
     response_model=TuningStatus,
     name="tuning_status",
-    responses=ERRORS,
+    responses=BY_ID,
 )
 def tuning_status(
     tuning_run_id: str, session: SessionDep, runtime: RuntimeDep, user: UserDep
@@ -98,7 +92,7 @@ def tuning_status(
 @router.get(
     "/tune/{tuning_run_id}/results",
     response_model=RunResults,
-    responses={**ERRORS, 200: {"content": {"text/csv": {}}}},
+    responses={**BY_ID, 200: {"content": {"text/csv": {}}}},
 )
 def tuning_results(
     tuning_run_id: str,
@@ -119,7 +113,7 @@ def tuning_results(
     return service.get_results(session=session, run=run, limit=limit, offset=offset)
 
 
-@router.post("/tune/{tuning_run_id}/cancel", response_model=TuningStatus, responses=ERRORS)
+@router.post("/tune/{tuning_run_id}/cancel", response_model=TuningStatus, responses=BY_ID)
 def cancel_tuning(
     tuning_run_id: str, session: SessionDep, runtime: RuntimeDep, user: UserDep
 ) -> TuningStatus:

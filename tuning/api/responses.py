@@ -1,0 +1,26 @@
+"""The error answers each route documents in the OpenAPI schema."""
+
+from typing import Any
+
+from pydantic import BaseModel
+
+
+class ErrorDetail(BaseModel):
+    detail: str
+
+
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorDetail, "description": description}
+
+
+AUTH = {
+    400: _error("Invalid UUID, or a body that is not valid JSON or multipart data"),
+    401: _error("Missing or unknown token"),
+}
+BY_ID = {
+    **AUTH,
+    400: _error("Invalid UUID"),
+    403: _error("It belongs to another user"),
+    404: _error("Not found"),
+}
+BROKER = {503: _error("The task broker cannot take work right now")}
