@@ -7,24 +7,29 @@ fresh PostgreSQL database is created for the session and dropped after it.
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 import redis
 from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session
 
-from tuning.config import Settings
+from tuning.config import PROJECT_ROOT, Settings
 from tuning.db import upgrade_database
 from tuning.models import User
 from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
 from tuning.service import create_user
 
-from helpers import WorkerProcess
+from helpers import WorkerProcess, worker_env
 
 
 @pytest.fixture(scope="session")
@@ -93,3 +98,36 @@ def session(runtime: Runtime) -> Iterator[Session]:
 def user(session: Session) -> User:
     created, _ = create_user(session=session, name=f"analyst-{uuid.uuid4().hex[:8]}")
     return created
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def api_url(settings, data_dir):
+    port = free_port()
+    log = (data_dir / "api.log").open("ab")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tuning", "api", "--port", str(port)],
+        cwd=PROJECT_ROOT,
+        env=worker_env(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/openapi.json", timeout=1).raise_for_status()
+            break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+    else:
+        raise RuntimeError((data_dir / "api.log").read_text()[-3000:])
+    yield url
+    process.terminate()
+    process.wait(timeout=20)
+    log.close()
