@@ -7,13 +7,14 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import event
 from sqlmodel import Session
 
 from tuning.config import Settings
 from tuning.errors import InvalidInput, NotFound
 from tuning.models import RunStatus, TuningRun, User
 from tuning.runtime import Runtime, create_runtime
-from tuning.service import get_dataset, get_status
+from tuning.service import get_dataset, get_status, get_status_for_token, rotate_token
 
 pytestmark = pytest.mark.database
 
@@ -200,3 +201,23 @@ def test_bad_ids(runtime, session):
     assert caught.value.field == "tuning_run_id"
     with pytest.raises(NotFound):
         get_status(session=session, queue=runtime.queue, run_id=str(uuid.uuid4()))
+
+
+def test_the_polling_path_reads_the_token_and_the_run_in_one_query(runtime, session, user):
+    token = rotate_token(session=session, user=user)
+    run = make_run(session, user, status=RunStatus.SUCCESS, best_params={}, best_score=0.5)
+    statements = []
+
+    def listener(conn, cursor, statement, *rest) -> None:
+        statements.append(statement)
+
+    event.listen(runtime.engine, "before_cursor_execute", listener)
+    try:
+        with Session(runtime.engine) as fresh:
+            status = get_status_for_token(
+                session=fresh, queue=runtime.queue, run_id=run.id, token=token
+            )
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", listener)
+    assert status.status is RunStatus.SUCCESS
+    assert len(statements) == 1, statements

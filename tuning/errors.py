@@ -14,6 +14,10 @@ class InvalidInput(TuningError, ValueError):
         self.reason = reason
 
 
+class Unauthenticated(TuningError):
+    """No token, or one that belongs to nobody."""
+
+
 class NotFound(TuningError, LookupError):
     """No run, dataset, user or model has that id or name."""
 

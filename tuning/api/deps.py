@@ -29,13 +29,20 @@ def get_session(runtime: RuntimeDep) -> Iterator[Session]:
 SessionDep = Annotated[Session, Depends(get_session)]
 
 
-def get_current_user(
-    session: SessionDep,
+def get_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> User:
+) -> str:
+    """The bearer token, unchecked: see get_current_user, or a service call that checks it."""
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise _unauthorized("missing bearer token: send 'Authorization: Bearer <token>'")
-    user = service.authenticate(session=session, token=credentials.credentials)
+    return credentials.credentials
+
+
+TokenDep = Annotated[str, Depends(get_token)]
+
+
+def get_current_user(session: SessionDep, token: TokenDep) -> User:
+    user = service.authenticate(session=session, token=token)
     if user is None:
         raise _unauthorized("unknown or revoked token")
     return user

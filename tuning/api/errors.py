@@ -4,7 +4,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
-from tuning.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from tuning.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
 
 # An id in the path that is not a UUID is the spec's 400 "Invalid UUID", not a 422.
 ID_FIELDS = {"tuning_run_id", "training_run_id", "model_id"}
@@ -25,6 +25,10 @@ def _answer(code: int):
     return handler
 
 
+def _unauthenticated(request: Request, exc: Unauthenticated) -> JSONResponse:
+    return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+
+
 def _data_error(request: Request, exc: DataError) -> JSONResponse:
     # e.g. a NUL character PostgreSQL cannot store: the input is at fault, not the server.
     return JSONResponse({"detail": "a value contains characters that cannot be stored"}, 422)
@@ -32,6 +36,7 @@ def _data_error(request: Request, exc: DataError) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(InvalidInput, _invalid_input)
+    app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(NotFound, _answer(404))
     app.add_exception_handler(Forbidden, _answer(403))
     app.add_exception_handler(Unavailable, _answer(503))

@@ -14,7 +14,12 @@ from tuning.service.runs import (
     submit_run,
     validate_run,
 )
-from tuning.service.status import get_status, training_status, tuning_status
+from tuning.service.status import (
+    get_status,
+    get_status_for_token,
+    training_status,
+    tuning_status,
+)
 from tuning.service.training import (
     execute_training,
     get_model,
@@ -45,6 +50,7 @@ __all__ = [
     "get_results",
     "get_run",
     "get_status",
+    "get_status_for_token",
     "get_training_run",
     "get_training_status",
     "get_user",

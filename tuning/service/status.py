@@ -3,8 +3,9 @@
 import uuid
 from dataclasses import dataclass
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from tuning.errors import Forbidden, NotFound, Unauthenticated
 from tuning.models import FINISHED, RunStatus, TrainingRun, TuningRun, User
 from tuning.schemas import (
     ErrorInfo,
@@ -17,7 +18,8 @@ from tuning.schemas import (
     testing_message,
 )
 from tuning.service.queue import TaskQueue, TaskState
-from tuning.service.runs import get_run
+from tuning.service.runs import get_run, parse_run_id
+from tuning.service.users import hash_token
 
 # Celery's states that the spec does not have, mapped onto its five.
 _CELERY_TO_SPEC = {"STARTED": RunStatus.PROGRESS, "RETRY": RunStatus.PENDING}
@@ -37,6 +39,29 @@ def get_status(
 ) -> TuningStatus:
     """One primary-key read; one Redis read (within the queue's budget) while the run is active."""
     return tuning_status(run=get_run(session=session, run_id=run_id, viewer=viewer), queue=queue)
+
+
+def get_status_for_token(
+    *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, token: str
+) -> TuningStatus:
+    """The polling path: the token's user and the run in one indexed read, then get_status's.
+
+    Many clients poll; this keeps each poll to one database read and at most one Redis read.
+    """
+    key = parse_run_id(run_id)
+    row = session.exec(
+        select(User.id, User.is_admin, TuningRun)
+        .outerjoin(TuningRun, col(TuningRun.id) == key)
+        .where(User.token_hash == hash_token(token))
+    ).first()
+    if row is None:
+        raise Unauthenticated("unknown or revoked token")
+    user_id, is_admin, run = row
+    if run is None:
+        raise NotFound(f"no tuning run with id {run_id}")
+    if not is_admin and run.owner_id != user_id:
+        raise Forbidden(f"tuning run {run_id} belongs to another user")
+    return tuning_status(run=run, queue=queue)
 
 
 def tuning_status(*, run: TuningRun, queue: TaskQueue) -> TuningStatus:

@@ -7,7 +7,7 @@ from fastapi.responses import PlainTextResponse
 from pydantic import BaseModel
 
 from tuning import service
-from tuning.api.deps import RuntimeDep, SessionDep, UserDep
+from tuning.api.deps import RuntimeDep, SessionDep, TokenDep, UserDep
 from tuning.api.responses import AUTH, BROKER, BY_ID
 from tuning.models import RunStatus
 from tuning.schemas import RunPublic, RunResults, TuningRunCreate, TuningStatus
@@ -81,11 +81,11 @@ def list_tuning_runs(
     responses=BY_ID,
 )
 def tuning_status(
-    tuning_run_id: str, session: SessionDep, runtime: RuntimeDep, user: UserDep
+    tuning_run_id: str, session: SessionDep, runtime: RuntimeDep, token: TokenDep
 ) -> TuningStatus:
     """The run's status: PENDING, PROGRESS, SUCCESS, FAILURE or REVOKED."""
-    return service.get_status(
-        session=session, queue=runtime.queue, run_id=tuning_run_id, viewer=user
+    return service.get_status_for_token(
+        session=session, queue=runtime.queue, run_id=tuning_run_id, token=token
     )
 
 
