@@ -3,6 +3,7 @@
 import io
 import time
 import uuid
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -170,12 +171,7 @@ def test_runs_of_one_user_are_invisible_to_another(client, runtime):
 
 
 def test_a_broker_that_cannot_take_the_run_gives_503_and_no_stuck_run(runtime, alice):
-    broken = runtime.__class__(
-        settings=runtime.settings,
-        engine=runtime.engine,
-        celery=runtime.celery,
-        queue=CeleryQueue(_unreachable_celery(runtime), timeout=0.2),
-    )
+    broken = replace(runtime, queue=CeleryQueue(_unreachable_celery(runtime), timeout=0.2))
     client = TestClient(create_app(broken))
     response = client.post(
         "/api/v1/tuning/tune",
@@ -277,3 +273,20 @@ def test_healthz_reports_each_part(client):
     body = client.get("/healthz").json()
     assert body["database"]["ok"] and body["redis"]["ok"]
     assert body["workers"]["ok"], body["workers"]
+
+
+def test_cors_lets_a_configured_browser_origin_poll(runtime, alice):
+    settings = runtime.settings.model_copy(update={"cors_origins": ["https://app.example.com"]})
+    client = TestClient(create_app(replace(runtime, settings=settings)))
+    preflight = client.options(
+        f"/api/v1/tuning/tune/{uuid.uuid4()}/status",
+        headers={
+            "Origin": "https://app.example.com",
+            "Access-Control-Request-Method": "GET",
+            "Access-Control-Request-Headers": "Authorization",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
+    other = client.get("/healthz", headers={"Origin": "https://evil.example.com"})
+    assert "access-control-allow-origin" not in other.headers
