@@ -151,7 +151,8 @@ def build_services(settings: Settings, env: dict[str, str]) -> list[Service]:
 
 def main(settings: Settings) -> int:
     """`python -m tuning run`: embedded Redis if needed, migrations, then every service."""
-    from tuning.db import upgrade_database
+    from tuning.db import create_db_engine, session_scope, upgrade_database
+    from tuning.service import ensure_local_admin, rotate_token
 
     embedded = EmbeddedRedis(settings.data_dir) if not settings.redis_url else None
     env = dict(os.environ, DATA_DIR=str(settings.data_dir))  # same cwd, so the same directory
@@ -163,14 +164,23 @@ def main(settings: Settings) -> int:
         upgrade_database(settings)
         services = build_services(settings, env)
         redis_note = " (embedded)" if embedded is not None else ""
-        banner = "\n".join(
-            [
-                "Hyperparameter tuning is running.",
-                f"  database   {_hide_password(settings.sqlalchemy_url)}",
-                f"  redis      {_hide_password(settings.broker_url)}{redis_note}",
+        lines = [
+            "Hyperparameter tuning is running.",
+            f"  database   {_hide_password(settings.sqlalchemy_url)}",
+            f"  redis      {_hide_password(settings.broker_url)}{redis_note}",
+        ]
+        if any(service.name == "dashboard" for service in services):
+            # One step to a signed-in dashboard: a fresh token for the local admin, in a link.
+            engine = create_db_engine(settings)
+            with session_scope(engine) as session:
+                admin, _ = ensure_local_admin(session=session)
+                token = rotate_token(session=session, user=admin)
+            engine.dispose()
+            lines += [
+                f"  sign in    http://localhost:{settings.dashboard_port}/?token={token}",
+                f"  API token  {token}  (local admin '{admin.name}'; a new one at every start)",
             ]
-        )
-        return run_services(services, banner=banner)
+        return run_services(services, banner="\n".join(lines))
     finally:
         if embedded is not None:
             embedded.stop()

@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench.status_load` (issue 3)."""

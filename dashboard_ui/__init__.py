@@ -1,0 +1,1 @@
+"""What the dashboard's pages share. Not in pages/: Streamlit lists every file there as a page."""

@@ -1,0 +1,240 @@
+"""Plotly figures of a run's scores. Pure: frames in, figures out, nothing read or stored."""
+
+from collections.abc import Mapping, Sequence
+from numbers import Real
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from tuning.service.insights import SCORE, best_so_far, param_column, value_label
+
+HEIGHT = 320
+MAX_TICKS = 12
+# The theme's categorical colours (.streamlit/config.toml), for traces that must match.
+PALETTE = ["#2f5bd3", "#e4572e", "#17a398", "#f3a712", "#8e44ad", "#6c757d"]
+_MARGIN = {"l": 10, "r": 10, "t": 40, "b": 10}
+
+
+def _layout(figure: go.Figure, title: str, *, height: int = HEIGHT) -> go.Figure:
+    figure.update_layout(
+        title={"text": title, "font": {"size": 15}},
+        height=height,
+        margin=_MARGIN,
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+    )
+    return figure
+
+
+def is_numeric(values: Sequence[Any]) -> bool:
+    """Whether a parameter's values sit on a number line (no None, words or booleans)."""
+    return bool(values) and all(_is_number(v) and not np.isnan(v) for v in values)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def category_order(values: Sequence[Any]) -> list[str]:
+    """Labels of mixed values in reading order: None, then numbers ascending, then words."""
+
+    def rank(value: Any) -> tuple:
+        if value is None:
+            return (0, 0.0, "")
+        return (1, float(value), "") if _is_number(value) else (2, 0.0, str(value))
+
+    return [value_label(v) for v in sorted(dict.fromkeys(values), key=rank)]
+
+
+def score_by_param_figure(table: pd.DataFrame, param: str, *, log: bool, scoring: str) -> go.Figure:
+    """Mean test score per value with its spread across folds, and the best candidate's score."""
+    numeric = is_numeric(list(table["value"]))
+    x = table["value"].astype(float) if numeric else table["label"]
+    figure = go.Figure()
+    figure.add_scatter(
+        x=x,
+        y=table["mean_score"],
+        error_y={"type": "data", "array": table["fold_std"], "visible": True},
+        mode="lines+markers",
+        name="mean ± fold std",
+        customdata=table["n_candidates"],
+        hovertemplate="%{x}: mean %{y:.4f} over %{customdata} candidates<extra></extra>",
+    )
+    figure.add_scatter(
+        x=x,
+        y=table["best_score"],
+        mode="markers",
+        marker={"symbol": "star", "size": 10},
+        name="best candidate",
+        hovertemplate="%{x}: best %{y:.4f}<extra></extra>",
+    )
+    if numeric:
+        figure.update_xaxes(type="log" if log else "linear")
+        if len(table) <= MAX_TICKS:  # ticks at the values tried
+            figure.update_xaxes(tickvals=list(x), ticktext=list(table["label"]))
+    else:
+        figure.update_xaxes(type="category")
+    figure.update_xaxes(title=param + (" (log scale)" if numeric and log else ""))
+    figure.update_yaxes(title=scoring)
+    return _layout(figure, param)
+
+
+def best_so_far_figure(frames: Mapping[str, pd.DataFrame], *, scoring: str) -> go.Figure:
+    """Per run, the best score after each trial as a line over each trial's own score as dots."""
+    single = len(frames) == 1
+    figure = go.Figure()
+    for position, (label, frame) in enumerate(frames.items()):
+        color = PALETTE[position % len(PALETTE)]
+        history = best_so_far(frame)
+        figure.add_scatter(
+            x=frame["trial"],
+            y=frame[SCORE],
+            mode="markers",
+            marker={"size": 5, "opacity": 0.35, "color": "#8a94a6" if single else color},
+            name="each candidate" if single else f"{label}: candidates",
+            legendgroup=label,
+            showlegend=single,
+            hovertemplate="trial %{x}: %{y:.4f}<extra></extra>",
+        )
+        figure.add_scatter(
+            x=history.index,
+            y=history.to_numpy(),
+            mode="lines",
+            line={"shape": "hv", "width": 2.5, "color": color},
+            name="best so far" if single else label,
+            legendgroup=label,
+            hovertemplate="after trial %{x}: best %{y:.4f}<extra></extra>",
+        )
+    figure.update_xaxes(title="trial")
+    figure.update_yaxes(title=scoring)
+    return _layout(figure, "Best score so far")
+
+
+def importance_figure(importance: pd.DataFrame) -> go.Figure:
+    ordered = importance.iloc[::-1]
+    figure = go.Figure(
+        go.Bar(
+            x=ordered["importance"],
+            y=ordered["parameter"],
+            orientation="h",
+            text=[f"{share:.0%}" for share in ordered["importance"]],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.1%} of the score's variance<extra></extra>",
+        )
+    )
+    figure.update_xaxes(title="share of score variance explained", tickformat=".0%")
+    height = max(HEIGHT, 60 + 36 * len(importance))
+    return _layout(figure, "Parameter importance", height=height)
+
+
+def heatmap_figure(table: pd.DataFrame, rows: str, columns: str, *, how: str) -> go.Figure:
+    values = table.to_numpy(dtype=float)
+    text = [["" if np.isnan(v) else f"{v:.3f}" for v in row] for row in values]
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            x=[str(c) for c in table.columns],
+            y=[str(i) for i in table.index],
+            text=text,
+            texttemplate="%{text}",
+            colorscale="Viridis",
+            hovertemplate=f"{rows}=%{{y}}, {columns}=%{{x}}: %{{z:.4f}}<extra></extra>",
+            colorbar={"title": {"text": how}},
+        )
+    )
+    figure.update_xaxes(title=columns, type="category")
+    figure.update_yaxes(title=rows, type="category")
+    return _layout(figure, f"{how.capitalize()} score by {rows} and {columns}", height=420)
+
+
+def _dimension(frame: pd.DataFrame, param: str, *, log: bool) -> dict[str, Any]:
+    values = list(frame[param_column(param)])
+    if is_numeric(values):
+        numbers = np.asarray(values, dtype=float)
+        if log and (numbers > 0).all():
+            ticks = np.unique(numbers)
+            return {
+                "label": f"{param} (log)",
+                "values": np.log10(numbers),
+                "tickvals": np.log10(ticks),
+                "ticktext": [f"{t:g}" for t in ticks],
+            }
+        return {"label": param, "values": numbers}
+    labels = [value_label(v) for v in values]
+    order = list(dict.fromkeys(labels))
+    codes = {label: code for code, label in enumerate(order)}
+    return {
+        "label": param,
+        "values": [codes[label] for label in labels],
+        "tickvals": list(range(len(order))),
+        "ticktext": order,
+    }
+
+
+def parallel_figure(
+    frame: pd.DataFrame, params: Sequence[str], *, log: set[str], scoring: str
+) -> go.Figure:
+    """One line per scored candidate through every parameter, coloured by its score."""
+    scored = frame[frame[SCORE].notna()]
+    dimensions = [_dimension(scored, p, log=p in log) for p in params]
+    dimensions.append({"label": scoring, "values": scored[SCORE]})
+    figure = go.Figure(
+        go.Parcoords(
+            line={"color": scored[SCORE], "colorscale": "Viridis", "showscale": True},
+            dimensions=dimensions,
+        )
+    )
+    figure = _layout(figure, "Every candidate across all parameters", height=420)
+    figure.update_layout(margin={"l": 60, "r": 40, "t": 80, "b": 20})
+    return figure
+
+
+def fit_time_figure(frame: pd.DataFrame, params: Sequence[str], *, scoring: str) -> go.Figure:
+    """Score against the mean fit time of each candidate: what a better score costs."""
+    scored = frame[frame[SCORE].notna()]
+    hover = [
+        ", ".join(f"{p}={value_label(v)}" for p, v in zip(params, row, strict=True))
+        for row in scored[[param_column(p) for p in params]].itertuples(index=False)
+    ]
+    figure = go.Figure(
+        go.Scatter(
+            x=scored["mean_fit_time"],
+            y=scored[SCORE],
+            mode="markers",
+            marker={"size": 7, "opacity": 0.7},
+            text=hover,
+            hovertemplate="%{text}<br>fit %{x:.3f}s: %{y:.4f}<extra></extra>",
+        )
+    )
+    figure.update_xaxes(title="mean fit time per fold (s)", type="log")
+    figure.update_yaxes(title=scoring)
+    return _layout(figure, "Score against fit time")
+
+
+def shared_param_figure(
+    tables: Mapping[str, pd.DataFrame], param: str, *, log: bool, scoring: str
+) -> go.Figure:
+    """Mean score per value of one parameter, one line per run."""
+    numeric = all(is_numeric(list(table["value"])) for table in tables.values())
+    figure = go.Figure()
+    for position, (label, table) in enumerate(tables.items()):
+        color = PALETTE[position % len(PALETTE)]
+        figure.add_scatter(
+            x=table["value"].astype(float) if numeric else table["label"],
+            y=table["mean_score"],
+            error_y={"type": "data", "array": table["fold_std"], "visible": True, "color": color},
+            mode="lines+markers",
+            line={"color": color},
+            name=label,
+        )
+    if numeric:
+        figure.update_xaxes(type="log" if log else "linear")
+    else:
+        values = [v for table in tables.values() for v in table["value"]]
+        figure.update_xaxes(
+            type="category", categoryorder="array", categoryarray=category_order(values)
+        )
+    figure.update_xaxes(title=param)
+    figure.update_yaxes(title=scoring)
+    return _layout(figure, param)

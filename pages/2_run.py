@@ -1,0 +1,166 @@
+"""Run monitor (`/run?run=<id>`): progress, ETA, best so far and trials, live; cancel.
+
+The live part is a fragment on the spec's polling schedule. Each tick reads the status (one
+primary-key read, plus the queue's live state) and the trials newer than those it already
+holds in the session (one indexed read), so a tick costs the same at trial 10 and 10,000.
+"""
+
+import math
+
+import streamlit as st
+
+from dashboard_ui import charts
+from dashboard_ui import support as ui
+from dashboard_ui.account import require_user
+from tuning.errors import TuningError
+from tuning.models import ACTIVE, RunStatus, utcnow
+from tuning.schemas import TuningStatus
+from tuning.service import cancel_run, get_status
+from tuning.service.insights import (
+    SCORE,
+    eta_seconds,
+    poll_interval,
+    trial_rows,
+    trials_frame,
+)
+from tuning.service.run_views import get_run_detail
+
+# The monitor's table shows the newest trials; all of them are on the Results page.
+TABLE_ROWS = 100
+
+user = require_user("Run monitor")
+run_id = ui.run_query_param() or ui.choose_run(user)
+try:
+    with ui.db() as session:
+        run = get_run_detail(session=session, run_id=run_id, viewer=user)
+except TuningError as exc:
+    ui.load_error(exc)
+
+trials_key, status_key, confirm_key = (
+    f"monitor.{name}.{run.id}" for name in ("trials", "status", "confirm")
+)
+for key in list(st.session_state):  # keep the trials of the run on screen only
+    if str(key).startswith(("monitor.trials.", "monitor.status.")) and str(run.id) not in key:
+        del st.session_state[key]
+params = list(run.param_grid)
+
+st.title(f"{run.estimator} on {run.dataset}")
+search = f"random search of {run.n_iter}" if run.search == "random" else "grid search"
+st.caption(
+    f"Run `{run.id}` · {search} · {run.cv}-fold CV · scoring **{run.scoring}** · "
+    f"by {run.owner} · created {ui.format_time(run.created_at)}"
+)
+with st.expander("Parameter grid"):
+    st.json(run.param_grid)
+
+
+def ask_to_cancel() -> None:
+    st.session_state[confirm_key] = True
+
+
+def keep_running() -> None:
+    st.session_state.pop(confirm_key, None)
+
+
+def cancel() -> None:
+    st.session_state.pop(confirm_key, None)
+    with ui.db() as session:
+        cancel_run(session=session, queue=ui.runtime().queue, run_id=run.id, viewer=user)
+
+
+seen = st.session_state.get(status_key, run.status)  # the last status the live part saw
+if seen in ACTIVE:
+    if st.session_state.get(confirm_key):
+        st.warning(
+            "Cancel this run? The candidate being fitted finishes first; "
+            "every finished candidate is kept."
+        )
+        yes_col, no_col, _ = st.columns([1, 1, 3])
+        yes_col.button("Yes, cancel the run", type="primary", on_click=cancel, key="monitor.yes")
+        no_col.button("Keep it running", on_click=keep_running, key="monitor.no")
+    else:
+        st.button(
+            "Cancel run", icon=":material/cancel:", on_click=ask_to_cancel, key="monitor.cancel"
+        )
+
+
+def progress_of(status: TuningStatus, done: int) -> tuple[float, str]:
+    """Percentage and message for the bar, for every status."""
+    if status.progress is not None:
+        return status.progress.percentage, status.progress.status
+    if status.status is RunStatus.SUCCESS:
+        total = status.result.total_combinations if status.result else done
+        return 100.0, f"Completed {total} parameter combinations"
+    if status.status is RunStatus.PENDING:
+        return 0.0, "Queued: waiting for a worker"
+    total = run.total_combinations or 1
+    return round(100 * done / total, 2), f"Stopped after {done} of {total} candidates"
+
+
+def show(status: TuningStatus, trials: list) -> None:
+    ui.status_badge(status.status)
+    percentage, message = progress_of(status, len(trials))
+    st.progress(min(percentage, 100.0) / 100, text=f"{percentage:.0f}% · {message}")
+    frame = trials_frame(trials, params)
+    best = frame[SCORE].max() if len(frame) else math.nan
+    total = status.progress.total if status.progress else run.total_combinations
+    done_col, best_col, eta_col, time_col = st.columns(4)
+    done_col.metric("Candidates done", f"{len(trials)} / {total}")
+    best_col.metric(f"Best {run.scoring} so far", ui.format_score(best))
+    eta = eta_seconds(trials, total, n_splits=run.cv) if status.status in ACTIVE else None
+    eta_col.metric(
+        "Time left (estimate)", ui.format_duration(eta), help="From the pace of recent candidates"
+    )
+    if status.result is not None:
+        time_col.metric("Tuning time", ui.format_duration(status.result.tuning_time))
+    else:
+        time_col.metric(
+            "Since created", ui.format_duration((utcnow() - run.created_at).total_seconds())
+        )
+
+    if status.status is RunStatus.FAILURE and status.error:
+        st.error(f"**{status.error.type}**: {status.error.message}", icon=":material/error:")
+    elif status.status is RunStatus.REVOKED:
+        st.warning(
+            f"Cancelled after {len(trials)} of {total} candidates. The finished candidates are "
+            "kept: their scores are below and on the Results page."
+        )
+    elif status.status is RunStatus.SUCCESS and status.result:
+        shown = ", ".join(f"{k}={v!r}" for k, v in status.result.best_params.items())
+        st.success(f"Finished. Best {run.scoring}: **{status.result.best_score:.4f}** with {shown}")
+    if status.status.is_finished and len(trials):
+        st.page_link(
+            ui.RESULTS_PAGE,
+            label="Open the results",
+            icon=":material/insights:",
+            query_params={"run": str(run.id)},
+        )
+    if not len(frame):
+        return
+    st.plotly_chart(
+        charts.best_so_far_figure({run.estimator: frame}, scoring=run.scoring), key="monitor.chart"
+    )
+    newest = frame.iloc[::-1].head(TABLE_ROWS)
+    ui.trial_table(newest, params)
+    if len(frame) > TABLE_ROWS:
+        st.caption(
+            f"The newest {TABLE_ROWS} of {len(frame):,} trials; "
+            "all of them are on the Results page."
+        )
+
+
+def live(interval: float | None) -> None:
+    trials: list = st.session_state.setdefault(trials_key, [])
+    after = trials[-1].index if trials else -1
+    with ui.db() as session:  # the tick's two reads: status (first), then only new trials
+        status = get_status(session=session, queue=ui.runtime().queue, run_id=run.id, viewer=user)
+        trials.extend(trial_rows(session=session, run_id=run.id, after_index=after))
+    st.session_state[status_key] = status.status
+    age = (utcnow() - run.created_at).total_seconds()
+    if poll_interval(status.status, age) != interval:  # next phase of the schedule, or the end
+        st.rerun(scope="app")
+    show(status, trials)
+
+
+interval = poll_interval(seen, (utcnow() - run.created_at).total_seconds())
+st.fragment(live, run_every=interval)(interval)

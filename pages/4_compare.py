@@ -1,0 +1,109 @@
+"""Compare (`/compare?runs=<id>,<id>`): best scores, best parameters and histories side by side."""
+
+import pandas as pd
+import streamlit as st
+
+from dashboard_ui import charts
+from dashboard_ui import support as ui
+from dashboard_ui.account import require_user
+from tuning.errors import TuningError
+from tuning.models import RunStatus
+from tuning.service.insights import (
+    SCORE,
+    param_column,
+    run_results,
+    score_by_value,
+    shared_params,
+)
+from tuning.service.run_views import list_run_summaries
+
+CHOICES = 200
+PANELS_PER_ROW = 2
+
+user = require_user("Compare")
+st.title("Compare runs")
+
+with ui.db() as session:
+    page = list_run_summaries(
+        session=session,
+        viewer=user,
+        statuses=[RunStatus.SUCCESS, RunStatus.REVOKED, RunStatus.PROGRESS],
+        limit=CHOICES,
+    )
+labels = {str(run.id): ui.run_label(run) for run in page.runs}
+if "compare.runs" not in st.session_state:  # a shared link preselects its runs
+    linked = st.query_params.get("runs", "")
+    st.session_state["compare.runs"] = [i for i in linked.split(",") if i in labels]
+chosen = st.multiselect(
+    "Runs to compare",
+    list(labels),
+    format_func=labels.get,
+    key="compare.runs",
+    placeholder="Choose two or more runs",
+)
+st.query_params["runs"] = ",".join(chosen)
+if len(chosen) < 2:
+    st.info("Choose two or more runs to compare them.")
+    st.stop()
+
+try:
+    with ui.db() as session:
+        compared = [run_results(session=session, run_id=i, viewer=user) for i in chosen]
+except TuningError as exc:
+    ui.load_error(exc)
+
+
+def name_of(position: int) -> str:
+    run = compared[position].run
+    return f"{position + 1}. {run.estimator} on {run.dataset} ({ui.short_id(run.id)})"
+
+
+names = [name_of(i) for i in range(len(compared))]
+rows = []
+for name, result in zip(names, compared, strict=True):
+    scored = result.trials[result.trials[SCORE].notna()]
+    best = scored.loc[scored[SCORE].idxmax()] if len(scored) else None
+    best_params = {p: best[param_column(p)] for p in result.params} if best is not None else {}
+    rows.append(
+        {
+            "run": name,
+            "status": result.run.status.value,
+            "scoring": result.run.scoring,
+            "best score": best[SCORE] if best is not None else None,
+            "candidates": f"{len(result.trials):,} / {result.run.total_combinations:,}",
+            "best parameters": ", ".join(f"{k}={v!r}" for k, v in best_params.items()),
+        }
+    )
+st.dataframe(
+    pd.DataFrame(rows).style.map(ui.status_cell_style, subset=["status"]),
+    hide_index=True,
+    column_config={"best score": st.column_config.NumberColumn(format="%.4f")},
+)
+scorings = {result.run.scoring for result in compared}
+if len(scorings) > 1:
+    st.warning(
+        f"These runs are scored differently ({', '.join(sorted(scorings))}): "
+        "compare their scores with care."
+    )
+scoring = " / ".join(sorted(scorings))
+
+frames = {name: result.trials for name, result in zip(names, compared, strict=True)}
+st.plotly_chart(charts.best_so_far_figure(frames, scoring=scoring), key="compare.history")
+
+shared = shared_params([result.run for result in compared])
+st.subheader("Shared parameters")
+if not shared:
+    st.info("These runs searched no parameter in common.")
+    st.stop()
+st.caption("Mean test score by value, one line per run; the bars are the spread across folds.")
+estimators = {result.run.estimator for result in compared}
+log = set.intersection(*(ui.log_params(e, shared) for e in estimators))
+for start in range(0, len(shared), PANELS_PER_ROW):
+    row = shared[start : start + PANELS_PER_ROW]
+    for column, param in zip(st.columns(PANELS_PER_ROW), row, strict=False):
+        tables = {
+            name: score_by_value(result.trials, param, result.run.param_grid[param])
+            for name, result in zip(names, compared, strict=True)
+        }
+        figure = charts.shared_param_figure(tables, param, log=param in log, scoring=scoring)
+        column.plotly_chart(figure, key=f"compare.param.{param}")

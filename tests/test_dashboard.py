@@ -1,0 +1,498 @@
+"""The dashboard, page by page, through streamlit's AppTest against the real stack.
+
+AppTest runs the scripts in this process: the `dashboard` fixture points the dashboard's own
+settings (read from the environment, as in production) at the test database and Redis.
+"""
+
+import ast
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, event
+from sqlmodel import Session
+from streamlit.testing.v1 import AppTest
+from test_insights import make_run, make_trial, other_user
+
+from tuning.config import PROJECT_ROOT, get_settings
+from tuning.models import RunStatus, TuningRun, User, utcnow
+from tuning.service import create_user, list_trials
+
+from helpers import submit, wait_until_finished, worker_env
+
+pytestmark = pytest.mark.database
+
+DASHBOARD = PROJECT_ROOT / "dashboard.py"
+PAGES = PROJECT_ROOT / "pages"
+SUPPORT = PROJECT_ROOT / "dashboard_ui"
+RUN_PAGE, RESULTS_PAGE = "pages/2_run.py", "pages/3_results.py"
+NEW_RUN_PAGE, COMPARE_PAGE = "pages/1_new_run.py", "pages/4_compare.py"
+
+
+@pytest.fixture
+def dashboard(settings, monkeypatch) -> Iterator[None]:
+    """The dashboard reads its settings from the environment: point them at this test stack."""
+    env = worker_env(settings)
+    for name in ("DATA_DIR", "DATABASE_URL", "REDIS_URL"):
+        monkeypatch.setenv(name, env[name])
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
+@pytest.fixture
+def account(session: Session, dashboard) -> tuple[User, str]:
+    """A user and their API token."""
+    return create_user(session=session, name=f"analyst-{uuid.uuid4().hex[:8]}")
+
+
+def open_app(token: str | None = None, page: str | None = None, **query: str) -> AppTest:
+    """The dashboard signed in with `token` through a `?token=` link, on `page` if given."""
+    app = AppTest.from_file(str(DASHBOARD), default_timeout=60)
+    if token:
+        app.query_params["token"] = token
+    app.run()
+    if page:
+        app.switch_page(page)
+        app.query_params.update(query)
+        app.run()
+    return app
+
+
+def texts(app: AppTest, kind: str) -> list[str]:
+    return [str(element.value) for element in getattr(app, kind)]
+
+
+def charts(app: AppTest) -> list:
+    return app.get("plotly_chart")
+
+
+def run_until(app: AppTest, done, timeout: float = 90) -> AppTest:
+    """AppTest fires no timers: rerun the page until `done(app)`, as the refresh would."""
+    deadline = time.monotonic() + timeout
+    while not done(app):
+        assert time.monotonic() < deadline, f"not done after {timeout}s: {app.main}"
+        time.sleep(0.5)
+        app.run()
+    return app
+
+
+# --- Boundaries -----------------------------------------------------------------------------
+
+
+def test_pages_import_no_database_queue_or_broker_library():
+    forbidden = {"sqlmodel", "sqlalchemy", "celery", "kombu", "redis"}
+    for path in [DASHBOARD, *PAGES.glob("*.py"), *SUPPORT.glob("*.py")]:
+        tree = ast.parse(path.read_text())
+        names = {
+            alias.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import)
+            for alias in node.names
+        }
+        names |= {
+            node.module
+            for node in ast.walk(tree)
+            if isinstance(node, ast.ImportFrom) and node.module
+        }
+        assert not {name.split(".")[0] for name in names} & forbidden, path
+
+
+def test_the_pages_folder_holds_only_pages_and_each_requires_a_user_first():
+    # Streamlit lists every file in pages/ as a page and runs a page file alone, without
+    # dashboard.py: the helpers live in dashboard_ui/, and each page guards its own sign-in.
+    pages = sorted(PAGES.glob("*.py"))
+    assert [path.name for path in pages] == [
+        "1_new_run.py",
+        "2_run.py",
+        "3_results.py",
+        "4_compare.py",
+    ]
+    for path in [DASHBOARD, *pages]:
+        assert first_step(path).startswith("user = require_user("), path
+
+
+def first_step(path: Path) -> str:
+    """A page's first statement that does something: past its docstring, imports, constants."""
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            continue
+        if isinstance(node, ast.Expr | ast.Assign) and isinstance(
+            node.value, ast.Constant | ast.Tuple
+        ):
+            continue
+        return ast.unparse(node)
+    return ""
+
+
+# --- Sign-in --------------------------------------------------------------------------------
+
+
+def test_signing_in_with_a_token_and_out_again(account):
+    user, token = account
+    app = open_app()
+    assert "Hyperparameter tuning" in texts(app, "title")
+
+    app.text_input(key="sign_in.token").set_value("not-a-token")
+    app.button[0].click().run()
+    assert any("not valid" in error for error in texts(app, "error"))
+
+    app.text_input(key="sign_in.token").set_value(token)
+    app.button[0].click().run()
+    assert texts(app, "title") == ["Runs"]
+    assert any(user.name in caption for caption in texts(app.sidebar, "caption"))
+
+    app.button(key="sign_out").click().run()
+    assert "Hyperparameter tuning" in texts(app, "title")
+    assert "user" not in app.session_state
+
+
+def test_a_deep_link_asks_a_new_session_to_sign_in_then_opens_its_page(account, session):
+    user, token = account
+    run = make_run(session, user)
+    for page in (NEW_RUN_PAGE, RUN_PAGE, RESULTS_PAGE, COMPARE_PAGE):
+        # A new session's first script run is the deep-linked page's, without dashboard.py.
+        app = AppTest.from_file(str(DASHBOARD), default_timeout=60).switch_page(page)
+        app.query_params["run"] = str(run.id)
+        app.run()
+        assert texts(app, "title") == ["Hyperparameter tuning"], page  # the form, nothing else
+        assert not app.dataframe and not texts(app.sidebar, "caption"), page
+
+    app = AppTest.from_file(str(DASHBOARD), default_timeout=60).switch_page(RUN_PAGE)
+    app.query_params["run"] = str(run.id)
+    app.run()
+    app.text_input(key="sign_in.token").set_value(token)
+    app.button[0].click().run()
+    assert texts(app, "title") == ["RandomForestClassifier on iris"]
+    assert app.query_params["run"] == str(run.id)
+    assert any(user.name in caption for caption in texts(app.sidebar, "caption"))
+
+    app = AppTest.from_file(str(DASHBOARD), default_timeout=60).switch_page(RESULTS_PAGE)
+    app.query_params.update(run=str(run.id), token=token)  # a sign-in link to a page
+    app.run()
+    assert texts(app, "title") == ["Results: RandomForestClassifier on iris"]
+    assert "token" not in app.query_params
+
+
+def test_a_sign_in_link_signs_in_and_drops_the_token_from_the_address(account):
+    _, token = account
+    app = open_app(token)
+
+    assert texts(app, "title") == ["Runs"]
+    assert "token" not in app.query_params
+
+
+# --- Runs -----------------------------------------------------------------------------------
+
+
+def test_runs_lists_the_users_runs_with_filters_and_a_click_opens_one(account, session):
+    user, token = account
+    finished = make_run(session, user, dataset="wine")
+    running = make_run(session, user, status=RunStatus.PROGRESS, n_trials=2)
+    make_run(session, other_user(session))  # someone else's: not listed
+
+    app = open_app(token)
+    table = app.dataframe[0].value
+    assert list(table["id"]) == [str(running.id), str(finished.id)]
+    assert list(table["status"]) == ["PROGRESS", "SUCCESS"]
+    assert list(table["dataset"]) == ["iris", "wine"]
+    assert table["progress"][0] == pytest.approx(100 * 2 / 6, abs=0.01)
+    assert app.session_state["runs.live"]  # refreshing while a listed run is active
+
+    app.multiselect(key="runs.status").set_value([RunStatus.SUCCESS]).run()
+    assert list(app.dataframe[0].value["id"]) == [str(finished.id)]
+    assert not app.session_state["runs.live"]  # no active run listed: the timer stops
+
+    app.session_state["runs.table"] = {"selection": {"rows": [0], "columns": [], "cells": []}}
+    app.run()
+    assert app.query_params["run"] == str(finished.id)
+    assert texts(app, "title") == ["RandomForestClassifier on wine"]
+
+
+# --- New run ----------------------------------------------------------------------------------
+
+
+def test_new_run_shows_candidates_and_fits_before_launch(account):
+    _, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+
+    assert app.selectbox(key="new.dataset").value == "breast_cancer"
+    assert app.selectbox(key="new.estimator.classification").value == "RandomForestClassifier"
+    assert texts(app, "metric")[:2] == ["6", "30"]  # n_estimators 2 x max_depth 3, x 5 folds
+
+    app.number_input(key="new.cv").set_value(3).run()
+    assert texts(app, "metric")[:2] == ["6", "18"]
+
+    app.segmented_control(key="new.search").set_value("random").run()
+    app.number_input(key="new.n_iter").set_value(4).run()
+    assert texts(app, "metric")[:2] == ["4", "12"]
+
+
+def test_new_run_shows_each_validation_error_next_to_its_field(account):
+    _, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+    grid = "new.grid.RandomForestClassifier"
+
+    app.text_input(key=f"{grid}.n_estimators.text").set_value("0, 50")
+    app.text_input(key=f"{grid}.max_depth.text").set_value("deep").run()
+
+    for param, reason in [("n_estimators", "below the minimum 1"), ("max_depth", "'deep' is not")]:
+        panel = panel_of(app, f"{grid}.{param}.text")
+        assert any(reason in error.value for error in panel.error), (param, panel)
+    launch = next(button for button in app.button if button.label == "Launch run")
+    assert launch.disabled
+
+    app.text_input(key=f"{grid}.n_estimators.text").set_value("50")
+    app.text_input(key=f"{grid}.max_depth.text").set_value("None, 5")
+    app.checkbox(key=f"{grid}.min_samples_split.on").check().run()
+    app.segmented_control(key=f"{grid}.min_samples_split.mode").set_value("Range").run()
+    app.number_input(key=f"{grid}.min_samples_split.low").set_value(1).run()
+    panel = panel_of(app, f"{grid}.min_samples_split.low")
+    assert any("below the minimum 2" in error.value for error in panel.error)
+
+    app.number_input(key=f"{grid}.min_samples_split.low").set_value(2)
+    app.number_input(key=f"{grid}.min_samples_split.high").set_value(32)
+    app.segmented_control(key=f"{grid}.min_samples_split.spacing").set_value("log").run()
+    assert not app.error
+    assert texts(app, "metric")[:2] == ["8", "40"]  # 1 x 2 x 4 values: 2, 5, 13, 32
+
+
+def test_an_uploaded_csv_is_previewed_stored_and_then_used(account):
+    _, token = account
+    rows = [f"{i},{'red' if i % 3 else 'blue'},1,{100 + 7.5 * i}" for i in range(40)]
+    content = ("size,colour,constant,price\n" + "\n".join(rows)).encode()
+    app = open_app(token, NEW_RUN_PAGE)
+    app.segmented_control(key="new.source").set_value("Upload a CSV").run()
+    app.file_uploader(key="new.file").upload("houses.csv", content, "text/csv").run()
+
+    assert app.selectbox(key="new.target").value == "price"  # the last column to start with
+    assert any("40 rows" in m and "regression" in m for m in texts(app, "markdown"))
+    preview, types = (frame.value for frame in app.dataframe)
+    assert len(preview) == 10 and list(preview.columns) == ["size", "colour", "constant", "price"]
+    assert dict(zip(types["column"], types["read as"], strict=True))["colour"] == "categorical"
+
+    app.selectbox(key="new.target").set_value("constant").run()
+    assert any("has a single value" in error for error in texts(app, "error"))
+
+    name = f"houses-{uuid.uuid4().hex[:6]}"
+    app.selectbox(key="new.target").set_value("price").run()
+    app.text_input(key="new.name").set_value(name).run()
+    next(b for b in app.button if b.label == "Save dataset and use it").click().run()
+    assert app.selectbox(key="new.dataset").value == name
+    assert app.selectbox(key="new.estimator.regression").value == "RandomForestRegressor"
+    assert app.selectbox(key="new.scoring.regression").value == "r2"
+    assert texts(app, "metric")[:2] == ["6", "30"]
+
+    app.segmented_control(key="new.source").set_value("Upload a CSV").run()
+    app.file_uploader(key="new.file").upload("houses.csv", content, "text/csv").run()
+    app.text_input(key="new.name").set_value(name).run()
+    next(b for b in app.button if b.label == "Save dataset and use it").click().run()
+    assert any("already exists" in error for error in texts(app, "error"))
+
+
+def panel_of(app: AppTest, key: str):
+    """The bordered panel of the grid editor that holds the widget with `key`."""
+    for block in app.main.children.values():
+        for panel in _blocks(block):
+            if any(getattr(w, "key", None) == key for w in _widgets(panel)):
+                return panel
+    raise AssertionError(f"no panel holds {key}")
+
+
+def _blocks(block) -> Iterator:
+    children = getattr(block, "children", {})
+    if (
+        getattr(getattr(block, "proto", None), "flex_container", None)
+        and block.proto.flex_container.border
+    ):
+        yield block
+    for child in children.values():
+        yield from _blocks(child)
+
+
+def _widgets(block) -> Iterator:
+    for child in getattr(block, "children", {}).values():
+        yield child
+        yield from _widgets(child)
+
+
+# --- Launch, monitor, results: a run on the real worker ------------------------------------
+
+
+def test_a_launched_run_is_followed_to_success_and_its_results_are_charted(account, worker):
+    _, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+    app.selectbox(key="new.dataset").set_value("iris")
+    app.number_input(key="new.cv").set_value(3)
+    app.text_input(key="new.grid.RandomForestClassifier.n_estimators.text").set_value("5, 10").run()
+    assert texts(app, "metric")[:2] == ["6", "18"]
+
+    next(button for button in app.button if button.label == "Launch run").click().run()
+    assert texts(app, "title") == ["RandomForestClassifier on iris"]  # the run's own page
+    run_id = app.query_params["run"]
+    app.switch_page(RUN_PAGE)  # AppTest would otherwise rerun the page it last switched to
+
+    run_until(app, lambda a: any("Finished" in s for s in texts(a, "success")))
+    assert app.get("progress")[0].value == 100
+    assert "100% · Completed 6 parameter combinations" in app.get("progress")[0].proto.text
+    assert texts(app, "metric")[0] == "6 / 6"
+    assert len(charts(app)) == 1 and len(app.dataframe[0].value) == 6
+    assert app.session_state[f"monitor.status.{run_id}"] is RunStatus.SUCCESS
+
+    app.switch_page(RESULTS_PAGE)
+    app.query_params["run"] = run_id
+    app.run()
+    assert not app.exception
+    # importance, best so far, 2 parameter panels, heatmap, parallel coordinates, fit time
+    assert len(charts(app)) == 7
+    assert len(app.dataframe[0].value) == 6
+    assert {"split0_test_score", "split2_test_score"} <= set(app.dataframe[0].value.columns)
+    assert "RandomForestClassifier(" in app.code[0].value
+    assert app.download_button[0].label == "Download all trials (CSV)"
+
+    # The next similar run now comes with an estimated duration.
+    app.switch_page(NEW_RUN_PAGE).run()
+    app.selectbox(key="new.dataset").set_value("iris").run()
+    assert texts(app, "metric")[2] != "—"
+
+
+def test_cancel_asks_first_then_keeps_the_finished_candidates(account, runtime, worker):
+    user, token = account
+    run_id = submit(
+        runtime,
+        user,
+        estimator="RandomForestClassifier",
+        param_grid={"n_estimators": list(range(100, 300, 10))},
+    )
+    wait_for_a_trial(runtime, run_id)
+
+    app = open_app(token, RUN_PAGE, run=str(run_id))
+    app.button(key="monitor.cancel").click().run()
+    assert any("Cancel this run?" in w for w in texts(app, "warning"))
+    app.button(key="monitor.no").click().run()
+    assert not app.warning
+
+    app.button(key="monitor.cancel").click().run()
+    app.button(key="monitor.yes").click().run()
+    assert app.session_state[f"monitor.status.{run_id}"] is RunStatus.REVOKED
+    assert any("Cancelled after" in w for w in texts(app, "warning"))
+    assert not [b for b in app.button if b.key == "monitor.cancel"]
+    assert len(app.dataframe[0].value) >= 1  # the partial results stay
+    assert wait_until_finished(runtime, run_id).status is RunStatus.REVOKED
+
+
+def wait_for_a_trial(runtime, run_id, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    with Session(runtime.engine) as session:
+        while not list_trials(session=session, run_id=run_id):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+
+
+def test_a_monitor_tick_reads_the_status_and_only_the_new_trials(account, session):
+    user, token = account
+    run = make_run(session, user, status=RunStatus.PROGRESS, n_trials=2)
+    app = open_app(token, RUN_PAGE, run=str(run.id))
+    assert texts(app, "metric")[0] == "2 / 6"
+
+    session.add(make_trial(run.id, 2, {"max_depth": 3, "n_estimators": 10}, 0.9, 3, utcnow()))
+    session.commit()
+    with recorded_queries() as queries:
+        app.run()
+
+    # A page load reads the run once; the live part's tick then reads its status and the
+    # trials after the last one it holds: two reads whatever the run's size.
+    assert len(queries) == 3, queries
+    status_read, trials_read = queries[1:]
+    assert "FROM tuning_run" in status_read[0] and "FROM trial" in trials_read[0]
+    assert 1 in trials_read[1]  # trials with index > 1: only the new one
+    assert texts(app, "metric")[0] == "3 / 6"
+    assert len(app.dataframe[0].value) == 3
+
+
+@contextmanager
+def recorded_queries() -> Iterator[list[tuple[str, tuple]]]:
+    """Every SQL statement any engine runs meanwhile, with its parameters."""
+    queries: list[tuple[str, tuple]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        values = parameters.values() if isinstance(parameters, dict) else parameters or ()
+        queries.append((statement, tuple(values)))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield queries
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)
+
+
+def test_a_failed_run_shows_its_error_type_and_message(account, runtime, worker):
+    user, token = account
+    run_id = submit(
+        runtime, user, estimator="KNeighborsClassifier", param_grid={"n_neighbors": [500]}
+    )
+    assert wait_until_finished(runtime, run_id).status is RunStatus.FAILURE
+
+    app = open_app(token, RUN_PAGE, run=str(run_id))
+    assert any("ValueError" in e and "all 1 candidates failed" in e for e in texts(app, "error"))
+
+    app.switch_page(RESULTS_PAGE)
+    app.query_params["run"] = str(run_id)
+    app.run()
+    assert any("ValueError" in e for e in texts(app, "error"))
+    assert any("nothing to chart" in i for i in texts(app, "info"))
+
+
+def test_another_users_run_is_refused_and_an_admin_may_open_it(account, session):
+    _, token = account
+    theirs = make_run(session, other_user(session))
+
+    for page in (RUN_PAGE, RESULTS_PAGE):
+        app = open_app(token, page, run=str(theirs.id))
+        assert any("belongs to another user" in e for e in texts(app, "error")), page
+        assert not charts(app)
+
+    _, admin_token = create_user(
+        session=session, name=f"admin-{uuid.uuid4().hex[:8]}", is_admin=True
+    )
+    app = open_app(admin_token, RESULTS_PAGE, run=str(theirs.id))
+    assert not app.error and charts(app)
+
+
+def test_results_of_a_revoked_run_cover_its_finished_candidates(account, session):
+    user, token = account
+    run = make_run(session, user, status=RunStatus.REVOKED, n_trials=3)
+
+    app = open_app(token, RESULTS_PAGE, run=str(run.id))
+
+    assert any("cancelled" in w for w in texts(app, "warning"))
+    assert len(app.dataframe[0].value) == 3 and charts(app)
+
+
+def test_compare_puts_two_runs_side_by_side(account, session):
+    user, token = account
+    first = make_run(session, user)
+    second = make_run(
+        session, user, param_grid={"max_depth": [None, 3], "min_samples_leaf": [1, 5]}
+    )
+
+    app = open_app(token, COMPARE_PAGE, runs=f"{first.id},{second.id}")
+
+    assert len(app.dataframe[0].value) == 2
+    assert set(app.dataframe[0].value["best score"].round(4)) == {0.92, 0.82}
+    assert len(charts(app)) == 2  # the history overlay and the one shared parameter, max_depth
+    assert app.query_params["runs"] == f"{first.id},{second.id}"
+
+
+def test_a_run_page_without_a_run_offers_the_users_runs(account, session):
+    user, token = account
+    run: TuningRun = make_run(session, user)
+
+    app = open_app(token, RUN_PAGE)
+    app.selectbox[0].set_value(str(run.id)).run()
+
+    assert app.query_params["run"] == str(run.id)
+    assert texts(app, "title") == ["RandomForestClassifier on iris"]

@@ -1,0 +1,241 @@
+"""One real browser: Debian's headless Chromium, driven by Playwright, against `streamlit run`.
+
+Nothing is downloaded here: Playwright launches /usr/bin/chromium, which `make test` installs
+with apt-get when it runs as root. UPDATE_SCREENSHOTS=1 also writes each page to docs/.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from tuning.config import PROJECT_ROOT
+from tuning.service import create_user
+
+from helpers import submit, wait_until_finished, worker_env
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+DOCS = PROJECT_ROOT / "docs"
+
+pytestmark = [
+    pytest.mark.database,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="no /usr/bin/chromium: `make test` installs Debian's chromium when run as root",
+    ),
+]
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed: run `make test` (requirements-dev)"
+)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def dashboard_url(settings, worker, tmp_path) -> Iterator[str]:
+    """`streamlit run dashboard.py` on a free port, on the test database, Redis and worker."""
+    port = free_port()
+    log = (tmp_path / "streamlit.log").open("wb")
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "dashboard.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--server.headless",
+            "true",
+        ],
+        cwd=PROJECT_ROOT,
+        env=worker_env(settings),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for_health(url, process, tmp_path / "streamlit.log")
+        yield url
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        log.close()
+
+
+def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"streamlit exited:\n{log.read_text()[-3000:]}"
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
+                if answer.read() == b"ok":
+                    return
+        except OSError:
+            time.sleep(0.3)
+    raise AssertionError(f"streamlit did not answer:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture
+def browser_page() -> Iterator:
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1400, "height": 900})
+        page.set_default_timeout(30_000)
+        yield page
+        browser.close()
+
+
+def idle(page) -> None:
+    """Wait until the script run of the last interaction is over: a click that lands while a run
+    is still streaming its elements can be dropped by Streamlit."""
+    page.locator('[data-testid="stApp"][data-test-script-state="notRunning"]').wait_for()
+
+
+def menu(page, label: str):
+    """The sidebar's link to a page."""
+    return (
+        page.get_by_test_id("stSidebar").get_by_test_id("stPageLink").get_by_text(label, exact=True)
+    )
+
+
+class Shots:
+    """Full-page screenshots into the test's folder, and into docs/ when asked to."""
+
+    def __init__(self, page, folder: Path) -> None:
+        self.page, self.folder = page, folder
+        self.to_docs = os.environ.get("UPDATE_SCREENSHOTS") == "1"
+
+    def take(self, name: str) -> None:
+        self.page.mouse.move(0, 0)  # no hover effects in the picture
+        time.sleep(1.0)  # let charts finish drawing
+        height = self.page.evaluate(
+            "document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 900"
+        )
+        self.page.set_viewport_size({"width": 1400, "height": min(max(height, 900), 4000)})
+        path = self.folder / f"dashboard-{name}.png"
+        self.page.screenshot(path=str(path))
+        self.page.set_viewport_size({"width": 1400, "height": 900})
+        if self.to_docs:
+            shutil.copy(path, DOCS / path.name)
+
+
+def test_a_person_signs_in_launches_a_run_watches_it_finish_and_reads_the_charts(
+    dashboard_url, browser_page, session, runtime, tmp_path
+):
+    user, token = create_user(session=session, name=f"browser-{uuid.uuid4().hex[:8]}")
+    page, shots = browser_page, Shots(browser_page, tmp_path)
+    expect = sync_api.expect
+
+    # The first page this new server runs is a deep link: the sign-in form, and nothing else.
+    page.goto(f"{dashboard_url}/run?run={uuid.uuid4()}")
+    page.get_by_label("API token").fill(token)
+    expect(page.get_by_test_id("stSidebar")).to_have_count(0)
+    shots.take("sign-in")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_text("There is no run with that id.")).to_be_visible()  # the linked page
+    menu(page, "Runs").click()
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+
+    menu(page, "New run").click()
+    expect(page.get_by_text("Candidates", exact=True)).to_be_visible()  # 6 candidates, 30 fits
+    shots.take("new-run")
+    idle(page)
+    page.get_by_role("button", name="Launch run").click()
+
+    page.wait_for_url("**/run?run=*")
+    run_id = parse_qs(urlsplit(page.url).query)["run"][0]
+    progress = page.get_by_test_id("stProgress").first  # a stale copy may linger a moment
+    expect(progress).to_be_visible()
+    expect(progress).to_contain_text("100%", timeout=120_000)
+    expect(page.get_by_text("Finished. Best accuracy")).to_be_visible()
+    shots.take("run")
+
+    page.get_by_text("Open the results").click()
+    page.wait_for_url("**/results?run=*")
+    charts = page.locator(".js-plotly-plot")
+    expect(charts).to_have_count(7)  # importance, history, 2 panels, heatmap, parallel, fit time
+    expect(page.get_by_text("Parameter importance")).to_be_visible()
+    shots.take("results")
+
+    menu(page, "Runs").click()
+    expect(page.get_by_text("1 of 1 runs")).to_be_visible()
+    if shots.to_docs:
+        document_runs_and_compare(page, shots, runtime, user, token, dashboard_url, run_id)
+
+
+def document_runs_and_compare(
+    page, shots: Shots, runtime, user, token: str, url: str, first_id: str
+) -> None:
+    """More runs for the Runs, monitor and Compare screenshots; a cancel through the page.
+
+    A page load is a new Streamlit session: these pages are opened with sign-in links.
+    """
+    expect = sync_api.expect
+    second = submit(
+        runtime,
+        user,
+        dataset="breast_cancer",
+        estimator="RandomForestClassifier",
+        cv=5,
+        param_grid={"max_depth": [None, 2, 5, 10], "min_samples_leaf": [1, 5, 20]},
+    )
+    wait_until_finished(runtime, second)
+    running = submit(
+        runtime,
+        user,
+        dataset="breast_cancer",
+        estimator="RandomForestClassifier",
+        cv=5,
+        param_grid={"n_estimators": list(range(100, 400, 20)), "max_depth": [None, 5]},
+    )
+    page.goto(f"{url}/run?run={running}&token={token}")
+    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
+    time.sleep(4)  # a few more candidates
+    shots.take("run-live")
+    page.goto(f"{url}/?token={token}")
+    expect(page.get_by_text("3 of 3 runs")).to_be_visible()
+    shots.take("runs")
+
+    page.goto(f"{url}/run?run={running}&token={token}")
+    idle(page)
+    page.get_by_role("button", name="Cancel run").click()
+    page.get_by_role("button", name="Yes, cancel the run").wait_for()
+    idle(page)
+    page.get_by_role("button", name="Yes, cancel the run").click()
+    expect(page.get_by_text("Cancelled after")).to_be_visible()
+    assert wait_until_finished(runtime, running).status.value == "REVOKED"
+
+    page.goto(f"{url}/compare?runs={first_id},{second}&token={token}")
+    expect(page.locator(".js-plotly-plot")).to_have_count(2)  # history, max_depth
+    shots.take("compare")
