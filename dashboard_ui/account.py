@@ -13,7 +13,7 @@ from tuning.service import authenticate
 USER_KEY = "user"
 SIGN_IN_ERROR_KEY = "sign_in_error"
 # Per-session caches that belong to one signed-in user, dropped when they sign out.
-USER_STATE_PREFIXES = ("monitor.", "runs.", "new.", "results.", "compare.")
+USER_STATE_PREFIXES = ("monitor.", "runs.", "new.", "results.", "compare.", "models.")
 
 # The sidebar's menu. Streamlit's own (hidden in .streamlit/config.toml) would name the home
 # page after its file, "dashboard", and list every page before sign-in too.
@@ -23,6 +23,7 @@ MENU = [
     (ui.RUN_PAGE, "Run monitor", ":material/monitoring:"),
     (ui.RESULTS_PAGE, "Results", ":material/insights:"),
     (ui.COMPARE_PAGE, "Compare", ":material/compare:"),
+    (ui.MODELS_PAGE, "Models", ":material/model_training:"),
 ]
 
 

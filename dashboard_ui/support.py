@@ -52,6 +52,7 @@ NEW_RUN_PAGE = "pages/1_new_run.py"
 RUN_PAGE = "pages/2_run.py"
 RESULTS_PAGE = "pages/3_results.py"
 COMPARE_PAGE = "pages/4_compare.py"
+MODELS_PAGE = "pages/5_models.py"
 
 
 @st.cache_resource(show_spinner=False, hash_funcs={Settings: lambda s: s.model_dump_json()})

@@ -30,6 +30,7 @@ PAGES = PROJECT_ROOT / "pages"
 SUPPORT = PROJECT_ROOT / "dashboard_ui"
 RUN_PAGE, RESULTS_PAGE = "pages/2_run.py", "pages/3_results.py"
 NEW_RUN_PAGE, COMPARE_PAGE = "pages/1_new_run.py", "pages/4_compare.py"
+MODELS_PAGE = "pages/5_models.py"
 
 
 @pytest.fixture
@@ -110,6 +111,7 @@ def test_the_pages_folder_holds_only_pages_and_each_requires_a_user_first():
         "2_run.py",
         "3_results.py",
         "4_compare.py",
+        "5_models.py",
     ]
     for path in [DASHBOARD, *pages]:
         assert first_step(path).startswith("user = require_user("), path
@@ -496,3 +498,20 @@ def test_a_run_page_without_a_run_offers_the_users_runs(account, session):
 
     assert app.query_params["run"] == str(run.id)
     assert texts(app, "title") == ["RandomForestClassifier on iris"]
+
+
+def test_models_trains_a_runs_best_parameters_and_offers_the_file(account, runtime, worker):
+    user, token = account
+    run_id = submit(
+        runtime, user, estimator="RandomForestClassifier", param_grid={"n_estimators": [5, 10]}
+    )
+    wait_until_finished(runtime, run_id)
+    app = open_app(token, MODELS_PAGE, run=str(run_id))
+    assert texts(app, "title") == ["Models"]
+
+    next(b for b in app.button if b.label == "Train with these parameters").click().run()
+    run_until(app, lambda a: any(b.label == "Prepare download" for b in a.button))
+    assert any("held-out accuracy" in text for text in texts(app, "markdown"))
+
+    next(b for b in app.button if b.label == "Prepare download").click().run()
+    assert app.download_button[0].label == "Download .skops"

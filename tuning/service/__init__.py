@@ -25,6 +25,7 @@ from tuning.service.training import (
     get_model,
     get_training_run,
     get_training_status,
+    list_training_runs,
     submit_training,
 )
 from tuning.service.users import (
@@ -56,6 +57,7 @@ __all__ = [
     "get_user",
     "list_datasets",
     "list_runs",
+    "list_training_runs",
     "list_trials",
     "load_table",
     "parse_run_id",

@@ -4,7 +4,7 @@ import logging
 import uuid
 
 from sqlalchemy import Engine, update
-from sqlmodel import Session, col
+from sqlmodel import Session, col, select
 
 from tuning.db import session_scope
 from tuning.errors import Forbidden, InvalidInput, NotFound, Unavailable
@@ -50,6 +50,15 @@ def get_training_status(
 ) -> TrainingStatus:
     run = get_training_run(session=session, training_run_id=training_run_id, viewer=viewer)
     return training_status(run=run, queue=queue)
+
+
+def list_training_runs(*, session: Session, viewer: User, limit: int = 50) -> list[TrainingRun]:
+    """The viewer's training runs (an admin's: everyone's), newest first."""
+    query = select(TrainingRun)
+    if not viewer.is_admin:
+        query = query.where(TrainingRun.owner_id == viewer.id)
+    query = query.order_by(col(TrainingRun.created_at).desc()).limit(limit)
+    return list(session.exec(query).all())
 
 
 def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> TrainingRun:

@@ -1,0 +1,114 @@
+"""Models (`/models`): train a final model with a run's best parameters, follow it, download it."""
+
+import streamlit as st
+
+from dashboard_ui import support as ui
+from dashboard_ui.account import require_user
+from tuning.errors import TuningError
+from tuning.models import ACTIVE, RunStatus
+from tuning.schemas import TrainingRunCreate
+from tuning.service import (
+    get_model,
+    list_runs,
+    list_training_runs,
+    submit_training,
+    training_status,
+)
+
+REFRESH_SECONDS = 2.0
+
+user = require_user("Models")
+st.title("Models")
+st.caption(
+    "A final model is fitted on all rows of the run's dataset with its best parameters; its "
+    "metrics come from a held-out 20 % fitted first. Files are in skops format: load them with "
+    "`skops.io.load(path, trusted=skops.io.get_untrusted_types(file=path))`."
+)
+
+st.subheader("Train a model")
+with ui.db() as session:
+    finished = list_runs(session=session, viewer=user, status=RunStatus.SUCCESS, limit=200)
+if not finished:
+    st.info("No finished run yet: a model is trained from a run's best parameters.")
+else:
+    labels = {str(run.id): ui.run_label(run) for run in finished}
+    preselected = ui.run_query_param()
+    options = list(labels)
+    chosen = st.selectbox(
+        "Tuning run",
+        options,
+        format_func=labels.get,
+        index=options.index(preselected) if preselected in labels else 0,
+    )
+    run = next(run for run in finished if str(run.id) == chosen)
+    st.write("Best parameters:")
+    st.json(run.best_params or {})
+    if st.button("Train with these parameters", type="primary", icon=":material/play_arrow:"):
+        try:
+            with ui.db() as session:
+                training = submit_training(
+                    session=session,
+                    queue=ui.runtime().queue,
+                    owner=user,
+                    request=TrainingRunCreate(tuning_run_id=chosen),
+                )
+        except TuningError as exc:
+            st.error(str(exc))
+        else:
+            st.toast(f"Training {training.estimator}…", icon=":material/model_training:")
+
+with ui.db() as session:
+    trainings = list_training_runs(session=session, viewer=user, limit=50)
+active = any(training.status in ACTIVE for training in trainings)
+
+
+@st.fragment(run_every=REFRESH_SECONDS if active else None)
+def training_list() -> None:
+    """The training runs; refreshes itself while one is queued or fitting."""
+    st.subheader("Training runs")
+    with ui.db() as session:  # one read a tick; Redis only for the active ones
+        trainings = list_training_runs(session=session, viewer=user, limit=50)
+    if not trainings:
+        st.caption("None yet.")
+        return
+    for training in trainings:
+        status = training_status(run=training, queue=ui.runtime().queue)
+        with st.container(border=True):
+            left, right = st.columns([3, 1])
+            left.markdown(
+                f"**{training.estimator}** · {ui.format_time(training.created_at)} · "
+                f"`{ui.short_id(training.id)}`"
+            )
+            left.caption(f"parameters: {training.params}")
+            ui.status_badge(status.status)
+            if status.status is RunStatus.SUCCESS and status.result:
+                metrics = " · ".join(f"{k} {v:.4f}" for k, v in status.result.metrics.items())
+                left.write(f"held-out {metrics} · trained in {status.result.training_time:.1f}s")
+                download_button(right, status.result.model_id, training.estimator)
+            elif status.status is RunStatus.FAILURE and status.error:
+                left.error(f"{status.error.type}: {status.error.message}")
+            elif status.progress:
+                left.progress(0.0, text=status.progress.status)
+    if not any(t.status in ACTIVE for t in trainings) and active:
+        st.rerun()  # the last one finished: redraw once without the timer
+
+
+def download_button(column, model_id: str, estimator: str) -> None:
+    key = f"models.file.{model_id}"
+    # The file is read from the database only when asked for, not at every refresh.
+    if key not in st.session_state:
+        if not column.button("Prepare download", key=f"{key}.prepare", icon=":material/download:"):
+            return
+        with ui.db() as session:
+            model = get_model(session=session, model_id=model_id, viewer=user)
+        st.session_state[key] = model.file
+    column.download_button(
+        "Download .skops",
+        st.session_state[key],
+        file_name=f"{estimator}-{model_id}.skops",
+        mime="application/octet-stream",
+        key=f"{key}.download",
+    )
+
+
+training_list()
