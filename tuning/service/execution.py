@@ -22,7 +22,7 @@ from tuning.ml.search import (
 from tuning.models import FINISHED, RunStatus, Trial, TuningRun, as_utc, utcnow
 from tuning.schemas import Progress, progress_of, testing_message
 from tuning.service.datasets import load_table
-from tuning.service.runs import finish_run
+from tuning.service.lifecycle import finish
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +49,9 @@ def execute_run(
         except Exception as exc:
             log.exception("tuning run %s failed", run_id)
             session.rollback()
-            finish_run(
+            finish(
                 session=session,
+                kind=TuningRun,
                 run_id=run_id,
                 status=RunStatus.FAILURE,
                 error_type=type(exc).__name__,
@@ -152,8 +153,9 @@ def _finish(session: Session, run: TuningRun) -> None:
     if best is None:
         first_error = next((row.error for row in rows if row.error), "no candidate scored")
         error_type, _, message = first_error.partition(": ")
-        finish_run(
+        finish(
             session=session,
+            kind=TuningRun,
             run_id=run.id,
             status=RunStatus.FAILURE,
             error_type=error_type if message else "FitFailedError",
@@ -161,8 +163,9 @@ def _finish(session: Session, run: TuningRun) -> None:
             tuning_time=tuning_time,
         )
         return
-    finish_run(
+    finish(
         session=session,
+        kind=TuningRun,
         run_id=run.id,
         status=RunStatus.SUCCESS,
         best_params=rows[best].params,

@@ -4,16 +4,15 @@ import secrets
 import uuid
 from typing import Any
 
-from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tuning.config import Settings
-from tuning.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from tuning.errors import Forbidden, InvalidInput, NotFound
 from tuning.ml import catalog
 from tuning.ml.search import DEFAULT_SCORING, SearchSpace, n_candidates, validate_scoring
-from tuning.models import ACTIVE, Dataset, RunStatus, Trial, TuningRun, User, utcnow
+from tuning.models import Dataset, RunStatus, Trial, TuningRun, User
 from tuning.schemas import RunPublic, TuningRunCreate
-from tuning.service.datasets import get_dataset
+from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 
 
@@ -39,14 +38,9 @@ def get_run(*, session: Session, run_id: str | uuid.UUID, viewer: User | None = 
 
 def validate_run(*, session: Session, settings: Settings, run_in: TuningRunCreate) -> TuningRun:
     """Check a submission against the catalog, the dataset and the limits; store nothing."""
-    spec = catalog.get_estimator(run_in.estimator)
-    dataset = get_dataset(session=session, name=run_in.dataset)
-    if spec.task != dataset.task:
-        raise InvalidInput(
-            "estimator",
-            f"{spec.name} is for {spec.task.value}; "
-            f"dataset '{dataset.name}' is {dataset.task.value}",
-        )
+    spec, dataset = estimator_and_dataset(
+        session=session, estimator=run_in.estimator, dataset=run_in.dataset
+    )
     catalog.validate_param_grid(spec.name, run_in.param_grid)
     scoring = run_in.scoring or DEFAULT_SCORING[dataset.task]
     validate_scoring(scoring, dataset.task)
@@ -99,34 +93,11 @@ def submit_run(
     """Validate, store the run as PENDING, then enqueue it (commit before enqueue)."""
     run = validate_run(session=session, settings=settings, run_in=run_in)
     run.owner_id = owner.id  # type: ignore[assignment]
-    run.task_id = str(uuid.uuid4())
-    session.add(run)
-    session.commit()
-    try:
-        queue.enqueue_tuning(run.id, task_id=run.task_id)
-    except Unavailable as exc:
-        # Never leave a run PENDING that no worker will ever see.
-        finish_run(
-            session=session,
-            run_id=run.id,
-            status=RunStatus.FAILURE,
-            error_type="BrokerUnavailable",
-            error_message=str(exc),
-        )
-        raise
-    session.refresh(run)
-    return run
-
-
-def finish_run(*, session: Session, run_id: uuid.UUID, status: RunStatus, **values: Any) -> bool:
-    """Move an active run to a final status; False if it had already ended (e.g. cancelled)."""
-    result = session.exec(  # type: ignore[call-overload]
-        update(TuningRun)
-        .where(col(TuningRun.id) == run_id, col(TuningRun.status).in_(ACTIVE))
-        .values(status=status, finished_at=utcnow(), **values)
+    return store_and_enqueue(
+        session=session,
+        run=run,
+        enqueue=lambda run_id, task_id: queue.enqueue_tuning(run_id, task_id=task_id),
     )
-    session.commit()
-    return result.rowcount == 1
 
 
 def cancel_run(
@@ -134,7 +105,7 @@ def cancel_run(
 ) -> TuningRun:
     """REVOKED: a queued run never starts; a running one stops at its next candidate."""
     run = get_run(session=session, run_id=run_id, viewer=viewer)
-    cancelled = finish_run(session=session, run_id=run.id, status=RunStatus.REVOKED)
+    cancelled = finish(session=session, kind=TuningRun, run_id=run.id, status=RunStatus.REVOKED)
     if cancelled and run.task_id:
         queue.revoke(run.task_id)
     session.refresh(run)

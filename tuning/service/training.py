@@ -3,17 +3,18 @@
 import logging
 import uuid
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from tuning.db import session_scope
-from tuning.errors import Forbidden, InvalidInput, NotFound, Unavailable
+from tuning.errors import Forbidden, InvalidInput, NotFound
 from tuning.ml import catalog
 from tuning.ml.search import DEFAULT_SCORING, validate_scoring
 from tuning.ml.training import dump_model, train_model
-from tuning.models import ACTIVE, FINISHED, Model, RunStatus, TrainingRun, User, utcnow
+from tuning.models import FINISHED, Model, RunStatus, TrainingRun, User, utcnow
 from tuning.schemas import TrainingRunCreate, TrainingStatus
-from tuning.service.datasets import get_dataset, load_table
+from tuning.service.datasets import load_table
+from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 from tuning.service.runs import get_run, parse_run_id
 from tuning.service.status import training_status
@@ -81,14 +82,9 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
     for field in ("dataset", "estimator"):
         if getattr(request, field) is None:
             raise InvalidInput(field, "give a tuning_run_id, or a dataset, estimator and params")
-    spec = catalog.get_estimator(request.estimator)
-    dataset = get_dataset(session=session, name=request.dataset)
-    if spec.task != dataset.task:
-        raise InvalidInput(
-            "estimator",
-            f"{spec.name} is for {spec.task.value}; "
-            f"dataset '{dataset.name}' is {dataset.task.value}",
-        )
+    spec, dataset = estimator_and_dataset(
+        session=session, estimator=request.estimator, dataset=request.dataset
+    )
     params = request.params or {}
     catalog.validate_params(spec.name, params)
     scoring = request.scoring or DEFAULT_SCORING[dataset.task]
@@ -107,33 +103,11 @@ def submit_training(
     *, session: Session, queue: TaskQueue, owner: User, request: TrainingRunCreate
 ) -> TrainingRun:
     """Validate, store as PENDING, then enqueue (commit before enqueue)."""
-    run = _training_row(session, owner, request)
-    run.task_id = str(uuid.uuid4())
-    session.add(run)
-    session.commit()
-    try:
-        queue.enqueue_training(run.id, task_id=run.task_id)
-    except Unavailable as exc:
-        _finish(
-            session,
-            run.id,
-            RunStatus.FAILURE,
-            error_type="BrokerUnavailable",
-            error_message=str(exc),
-        )
-        raise
-    session.refresh(run)
-    return run
-
-
-def _finish(session: Session, run_id: uuid.UUID, status: RunStatus, **values) -> bool:
-    result = session.exec(  # type: ignore[call-overload]
-        update(TrainingRun)
-        .where(col(TrainingRun.id) == run_id, col(TrainingRun.status).in_(ACTIVE))
-        .values(status=status, finished_at=utcnow(), **values)
+    return store_and_enqueue(
+        session=session,
+        run=_training_row(session, owner, request),
+        enqueue=lambda run_id, task_id: queue.enqueue_training(run_id, task_id=task_id),
     )
-    session.commit()
-    return result.rowcount == 1
 
 
 def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus | None:
@@ -152,10 +126,11 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
             file = dump_model(trained.pipeline)
         except Exception as exc:
             log.exception("training run %s failed", training_run_id)
-            _finish(
-                session,
-                run.id,
-                RunStatus.FAILURE,
+            finish(
+                session=session,
+                kind=TrainingRun,
+                run_id=run.id,
+                status=RunStatus.FAILURE,
                 error_type=type(exc).__name__,
                 error_message=str(exc)[:2000] or repr(exc),
             )
@@ -169,10 +144,11 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
         )
         session.add(model)
         session.flush()
-        _finish(
-            session,
-            run.id,
-            RunStatus.SUCCESS,
+        finish(
+            session=session,
+            kind=TrainingRun,
+            run_id=run.id,
+            status=RunStatus.SUCCESS,
             model_id=model.id,
             metrics=trained.metrics,
             training_time=trained.training_time,
