@@ -1,35 +1,26 @@
-"""Request-scoped dependencies: the runtime, a session, and the signed-in user."""
+"""Request-scoped dependencies: the runtime, the bearer token and the signed-in user."""
 
-from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlmodel import Session
 
 from tuning import service
+from tuning.db import session_scope
 from tuning.models import User
 from tuning.runtime import Runtime
 
 bearer = HTTPBearer(auto_error=False, description="An API token from `python -m tuning users add`")
 
 
-def get_runtime(request: Request) -> Runtime:
+async def get_runtime(request: Request) -> Runtime:
     return request.app.state.runtime
 
 
 RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 
 
-def get_session(runtime: RuntimeDep) -> Iterator[Session]:
-    with Session(runtime.engine, expire_on_commit=False) as session:
-        yield session
-
-
-SessionDep = Annotated[Session, Depends(get_session)]
-
-
-def get_token(
+async def get_token(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> str:
     """The bearer token, unchecked: see get_current_user, or a service call that checks it."""
@@ -41,8 +32,11 @@ def get_token(
 TokenDep = Annotated[str, Depends(get_token)]
 
 
-def get_current_user(session: SessionDep, token: TokenDep) -> User:
-    user = service.authenticate(session=session, token=token)
+def get_current_user(runtime: RuntimeDep, token: TokenDep) -> User:
+    # Its own short session, closed in this thread hop; routes open theirs the same way, so no
+    # connection is ever held by a request that is waiting for a thread.
+    with session_scope(runtime.engine) as session:
+        user = service.authenticate(session=session, token=token)
     if user is None:
         raise _unauthorized("unknown or revoked token")
     return user

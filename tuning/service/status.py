@@ -3,6 +3,7 @@
 import uuid
 from dataclasses import dataclass
 
+from sqlalchemy import Uuid, bindparam
 from sqlmodel import Session, col, select
 
 from tuning.errors import Forbidden, NotFound, Unauthenticated
@@ -20,6 +21,34 @@ from tuning.schemas import (
 from tuning.service.queue import TaskQueue, TaskState
 from tuning.service.runs import get_run, parse_run_id
 from tuning.service.users import hash_token
+
+# What a status needs of a run's row.
+STATUS_COLUMNS = tuple(
+    getattr(TuningRun, name)
+    for name in (
+        "id",
+        "owner_id",
+        "status",
+        "task_id",
+        "progress_current",
+        "progress_total",
+        "progress_message",
+        "best_params",
+        "best_score",
+        "total_combinations",
+        "tuning_time",
+        "error_type",
+        "error_message",
+    )
+)
+
+# The hottest read of the product, built once: plain columns (no ORM object), the viewer and
+# the run in one indexed query. Building the statement each time cost more than running it.
+_POLL_QUERY = (
+    select(User.id.label("viewer_id"), User.is_admin, *STATUS_COLUMNS)  # type: ignore[union-attr]
+    .outerjoin(TuningRun, col(TuningRun.id) == bindparam("run_id", type_=Uuid()))
+    .where(User.token_hash == bindparam("token_hash"))
+)
 
 # Celery's states that the spec does not have, mapped onto its five.
 _CELERY_TO_SPEC = {"STARTED": RunStatus.PROGRESS, "RETRY": RunStatus.PENDING}
@@ -49,19 +78,19 @@ def get_status_for_token(
     Many clients poll; this keeps each poll to one database read and at most one Redis read.
     """
     key = parse_run_id(run_id)
-    row = session.exec(
-        select(User.id, User.is_admin, TuningRun)
-        .outerjoin(TuningRun, col(TuningRun.id) == key)
-        .where(User.token_hash == hash_token(token))
-    ).first()
-    if row is None:
-        raise Unauthenticated("unknown or revoked token")
-    user_id, is_admin, run = row
+    # On the session's connection, past the ORM's statement handling: rows in, rows out.
+    run = (
+        session.connection()
+        .execute(_POLL_QUERY, {"run_id": key, "token_hash": hash_token(token)})
+        .first()
+    )
     if run is None:
+        raise Unauthenticated("unknown or revoked token")
+    if run.id is None:
         raise NotFound(f"no tuning run with id {run_id}")
-    if not is_admin and run.owner_id != user_id:
+    if not run.is_admin and run.owner_id != run.viewer_id:
         raise Forbidden(f"tuning run {run_id} belongs to another user")
-    return tuning_status(run=run, queue=queue)
+    return tuning_status(run=run, queue=queue)  # type: ignore[arg-type]
 
 
 def tuning_status(*, run: TuningRun, queue: TaskQueue) -> TuningStatus:

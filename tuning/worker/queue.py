@@ -1,27 +1,30 @@
 """The TaskQueue of the service layer, on Celery."""
 
 import contextlib
+import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from functools import cached_property
 
+import redis
 from celery import Celery
-from celery.result import AsyncResult
 from kombu.exceptions import OperationalError
+from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
+from redis.retry import Retry
 
 from tuning.errors import Unavailable
 from tuning.service.queue import TaskState
 from tuning.worker.app import TRAIN_TASK, TUNE_TASK
 
-# One shared thread bounds every result-backend read by a deadline, whatever Redis does.
-_reader = ThreadPoolExecutor(max_workers=4, thread_name_prefix="celery-status")
+# After a failed status read, how long status reads skip Redis and use the database.
+REDIS_RETRY_AFTER_S = 2.0
 
 
 class CeleryQueue:
     def __init__(self, app: Celery, *, timeout: float = 0.5) -> None:
         self.app = app
         self.timeout = timeout
+        self._redis_down_until = 0.0
 
     def enqueue_tuning(self, run_id: uuid.UUID, *, task_id: str) -> None:
         self._send(TUNE_TASK, run_id, task_id)
@@ -41,27 +44,40 @@ class CeleryQueue:
             raise Unavailable(f"the task broker is unreachable: {exc}") from exc
 
     def task_state(self, task_id: str) -> TaskState | None:
-        future = _reader.submit(self._read_state, task_id)
+        """One GET of Celery's result key, within the time budget; None when Redis cannot answer."""
+        backend = self.app.backend
+        if time.monotonic() < self._redis_down_until:
+            return None
         try:
-            return future.result(timeout=self.timeout)
-        except FutureTimeout:
+            raw = self._status_client.get(backend.get_key_for_task(task_id))
+        except (RedisError, OSError):
+            # Answer from the database for a while rather than pay the timeout on every poll.
+            self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_S
             return None
-        except Exception:  # noqa: BLE001 - any backend trouble means "ask the database"
-            return None
-
-    def _read_state(self, task_id: str) -> TaskState:
-        result = AsyncResult(task_id, app=self.app)
-        meta = result.backend.get_task_meta(task_id)
-        state = meta.get("status", "PENDING")
-        info = meta.get("result")
+        if raw is None:
+            return TaskState("PENDING")  # what Celery says of a task it has no result for
+        meta = backend.decode_result(raw)
+        state, info = meta.get("status", "PENDING"), meta.get("result")
         if state == "FAILURE":
-            exc = result.backend.exception_to_python(info) if info else None
+            exc = backend.exception_to_python(info) if info else None
             return TaskState(
                 state,
                 error_type=type(exc).__name__ if exc else None,
                 error_message=str(exc) if exc else None,
             )
         return TaskState(state, meta=info if isinstance(info, dict) else None)
+
+    @cached_property
+    def _status_client(self) -> redis.Redis:
+        # Celery's own connection settings, with its socket timeouts as the whole budget: no
+        # retries, so a stopped or hung Redis costs one timeout, never a hang.
+        params = dict(self.app.backend.connparams)
+        params.update(
+            socket_timeout=self.timeout, retry_on_timeout=False, retry=Retry(NoBackoff(), 0)
+        )
+        if "socket_connect_timeout" in params:
+            params["socket_connect_timeout"] = self.timeout
+        return redis.Redis(connection_pool=redis.ConnectionPool(**params))
 
     def revoke(self, task_id: str) -> None:
         # Best effort: the database already says REVOKED, and workers check it.

@@ -4,10 +4,12 @@ from pathlib import PurePath
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, UploadFile
+from fastapi.concurrency import run_in_threadpool
 
 from tuning import service
-from tuning.api.deps import RuntimeDep, SessionDep, UserDep
+from tuning.api.deps import RuntimeDep, UserDep
 from tuning.api.responses import AUTH
+from tuning.db import session_scope
 from tuning.errors import InvalidInput
 from tuning.ml.catalog import catalog_as_dict
 from tuning.ml.search import scorers_for
@@ -18,16 +20,16 @@ router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=AUTH)
 
 
 @router.get("/datasets", response_model=list[DatasetPublic])
-def list_datasets(session: SessionDep, user: UserDep) -> list[DatasetPublic]:
+def list_datasets(runtime: RuntimeDep, user: UserDep) -> list[DatasetPublic]:
     """Bundled scikit-learn datasets and uploaded CSV files."""
-    return [DatasetPublic.model_validate(d) for d in service.list_datasets(session=session)]
+    with session_scope(runtime.engine) as session:
+        return [DatasetPublic.model_validate(d) for d in service.list_datasets(session=session)]
 
 
 @router.post("/datasets", status_code=201, response_model=DatasetPublic)
 async def upload_dataset(
     file: UploadFile,
     target: Annotated[str, Form(description="The column to predict")],
-    session: SessionDep,
     runtime: RuntimeDep,
     user: UserDep,
     name: Annotated[str | None, Form(description="Defaults to the file name")] = None,
@@ -38,15 +40,20 @@ async def upload_dataset(
     if len(content) > limit:
         raise InvalidInput("file", f"the file is over the limit of {limit:,} bytes")
     dataset_name = name or PurePath(file.filename or "upload.csv").stem
-    dataset = service.upload_dataset(
-        session=session,
-        owner=user,
-        name=dataset_name,
-        content=content,
-        target=target,
-        max_bytes=limit,
-    )
-    return DatasetPublic.model_validate(dataset)
+
+    def store() -> DatasetPublic:  # parsing and writing stay off the event loop
+        with session_scope(runtime.engine) as session:
+            dataset = service.upload_dataset(
+                session=session,
+                owner=user,
+                name=dataset_name,
+                content=content,
+                target=target,
+                max_bytes=limit,
+            )
+            return DatasetPublic.model_validate(dataset)
+
+    return await run_in_threadpool(store)
 
 
 @router.get("/estimators")

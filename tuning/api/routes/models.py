@@ -4,8 +4,9 @@ from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
 from tuning import service
-from tuning.api.deps import RuntimeDep, SessionDep, UserDep
+from tuning.api.deps import RuntimeDep, UserDep
 from tuning.api.responses import AUTH, BROKER, BY_ID
+from tuning.db import session_scope
 from tuning.models import RunStatus
 from tuning.schemas import TrainingRunCreate, TrainingStatus
 
@@ -25,18 +26,18 @@ class TrainingAccepted(BaseModel):
 def start_training(
     request_in: TrainingRunCreate,
     request: Request,
-    session: SessionDep,
     runtime: RuntimeDep,
     user: UserDep,
 ) -> TrainingAccepted:
     """Train with a tuning run's best parameters, or with a dataset, estimator and params."""
-    run = service.submit_training(
-        session=session, queue=runtime.queue, owner=user, request=request_in
-    )
-    url = request.app.url_path_for("training_status", training_run_id=str(run.id))
-    return TrainingAccepted(
-        training_run_id=str(run.id), task_id=run.task_id, status=run.status, status_url=str(url)
-    )
+    with session_scope(runtime.engine) as session:
+        run = service.submit_training(
+            session=session, queue=runtime.queue, owner=user, request=request_in
+        )
+        url = request.app.url_path_for("training_status", training_run_id=str(run.id))
+        return TrainingAccepted(
+            training_run_id=str(run.id), task_id=run.task_id, status=run.status, status_url=str(url)
+        )
 
 
 @router.get(
@@ -45,13 +46,12 @@ def start_training(
     name="training_status",
     responses=BY_ID,
 )
-def training_status(
-    training_run_id: str, session: SessionDep, runtime: RuntimeDep, user: UserDep
-) -> TrainingStatus:
+def training_status(training_run_id: str, runtime: RuntimeDep, user: UserDep) -> TrainingStatus:
     """The training run's status, in the tuning status's shape."""
-    return service.get_training_status(
-        session=session, queue=runtime.queue, training_run_id=training_run_id, viewer=user
-    )
+    with session_scope(runtime.engine) as session:
+        return service.get_training_status(
+            session=session, queue=runtime.queue, training_run_id=training_run_id, viewer=user
+        )
 
 
 @router.get(
@@ -61,12 +61,13 @@ def training_status(
         200: {"content": {"application/octet-stream": {}}, "description": "A skops file"},
     },
 )
-def download_model(model_id: str, session: SessionDep, user: UserDep) -> Response:
+def download_model(model_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
     """The fitted pipeline as a skops file: load it with skops.io.load, no unpickling."""
-    model = service.get_model(session=session, model_id=model_id, viewer=user)
-    filename = f"{model.estimator}-{model.id}.skops"
-    return Response(
-        model.file,
-        media_type="application/octet-stream",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    with session_scope(runtime.engine) as session:
+        model = service.get_model(session=session, model_id=model_id, viewer=user)
+        filename = f"{model.estimator}-{model.id}.skops"
+        return Response(
+            model.file,
+            media_type="application/octet-stream",
+            headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+        )
