@@ -95,14 +95,15 @@ def training_list() -> None:
 
 def download_button(column, model_id: str, estimator: str) -> None:
     key = f"models.file.{model_id}"
+    slot = column.empty()  # the button, then the download in its place
     # The file is read from the database only when asked for, not at every refresh.
     if key not in st.session_state:
-        if not column.button("Prepare download", key=f"{key}.prepare", icon=":material/download:"):
+        if not slot.button("Prepare download", key=f"{key}.prepare", icon=":material/download:"):
             return
         with ui.db() as session:
             model = get_model(session=session, model_id=model_id, viewer=user)
         st.session_state[key] = model.file
-    column.download_button(
+    slot.download_button(
         "Download .skops",
         st.session_state[key],
         file_name=f"{estimator}-{model_id}.skops",
