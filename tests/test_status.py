@@ -39,8 +39,17 @@ def make_run(session: Session, owner: User, **fields) -> TuningRun:
     return run
 
 
+class HungRedis(str):
+    """The server's URL, with the connections it accepted."""
+
+    def __new__(cls, url: str, connections: list[socket.socket]) -> "HungRedis":
+        made = super().__new__(cls, url)
+        made.connections = connections
+        return made
+
+
 @pytest.fixture
-def hung_redis() -> Iterator[str]:
+def hung_redis() -> Iterator[HungRedis]:
     """A TCP server on loopback that accepts connections and never answers."""
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
@@ -58,12 +67,27 @@ def hung_redis() -> Iterator[str]:
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield f"redis://127.0.0.1:{server.getsockname()[1]}/0"
+    yield HungRedis(f"redis://127.0.0.1:{server.getsockname()[1]}/0", held)
     stop.set()
     thread.join()
     for connection in held:
         connection.close()
     server.close()
+
+
+def test_after_a_timeout_status_reads_skip_redis_for_a_while(settings, session, user, hung_redis):
+    run = make_run(session, user, status=RunStatus.PROGRESS, progress_current=4)
+    hung = runtime_with_redis(settings, hung_redis)
+
+    first = get_status(session=session, queue=hung.queue, run_id=run.id)
+    time.sleep(0.3)  # let the server thread register the connection
+    connections_after_first = len(hung_redis.connections)
+    second = get_status(session=session, queue=hung.queue, run_id=run.id)
+    time.sleep(0.3)
+
+    assert first.progress.current == second.progress.current == 4
+    assert connections_after_first == 1
+    assert len(hung_redis.connections) == 1, "the second read went to the hung Redis again"
 
 
 def runtime_with_redis(settings: Settings, redis_url: str) -> Runtime:
