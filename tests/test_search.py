@@ -18,6 +18,7 @@ from tuning.ml.search import (
     make_splits,
     n_candidates,
     pipeline_params,
+    rank_test_scores,
 )
 
 CASES = [
@@ -146,3 +147,11 @@ def test_random_search_with_more_iterations_than_candidates_takes_the_grid():
     space = SearchSpace({"alpha": [0.1, 1.0]}, search="random", n_iter=10, random_state=0)
     assert n_candidates(space) == 2
     assert len(list(iter_candidates(space))) == 2
+
+
+def test_ranks_match_gridsearchcv_ties_and_failures_included():
+    space = SearchSpace({"n_neighbors": [200, 3, 150, 5, 7]})
+    _, results, _ = run_engine("iris", "KNeighborsClassifier", space, "accuracy")
+    oracle = sklearn_search(GridSearchCV, "iris", "KNeighborsClassifier", space, "accuracy")
+    means = [r.mean_test_score for r in results]
+    assert rank_test_scores(means) == list(oracle.cv_results_["rank_test_score"])

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
@@ -158,6 +159,16 @@ def _mean_and_std(scores: Sequence[float]) -> tuple[float, float]:
     means = np.average(array, axis=1)
     stds = np.sqrt(np.average((array - means[:, np.newaxis]) ** 2, axis=1))
     return float(means[0]), float(stds[0])
+
+
+def rank_test_scores(means: Sequence[float | None]) -> list[int]:
+    """scikit-learn's rank_test_score: 1 is best, ties share the lowest rank, failures rank last."""
+    array = np.array([np.nan if mean is None else mean for mean in means], dtype=np.float64)
+    if np.isnan(array).all():
+        return [1] * len(array)
+    # As GridSearchCV._format_results: failed candidates tie just below the worst score.
+    filled = np.where(np.isnan(array), np.nanmin(array) - 1, array)
+    return [int(rank) for rank in rankdata(-filled, method="min")]
 
 
 def best_index(means: Sequence[float | None]) -> int | None:

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from tuning.config import Settings
 from tuning.ml import catalog
+from tuning.ml.search import rank_test_scores
 from tuning.models import FINISHED, RunStatus, Trial, TuningRun, User, as_utc
 from tuning.schemas import TuningRunCreate
 from tuning.service.run_views import RunDetail, get_run_detail
@@ -109,9 +110,8 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
     columns["error"] = pd.Series([trial.error for trial in trials], dtype=object)
     columns["finished_at"] = [as_utc(trial.finished_at) for trial in trials]
     frame = pd.DataFrame(columns)
-    # scikit-learn's rank: 1 is best, ties share the lowest rank, failed candidates rank last.
-    ranks = frame[SCORE].rank(method="min", ascending=False, na_option="bottom")
-    frame.insert(1, "rank_test_score", ranks.astype("Int64"))
+    ranks = rank_test_scores([None if np.isnan(score) else score for score in frame[SCORE]])
+    frame.insert(1, "rank_test_score", pd.array(ranks, dtype="Int64"))
     return frame
 
 

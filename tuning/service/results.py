@@ -6,6 +6,7 @@ import uuid
 
 from sqlmodel import Session, col, select
 
+from tuning.ml.search import rank_test_scores
 from tuning.models import Dataset, Trial, TuningRun
 from tuning.schemas import RunResults, TrialPublic
 from tuning.service.runs import run_public
@@ -16,17 +17,8 @@ def ranks(*, session: Session, run_id: uuid.UUID) -> dict[int, int]:
     rows = session.exec(
         select(Trial.index, Trial.mean_test_score).where(Trial.run_id == run_id)
     ).all()
-    scores = sorted(
-        (row.mean_test_score for row in rows if row.mean_test_score is not None), reverse=True
-    )
-    first_position = {}
-    for position, score in enumerate(scores, start=1):
-        first_position.setdefault(score, position)
-    last = len(scores) + 1
-    return {
-        row.index: first_position[row.mean_test_score] if row.mean_test_score is not None else last
-        for row in rows
-    }
+    rank_of = rank_test_scores([row.mean_test_score for row in rows])
+    return {row.index: rank for row, rank in zip(rows, rank_of, strict=True)}
 
 
 def get_results(
