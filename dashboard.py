@@ -11,8 +11,8 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import require_user
-from tuning.models import RunStatus
-from tuning.service.run_views import PAGE_SIZE, RunPage, list_run_summaries, run_filter_options
+from tuning.domain import RunStatus
+from tuning.service import PAGE_SIZE, Page, RunSummary, list_runs, run_filter_options
 
 # Seconds between refreshes while a listed run is queued or running.
 REFRESH_S = 5.0
@@ -45,19 +45,19 @@ datasets = dataset_col.multiselect(
 filters = {"statuses": statuses, "estimators": estimators, "datasets": datasets}
 
 
-def table_of(page: RunPage) -> pd.DataFrame:
+def table_of(page: Page[RunSummary]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "id": [str(run.id) for run in page.runs],
-            "status": [run.status.value for run in page.runs],
-            "estimator": [run.estimator for run in page.runs],
-            "dataset": [run.dataset for run in page.runs],
-            "owner": [run.owner for run in page.runs],
-            "best score": [run.best_score for run in page.runs],
-            "scoring": [run.scoring for run in page.runs],
-            "progress": [run.percentage for run in page.runs],
-            "started": [ui.local_time(run.started_at or run.created_at) for run in page.runs],
-            "duration": [ui.format_duration(run.duration_s()) for run in page.runs],
+            "id": [str(run.id) for run in page.items],
+            "status": [run.status.value for run in page.items],
+            "estimator": [run.estimator for run in page.items],
+            "dataset": [run.dataset for run in page.items],
+            "owner": [run.owner for run in page.items],
+            "best score": [run.best_score for run in page.items],
+            "scoring": [run.scoring for run in page.items],
+            "progress": [run.percentage for run in page.items],
+            "started": [ui.local_time(run.started_at or run.created_at) for run in page.items],
+            "duration": [ui.format_duration(run.duration_s()) for run in page.items],
         }
     )
 
@@ -80,17 +80,16 @@ COLUMNS = {
 
 def runs_table(live: bool) -> None:
     """The table; it refreshes on a timer while it lists an active run (`live`)."""
+    offset = (st.session_state.get("runs.page", 1) - 1) * PAGE_SIZE
     with ui.db() as session:
-        page = list_run_summaries(
-            session=session,
-            viewer=user,
-            offset=(st.session_state.get("runs.page", 1) - 1) * PAGE_SIZE,
-            **filters,
-        )
-    if page.any_active != live:  # start or stop the timer
-        st.session_state["runs.live"] = page.any_active
+        page = list_runs(session=session, viewer=user, offset=offset, **filters)
+        if not page.items and offset:  # past the end since the filters changed: the first page
+            page = list_runs(session=session, viewer=user, **filters)
+    any_active = any(run.is_active for run in page.items)
+    if any_active != live:  # start or stop the timer
+        st.session_state["runs.live"] = any_active
         st.rerun(scope="app")
-    if not page.runs:
+    if not page.items:
         st.info("No runs here yet. Launch one from **New run**.")
         st.page_link(ui.NEW_RUN_PAGE, label="New run", icon=":material/add_circle:")
         return
@@ -104,7 +103,7 @@ def runs_table(live: bool) -> None:
         selection_mode="single-row",
         key="runs.table",
     )
-    shown = f"{len(page.runs)} of {page.total:,} runs"
+    shown = f"{len(page.items)} of {page.total:,} runs"
     st.caption(
         f"{shown}. Select a row to open the run."
         + (" Refreshing while runs are active." if live else "")

@@ -68,7 +68,8 @@ def build(n_runs: int, n_trials: int, *, admin: bool = False) -> tuple[str, str]
     """The database: a user, their runs, and the trials of the newest one."""
     from tuning.config import get_settings
     from tuning.db import session_scope, upgrade_database
-    from tuning.models import Dataset, Trial, TuningRun, utcnow
+    from tuning.domain import utcnow
+    from tuning.models import Dataset, Trial, TuningRun
     from tuning.runtime import create_runtime
     from tuning.service import create_user
 

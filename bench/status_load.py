@@ -110,7 +110,8 @@ def build_stack(exits: contextlib.ExitStack, args: argparse.Namespace) -> Stack:
 
     from tuning.config import Settings
     from tuning.db import upgrade_database
-    from tuning.models import RunStatus, TuningRun
+    from tuning.domain import RunStatus
+    from tuning.models import TuningRun
     from tuning.redis_server import EmbeddedRedis
     from tuning.runtime import create_runtime
     from tuning.service import create_user, get_dataset

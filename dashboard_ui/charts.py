@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from tuning.service.insights import SCORE, best_so_far, param_column, value_label
+from tuning.service import SCORE, best_so_far, param_column, value_label
 
 HEIGHT = 320
 MAX_TICKS = 12

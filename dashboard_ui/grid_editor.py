@@ -5,9 +5,9 @@ from typing import Any
 import streamlit as st
 
 from dashboard_ui import support as ui
+from dashboard_ui.grid_values import parse_values, value_range
 from tuning.errors import InvalidInput
-from tuning.service.insights import value_label
-from tuning.service.run_views import parse_values, value_range
+from tuning.service import value_label
 
 # The first parameters of each catalog entry are its most influential; start with these.
 TUNED_AT_FIRST = 2

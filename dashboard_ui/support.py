@@ -15,12 +15,11 @@ import streamlit as st
 
 from tuning.config import Settings, get_settings
 from tuning.db import session_scope
+from tuning.domain import RunStatus
 from tuning.errors import Forbidden, NotFound, TuningError
-from tuning.ml.catalog import catalog_as_dict
-from tuning.models import RunStatus, User
+from tuning.models import User
 from tuning.runtime import Runtime, create_runtime
-from tuning.service.insights import SCORE, param_column, value_label
-from tuning.service.run_views import RunSummary, list_run_summaries
+from tuning.service import SCORE, RunSummary, catalog_as_dict, list_runs, param_column, value_label
 
 # Background and text colour of each status in tables: a badge without relying on emoji fonts.
 STATUS_CELL_STYLES = {
@@ -158,12 +157,12 @@ def run_query_param() -> str | None:
 def choose_run(user: User, *, statuses: Iterable[RunStatus] = ()) -> str:
     """When a page has no `?run=`: pick one of the user's recent runs (and put it in the URL)."""
     with db() as session:
-        page = list_run_summaries(session=session, viewer=user, statuses=list(statuses), limit=200)
-    if not page.runs:
+        page = list_runs(session=session, viewer=user, statuses=list(statuses), limit=200)
+    if not page.items:
         st.info("No runs to show yet. Launch one from **New run**.")
         st.page_link(NEW_RUN_PAGE, label="New run", icon=":material/add_circle:")
         st.stop()
-    labels = {str(run.id): run_label(run) for run in page.runs}
+    labels = {str(run.id): run_label(run) for run in page.items}
     chosen = st.selectbox(
         "Run", list(labels), format_func=labels.get, index=None, placeholder="Choose a run"
     )

@@ -10,16 +10,19 @@ from dashboard_ui import support as ui
 from dashboard_ui.account import require_user
 from dashboard_ui.grid_editor import grid_editor
 from tuning.errors import InvalidInput, TuningError
-from tuning.ml.search import DEFAULT_SCORING, scorers_for
 from tuning.schemas import TuningRunCreate
-from tuning.service import submit_run, upload_dataset
-from tuning.service.insights import RunPlan, plan_run
-from tuning.service.run_views import (
+from tuning.service import (
+    DEFAULT_SCORING,
     CsvPreview,
+    RunPlan,
     check_submission,
     csv_columns,
     dataset_choices,
+    plan_run,
     preview_csv,
+    scorers_for,
+    submit_run,
+    upload_dataset,
 )
 
 SAVED, UPLOAD = "Saved dataset", "Upload a CSV"

@@ -12,18 +12,19 @@ import streamlit as st
 from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import require_user
+from dashboard_ui.schedule import poll_interval
+from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import TuningError
-from tuning.models import ACTIVE, RunStatus, utcnow
 from tuning.schemas import TuningStatus
-from tuning.service import cancel_run, get_status
-from tuning.service.insights import (
+from tuning.service import (
     SCORE,
+    cancel_run,
     eta_seconds,
-    poll_interval,
-    trial_rows,
+    get_run_summary,
+    get_status,
+    list_trials,
     trials_frame,
 )
-from tuning.service.run_views import get_run_detail
 
 # The monitor's table shows the newest trials; all of them are on the Results page.
 TABLE_ROWS = 100
@@ -32,7 +33,7 @@ user = require_user("Run monitor")
 run_id = ui.run_query_param() or ui.choose_run(user)
 try:
     with ui.db() as session:
-        run = get_run_detail(session=session, run_id=run_id, viewer=user)
+        run = get_run_summary(session=session, run_id=run_id, viewer=user)
 except TuningError as exc:
     ui.load_error(exc)
 
@@ -84,7 +85,7 @@ if seen in ACTIVE:
         )
 
 
-def progress_of(status: TuningStatus, done: int) -> tuple[float, str]:
+def progress_bar(status: TuningStatus, done: int) -> tuple[float, str]:
     """Percentage and message for the bar, for every status."""
     if status.progress is not None:
         return status.progress.percentage, status.progress.status
@@ -99,7 +100,7 @@ def progress_of(status: TuningStatus, done: int) -> tuple[float, str]:
 
 def show(status: TuningStatus, trials: list) -> None:
     ui.status_badge(status.status)
-    percentage, message = progress_of(status, len(trials))
+    percentage, message = progress_bar(status, len(trials))
     st.progress(min(percentage, 100.0) / 100, text=f"{percentage:.0f}% · {message}")
     frame = trials_frame(trials, params)
     best = frame[SCORE].max() if len(frame) else math.nan
@@ -154,7 +155,7 @@ def live(interval: float | None) -> None:
     after = trials[-1].index if trials else -1
     with ui.db() as session:  # the tick's two reads: status (first), then only new trials
         status = get_status(session=session, queue=ui.runtime().queue, run_id=run.id, viewer=user)
-        trials.extend(trial_rows(session=session, run_id=run.id, after_index=after))
+        trials.extend(list_trials(session=session, run_id=run.id, after_index=after))
     st.session_state[status_key] = status.status
     age = (utcnow() - run.created_at).total_seconds()
     if poll_interval(status.status, age) != interval:  # next phase of the schedule, or the end

@@ -5,16 +5,17 @@ import streamlit as st
 from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import require_user
+from tuning.domain import RunStatus
 from tuning.errors import TuningError
-from tuning.models import RunStatus
-from tuning.service.insights import (
+from tuning.service import (
     SCORE,
     param_column,
     parameter_importance,
     reproduce_snippet,
-    run_results,
+    run_trials,
     score_by_value,
     score_table,
+    trials_csv,
 )
 
 PANELS_PER_ROW = 2
@@ -25,7 +26,7 @@ run_id = ui.run_query_param() or ui.choose_run(
 )
 try:
     with ui.db() as session:
-        results = run_results(session=session, run_id=run_id, viewer=user)
+        results = run_trials(session=session, run_id=run_id, viewer=user)
 except TuningError as exc:
     ui.load_error(exc)
 
@@ -118,7 +119,7 @@ st.caption("Click a column header to sort.")
 ui.trial_table(frame, params, splits=True, key="results.trials")
 st.download_button(
     "Download all trials (CSV)",
-    lambda: frame.drop(columns=["finished_at"]).to_csv(index=False),  # built on click only
+    lambda: trials_csv(frame),  # built on click only
     file_name=f"trials-{run.id}.csv",
     mime="text/csv",
     icon=":material/download:",

@@ -6,16 +6,16 @@ import streamlit as st
 from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import require_user
+from tuning.domain import RunStatus
 from tuning.errors import TuningError
-from tuning.models import RunStatus
-from tuning.service.insights import (
+from tuning.service import (
     SCORE,
+    list_runs,
     param_column,
-    run_results,
+    run_trials,
     score_by_value,
     shared_params,
 )
-from tuning.service.run_views import list_run_summaries
 
 CHOICES = 200
 PANELS_PER_ROW = 2
@@ -24,13 +24,13 @@ user = require_user("Compare")
 st.title("Compare runs")
 
 with ui.db() as session:
-    page = list_run_summaries(
+    page = list_runs(
         session=session,
         viewer=user,
         statuses=[RunStatus.SUCCESS, RunStatus.REVOKED, RunStatus.PROGRESS],
         limit=CHOICES,
     )
-labels = {str(run.id): ui.run_label(run) for run in page.runs}
+labels = {str(run.id): ui.run_label(run) for run in page.items}
 if "compare.runs" not in st.session_state:  # a shared link preselects its runs
     linked = st.query_params.get("runs", "")
     st.session_state["compare.runs"] = [i for i in linked.split(",") if i in labels]
@@ -48,7 +48,7 @@ if len(chosen) < 2:
 
 try:
     with ui.db() as session:
-        compared = [run_results(session=session, run_id=i, viewer=user) for i in chosen]
+        compared = [run_trials(session=session, run_id=i, viewer=user) for i in chosen]
 except TuningError as exc:
     ui.load_error(exc)
 

@@ -4,15 +4,15 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import require_user
+from tuning.domain import ACTIVE, RunStatus
 from tuning.errors import TuningError
-from tuning.models import ACTIVE, RunStatus
 from tuning.schemas import TrainingRunCreate
 from tuning.service import (
     get_model,
     list_runs,
     list_training_runs,
+    status_of_training,
     submit_training,
-    training_status,
 )
 
 REFRESH_SECONDS = 2.0
@@ -27,7 +27,9 @@ st.caption(
 
 st.subheader("Train a model")
 with ui.db() as session:
-    finished = list_runs(session=session, viewer=user, status=RunStatus.SUCCESS, limit=200)
+    finished = list_runs(
+        session=session, viewer=user, statuses=[RunStatus.SUCCESS], limit=200
+    ).items
 if not finished:
     st.info("No finished run yet: a model is trained from a run's best parameters.")
 else:
@@ -72,7 +74,7 @@ def training_list() -> None:
         st.caption("None yet.")
         return
     for training in trainings:
-        status = training_status(run=training, queue=ui.runtime().queue)
+        status = status_of_training(run=training, queue=ui.runtime().queue)
         with st.container(border=True):
             left, right = st.columns([3, 1])
             left.markdown(

@@ -97,7 +97,9 @@ def test_submit_then_poll_until_success(client, alice):
     )
     assert csv.headers["content-type"].startswith("text/csv")
     header, *rows = csv.text.strip().splitlines()
-    assert header.startswith("index,param_max_depth,param_n_estimators,mean_test_score")
+    assert header.startswith(
+        "trial,rank_test_score,param_n_estimators,param_max_depth,mean_test_score"
+    )
     assert len(rows) == 4
 
 

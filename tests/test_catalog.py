@@ -11,6 +11,7 @@ from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.preprocessing import StandardScaler
 
+from tuning.domain import TaskType
 from tuning.errors import InvalidInput
 from tuning.ml.catalog import (
     ESTIMATORS,
@@ -20,7 +21,6 @@ from tuning.ml.catalog import (
     make_estimator,
     validate_param_grid,
 )
-from tuning.models import TaskType
 
 CLASSIFIERS = {
     "LogisticRegression",

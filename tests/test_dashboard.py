@@ -12,13 +12,14 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from factories import make_run, make_trial, other_user
 from sqlalchemy import Engine, event
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
-from test_insights import make_run, make_trial, other_user
 
 from tuning.config import PROJECT_ROOT, get_settings
-from tuning.models import RunStatus, TuningRun, User, utcnow
+from tuning.domain import RunStatus, utcnow
+from tuning.models import TuningRun, User
 from tuning.service import create_user, list_trials
 
 from helpers import submit, wait_until_finished, worker_env

@@ -5,9 +5,9 @@ import pandas as pd
 import pytest
 from sqlmodel import Session
 
+from tuning.domain import RunStatus, TaskType
 from tuning.errors import InvalidInput
 from tuning.ml.datasets import BUNDLED, column_types, load_bundled, read_csv
-from tuning.models import RunStatus, TaskType
 from tuning.service import list_datasets, load_table, upload_dataset
 
 from helpers import submit, wait_until_finished

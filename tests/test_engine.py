@@ -9,9 +9,10 @@ import pytest
 from sklearn.model_selection import GridSearchCV
 from sqlmodel import Session, select
 
+from tuning.domain import RunStatus
 from tuning.ml.datasets import load_bundled
 from tuning.ml.search import build_pipeline, pipeline_params
-from tuning.models import RunStatus, Trial, TuningRun
+from tuning.models import Trial, TuningRun
 from tuning.service import cancel_run, get_run, list_trials
 
 from helpers import read_status, submit, wait_until_finished

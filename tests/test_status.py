@@ -11,8 +11,9 @@ from sqlalchemy import event
 from sqlmodel import Session
 
 from tuning.config import Settings
+from tuning.domain import RunStatus
 from tuning.errors import InvalidInput, NotFound
-from tuning.models import RunStatus, TuningRun, User
+from tuning.models import TuningRun, User
 from tuning.runtime import Runtime, create_runtime
 from tuning.service import get_dataset, get_status, get_status_for_token, rotate_token
 

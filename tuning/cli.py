@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from tuning import service
 from tuning.config import Settings, get_settings
 from tuning.db import session_scope, upgrade_database
+from tuning.domain import RunStatus
 from tuning.errors import TuningError
-from tuning.models import RunStatus
 from tuning.runtime import Runtime, create_runtime
 from tuning.schemas import TuningRunCreate, TuningStatus
 
@@ -212,7 +212,7 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
     runtime = create_runtime(settings)
     with session_scope(runtime.engine) as session:
         admin, _ = service.ensure_local_admin(session=session)
-        runs = service.list_runs(session=session, viewer=admin, limit=args.limit)
+        runs = service.list_runs(session=session, viewer=admin, limit=args.limit).items
     print(f"{'id':36}  {'status':8}  {'estimator':30}  {'best_score':>10}  created")
     for run in runs:
         score = f"{run.best_score:.4f}" if run.best_score is not None else "-"

@@ -1,50 +1,17 @@
 """SQLModel tables. The trial is the unit of work and of storage: one row per candidate."""
 
 import uuid
-from datetime import UTC, datetime
-from enum import StrEnum
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-def as_utc(moment: datetime | None) -> datetime | None:
-    """SQLite hands back naive datetimes; every stored moment is UTC."""
-    if moment is None or moment.tzinfo is not None:
-        return moment
-    return moment.replace(tzinfo=UTC)
+from tuning.domain import RunStatus, TaskType, utcnow
 
 
 def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=DateTime(timezone=True), **kwargs)
-
-
-class RunStatus(StrEnum):
-    """The five statuses of the spec; nothing else is ever stored or returned."""
-
-    PENDING = "PENDING"
-    PROGRESS = "PROGRESS"
-    SUCCESS = "SUCCESS"
-    FAILURE = "FAILURE"
-    REVOKED = "REVOKED"
-
-    @property
-    def is_finished(self) -> bool:
-        return self in FINISHED
-
-
-FINISHED = frozenset({RunStatus.SUCCESS, RunStatus.FAILURE, RunStatus.REVOKED})
-ACTIVE = frozenset({RunStatus.PENDING, RunStatus.PROGRESS})
-
-
-class TaskType(StrEnum):
-    CLASSIFICATION = "classification"
-    REGRESSION = "regression"
 
 
 class User(SQLModel, table=True):

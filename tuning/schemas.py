@@ -6,7 +6,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from tuning.models import RunStatus, as_utc
+from tuning.domain import RunStatus, as_utc
 
 # Stored moments are UTC; SQLite hands them back naive, so they are marked UTC on the way out.
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -17,6 +17,12 @@ class Progress(BaseModel):
     total: int
     status: str
     percentage: float
+
+    @classmethod
+    def of(cls, current: int, total: int, message: str) -> "Progress":
+        """Progress with its percentage computed, as the spec promises."""
+        percentage = round(100 * current / total, 2) if total else 0.0
+        return cls(current=current, total=total, status=message, percentage=percentage)
 
 
 class TuningResult(BaseModel):
@@ -81,12 +87,6 @@ class TuningRunCreate(BaseModel):
     cv: int = Field(default=5, description="Number of CV folds (stratified for classifiers)")
     scoring: str | None = Field(default=None, description="A scikit-learn scorer name")
     random_state: int | None = Field(default=None, description="Seed for sampling and estimators")
-
-
-def progress_of(current: int, total: int, message: str) -> Progress:
-    """Progress with its percentage computed, as the spec promises."""
-    percentage = round(100 * current / total, 2) if total else 0.0
-    return Progress(current=current, total=total, status=message, percentage=percentage)
 
 
 def testing_message(current: int, total: int) -> str:

@@ -4,7 +4,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tuning.api.errors import install_error_handlers
-from tuning.api.routes import datasets, health, models, tuning
+from tuning.api.routes import datasets, health, models, runs
 from tuning.runtime import Runtime
 
 
@@ -24,6 +24,6 @@ def create_app(runtime: Runtime) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
-    for module in (tuning, models, datasets, health):
+    for module in (runs, models, datasets, health):
         app.include_router(module.router)
     return app

@@ -25,8 +25,8 @@ from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier
 
+from tuning.domain import TaskType
 from tuning.errors import InvalidInput
-from tuning.models import TaskType
 
 ParamKind = Literal["int", "float", "str", "bool"]
 

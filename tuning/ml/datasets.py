@@ -12,8 +12,8 @@ from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+from tuning.domain import TaskType
 from tuning.errors import InvalidInput
-from tuning.models import TaskType
 
 # A numeric target with at most this many distinct integer values is read as class labels.
 MAX_CLASSES_FOR_NUMERIC_TARGET = 20

@@ -20,10 +20,10 @@ from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
 from sklearn.pipeline import Pipeline
 
+from tuning.domain import TaskType
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
 from tuning.ml.datasets import Table, build_preprocessor
-from tuning.models import TaskType
 
 MODEL_STEP = "model"
 DEFAULT_SCORING = {TaskType.CLASSIFICATION: "accuracy", TaskType.REGRESSION: "r2"}

@@ -10,9 +10,9 @@ from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
+from tuning.domain import TaskType
 from tuning.ml.datasets import Table
 from tuning.ml.search import DEFAULT_SCORING, build_pipeline, pipeline_params
-from tuning.models import TaskType
 
 HELD_OUT_FRACTION = 0.2
 

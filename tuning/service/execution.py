@@ -5,11 +5,12 @@ import math
 import uuid
 from collections.abc import Callable
 
-from sqlalchemy import Engine, update
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from tuning.db import session_scope
+from tuning.domain import FINISHED, RunStatus, as_utc, utcnow
 from tuning.ml.search import (
     CandidateResult,
     SearchSpace,
@@ -19,10 +20,10 @@ from tuning.ml.search import (
     iter_candidates,
     make_splits,
 )
-from tuning.models import FINISHED, RunStatus, Trial, TuningRun, as_utc, utcnow
-from tuning.schemas import Progress, progress_of, testing_message
+from tuning.models import Trial, TuningRun
+from tuning.schemas import Progress, testing_message
 from tuning.service.datasets import load_table
-from tuning.service.lifecycle import finish
+from tuning.service.lifecycle import finish, update_active
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ def _search(session: Session, run: TuningRun, report: ReportProgress, worker: st
     stored = set(session.exec(select(Trial.index).where(Trial.run_id == run.id)).all())
     if not _start(session, run, current=len(stored), total=total):
         return
-    report(progress_of(len(stored), total, testing_message(len(stored), total)))
+    report(Progress.of(len(stored), total, testing_message(len(stored), total)))
 
     pipeline = build_pipeline(run.estimator, random_state=run.random_state)
     splits = make_splits(run.cv, table, pipeline)
@@ -79,11 +80,11 @@ def _search(session: Session, run: TuningRun, report: ReportProgress, worker: st
         result = evaluate_candidate(pipeline, params, table, splits, run.scoring)
         _store_trial(session, run, index, params, result, worker)
         stored.add(index)
-        progress = progress_of(len(stored), total, testing_message(len(stored), total))
+        progress = Progress.of(len(stored), total, testing_message(len(stored), total))
         if not _record_progress(session, run.id, progress):
             return  # cancelled: stop at this candidate boundary, keep what is stored
         report(progress)
-    _finish(session, run)
+    _record_best(session, run)
 
 
 def _start(session: Session, run: TuningRun, *, current: int, total: int) -> bool:
@@ -92,25 +93,16 @@ def _start(session: Session, run: TuningRun, *, current: int, total: int) -> boo
     values["status"] = RunStatus.PROGRESS
     if run.started_at is None:
         values["started_at"] = utcnow()
-    return _update_active(session, run.id, values)
-
-
-def _update_active(session: Session, run_id: uuid.UUID, values: dict) -> bool:
-    """Update the run only while it is still active; False once it has ended or been cancelled."""
-    result = session.exec(  # type: ignore[call-overload]
-        update(TuningRun)
-        .where(col(TuningRun.id) == run_id, col(TuningRun.status).not_in(FINISHED))
-        .values(**values)
-    )
-    session.commit()
-    return result.rowcount == 1
+    return update_active(session=session, kind=TuningRun, run_id=run.id, **values)
 
 
 def _record_progress(session: Session, run_id: uuid.UUID, progress: Progress) -> bool:
-    return _update_active(
-        session,
-        run_id,
-        {"progress_current": progress.current, "progress_message": progress.status},
+    return update_active(
+        session=session,
+        kind=TuningRun,
+        run_id=run_id,
+        progress_current=progress.current,
+        progress_message=progress.status,
     )
 
 
@@ -141,7 +133,7 @@ def _store_trial(
         session.rollback()  # another delivery stored this candidate first: keep theirs
 
 
-def _finish(session: Session, run: TuningRun) -> None:
+def _record_best(session: Session, run: TuningRun) -> None:
     rows = session.exec(
         select(Trial.index, Trial.mean_test_score, Trial.params, Trial.error)
         .where(Trial.run_id == run.id)

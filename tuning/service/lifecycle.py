@@ -7,9 +7,10 @@ from typing import TypeVar
 from sqlalchemy import update
 from sqlmodel import Session, col
 
+from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import InvalidInput, Unavailable
 from tuning.ml import catalog
-from tuning.models import ACTIVE, Dataset, RunStatus, TrainingRun, TuningRun, utcnow
+from tuning.models import Dataset, TrainingRun, TuningRun
 from tuning.service.datasets import get_dataset
 
 AnyRun = TuningRun | TrainingRun
@@ -57,14 +58,25 @@ def store_and_enqueue(*, session: Session, run: R, enqueue: Callable[[uuid.UUID,
     return run
 
 
+def update_active(
+    *, session: Session, kind: type[AnyRun], run_id: uuid.UUID, **values: object
+) -> bool:
+    """Update the run only while it is still active, and commit; False once it has ended.
+
+    The one guarded update: a cancel, a finish and a worker's progress all go through it, so a
+    run that ended (or was cancelled) is never moved again by a late writer.
+    """
+    result = session.execute(
+        update(kind).where(col(kind.id) == run_id, col(kind.status).in_(ACTIVE)).values(**values)
+    )
+    session.commit()
+    return result.rowcount == 1  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+
+
 def finish(
     *, session: Session, kind: type[AnyRun], run_id: uuid.UUID, status: RunStatus, **values: object
 ) -> bool:
     """Move an active run to a final status; False if it had already ended (e.g. cancelled)."""
-    result = session.exec(  # type: ignore[call-overload]
-        update(kind)
-        .where(col(kind.id) == run_id, col(kind.status).in_(ACTIVE))
-        .values(status=status, finished_at=utcnow(), **values)
+    return update_active(
+        session=session, kind=kind, run_id=run_id, status=status, finished_at=utcnow(), **values
     )
-    session.commit()
-    return result.rowcount == 1

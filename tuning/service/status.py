@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from sqlalchemy import Uuid, bindparam
 from sqlmodel import Session, col, select
 
+from tuning.domain import FINISHED, RunStatus
 from tuning.errors import Forbidden, NotFound, Unauthenticated
-from tuning.models import FINISHED, RunStatus, TrainingRun, TuningRun, User
+from tuning.models import TrainingRun, TuningRun, User
 from tuning.schemas import (
     ErrorInfo,
     Progress,
@@ -15,11 +16,11 @@ from tuning.schemas import (
     TrainingStatus,
     TuningResult,
     TuningStatus,
-    progress_of,
     testing_message,
 )
+from tuning.service.access import may_see, parse_id
 from tuning.service.queue import TaskQueue, TaskState
-from tuning.service.runs import get_run, parse_run_id
+from tuning.service.runs import get_run
 from tuning.service.users import hash_token
 
 # What a status needs of a run's row.
@@ -67,7 +68,7 @@ def get_status(
     *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer: User | None = None
 ) -> TuningStatus:
     """One primary-key read; one Redis read (within the queue's budget) while the run is active."""
-    return tuning_status(run=get_run(session=session, run_id=run_id, viewer=viewer), queue=queue)
+    return status_of_run(run=get_run(session=session, run_id=run_id, viewer=viewer), queue=queue)
 
 
 def get_status_for_token(
@@ -77,7 +78,7 @@ def get_status_for_token(
 
     Many clients poll; this keeps each poll to one database read and at most one Redis read.
     """
-    key = parse_run_id(run_id)
+    key = parse_id(run_id, field="tuning_run_id")
     # On the session's connection, past the ORM's statement handling: rows in, rows out.
     run = (
         session.connection()
@@ -88,12 +89,12 @@ def get_status_for_token(
         raise Unauthenticated("unknown or revoked token")
     if run.id is None:
         raise NotFound(f"no tuning run with id {run_id}")
-    if not run.is_admin and run.owner_id != run.viewer_id:
+    if not may_see(viewer_id=run.viewer_id, viewer_is_admin=run.is_admin, owner_id=run.owner_id):
         raise Forbidden(f"tuning run {run_id} belongs to another user")
-    return tuning_status(run=run, queue=queue)  # type: ignore[arg-type]
+    return status_of_run(run=run, queue=queue)  # type: ignore[arg-type]
 
 
-def tuning_status(*, run: TuningRun, queue: TaskQueue) -> TuningStatus:
+def status_of_run(*, run: TuningRun, queue: TaskQueue) -> TuningStatus:
     """The status of a loaded run."""
     live = live_state(run, queue)
     if live is not None:
@@ -101,7 +102,7 @@ def tuning_status(*, run: TuningRun, queue: TaskQueue) -> TuningStatus:
     status = TuningStatus(tuning_run_id=str(run.id), task_id=run.task_id, status=run.status)
     if run.status in (RunStatus.PROGRESS, RunStatus.REVOKED):
         message = run.progress_message or testing_message(run.progress_current, run.progress_total)
-        status.progress = progress_of(run.progress_current, run.progress_total, message)
+        status.progress = Progress.of(run.progress_current, run.progress_total, message)
     elif run.status is RunStatus.SUCCESS:
         status.result = TuningResult(
             best_params=run.best_params or {},
@@ -113,14 +114,14 @@ def tuning_status(*, run: TuningRun, queue: TaskQueue) -> TuningStatus:
     return status
 
 
-def training_status(*, run: TrainingRun, queue: TaskQueue) -> TrainingStatus:
+def status_of_training(*, run: TrainingRun, queue: TaskQueue) -> TrainingStatus:
     """The status of a training run, in the same shape."""
     live = live_state(run, queue)
     if live is not None:
         return TrainingStatus(training_run_id=str(run.id), task_id=run.task_id, **vars(live))
     status = TrainingStatus(training_run_id=str(run.id), task_id=run.task_id, status=run.status)
     if run.status is RunStatus.PROGRESS:
-        status.progress = progress_of(0, 1, f"Training {run.estimator}...")
+        status.progress = Progress.of(0, 1, f"Training {run.estimator}...")
     elif run.status is RunStatus.SUCCESS:
         status.result = TrainingResult(
             model_id=str(run.model_id),
@@ -157,7 +158,7 @@ def live_from_task(row_status: RunStatus, task: TaskState) -> Live | None:
         return Live(RunStatus.REVOKED)
     mapped = _CELERY_TO_SPEC.get(task.state)
     if mapped is RunStatus.PROGRESS and row_status is RunStatus.PENDING:
-        return Live(RunStatus.PROGRESS, progress=progress_of(0, 1, "Starting..."))
+        return Live(RunStatus.PROGRESS, progress=Progress.of(0, 1, "Starting..."))
     if mapped is RunStatus.PENDING:
         return Live(RunStatus.PENDING)
     # PENDING is also what Celery says of a task it has never heard of, so the row decides.

@@ -7,39 +7,35 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from tuning.db import session_scope
-from tuning.errors import Forbidden, InvalidInput, NotFound
+from tuning.domain import FINISHED, RunStatus, utcnow
+from tuning.errors import InvalidInput
 from tuning.ml import catalog
 from tuning.ml.search import DEFAULT_SCORING, validate_scoring
 from tuning.ml.training import dump_model, train_model
-from tuning.models import FINISHED, Model, RunStatus, TrainingRun, User, utcnow
+from tuning.models import Model, TrainingRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
+from tuning.service.access import only_visible, parse_id, require_visible
 from tuning.service.datasets import load_table
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
-from tuning.service.runs import get_run, parse_run_id
-from tuning.service.status import training_status
+from tuning.service.runs import get_run
+from tuning.service.status import status_of_training
 
 log = logging.getLogger(__name__)
-
-
-def _owned(row: TrainingRun | Model | None, viewer: User | None, what: str, key: object):
-    if row is None:
-        raise NotFound(f"no {what} with id {key}")
-    if viewer is not None and not viewer.is_admin and row.owner_id != viewer.id:
-        raise Forbidden(f"{what} {key} belongs to another user")
-    return row
 
 
 def get_training_run(
     *, session: Session, training_run_id: str | uuid.UUID, viewer: User | None = None
 ) -> TrainingRun:
-    key = parse_run_id(training_run_id, field="training_run_id")
-    return _owned(session.get(TrainingRun, key), viewer, "training run", key)
+    key = parse_id(training_run_id, field="training_run_id")
+    return require_visible(
+        session.get(TrainingRun, key), viewer=viewer, what="training run", key=key
+    )
 
 
 def get_model(*, session: Session, model_id: str | uuid.UUID, viewer: User | None = None) -> Model:
-    key = parse_run_id(model_id, field="model_id")
-    return _owned(session.get(Model, key), viewer, "model", key)
+    key = parse_id(model_id, field="model_id")
+    return require_visible(session.get(Model, key), viewer=viewer, what="model", key=key)
 
 
 def get_training_status(
@@ -50,14 +46,12 @@ def get_training_status(
     viewer: User | None = None,
 ) -> TrainingStatus:
     run = get_training_run(session=session, training_run_id=training_run_id, viewer=viewer)
-    return training_status(run=run, queue=queue)
+    return status_of_training(run=run, queue=queue)
 
 
 def list_training_runs(*, session: Session, viewer: User, limit: int = 50) -> list[TrainingRun]:
     """The viewer's training runs (an admin's: everyone's), newest first."""
-    query = select(TrainingRun)
-    if not viewer.is_admin:
-        query = query.where(TrainingRun.owner_id == viewer.id)
+    query = only_visible(select(TrainingRun), TrainingRun.owner_id, viewer)
     query = query.order_by(col(TrainingRun.created_at).desc()).limit(limit)
     return list(session.exec(query).all())
 

@@ -10,10 +10,8 @@ from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
 from tuning.api.responses import AUTH
 from tuning.db import session_scope
+from tuning.domain import TaskType
 from tuning.errors import InvalidInput
-from tuning.ml.catalog import catalog_as_dict
-from tuning.ml.search import scorers_for
-from tuning.models import TaskType
 from tuning.schemas import DatasetPublic
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=AUTH)
@@ -60,6 +58,6 @@ async def upload_dataset(
 def list_estimators(user: UserDep) -> dict[str, Any]:
     """The estimator catalog with parameter metadata, and the scorers for each task."""
     return {
-        "estimators": catalog_as_dict(),
-        "scorers": {task.value: scorers_for(task) for task in TaskType},
+        "estimators": service.catalog_as_dict(),
+        "scorers": {task.value: service.scorers_for(task) for task in TaskType},
     }

@@ -11,7 +11,7 @@ from tuning import service
 from tuning.api.deps import RuntimeDep, TokenDep, UserDep
 from tuning.api.responses import AUTH, BROKER, BY_ID
 from tuning.db import session_scope
-from tuning.models import RunStatus
+from tuning.domain import RunStatus
 from tuning.schemas import RunPublic, RunResults, TuningRunCreate, TuningStatus
 
 # Few threads for the polling path: measured on 2 cores, 2 threads serve 50 pollers at ~1,050
@@ -30,6 +30,7 @@ class TuningAccepted(BaseModel):
 
 class RunList(BaseModel):
     items: list[RunPublic]
+    total: int
     limit: int
     offset: int
 
@@ -73,16 +74,17 @@ def list_tuning_runs(
 ) -> RunList:
     """Your runs (an admin's: everyone's), newest first."""
     with session_scope(runtime.engine) as session:
-        items = service.list_runs(
+        page = service.list_runs(
             session=session,
             viewer=user,
-            status=status,
-            estimator=estimator,
-            dataset=dataset,
+            statuses=[status] if status else [],
+            estimators=[estimator] if estimator else [],
+            datasets=[dataset] if dataset else [],
             limit=limit,
             offset=offset,
         )
-        return RunList(items=items, limit=limit, offset=offset)
+        items = [RunPublic.model_validate(run) for run in page.items]
+        return RunList(items=items, total=page.total, limit=limit, offset=offset)
 
 
 @router.get(
@@ -122,14 +124,16 @@ def tuning_results(
 ):
     """The run's configuration, its trials (paged; all of them with ?format=csv) and the best."""
     with session_scope(runtime.engine) as session:
-        run = service.get_run(session=session, run_id=tuning_run_id, viewer=user)
-        if format == "csv":
-            return PlainTextResponse(
-                service.trials_csv(session=session, run=run),
-                media_type="text/csv",
-                headers={"Content-Disposition": f'attachment; filename="trials-{run.id}.csv"'},
+        if format == "json":
+            return service.get_results(
+                session=session, run_id=tuning_run_id, viewer=user, limit=limit, offset=offset
             )
-        return service.get_results(session=session, run=run, limit=limit, offset=offset)
+        results = service.run_trials(session=session, run_id=tuning_run_id, viewer=user)
+    return PlainTextResponse(
+        service.trials_csv(results.trials),
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="trials-{results.run.id}.csv"'},
+    )
 
 
 @router.post("/tune/{tuning_run_id}/cancel", response_model=TuningStatus, responses=BY_ID)
@@ -139,4 +143,4 @@ def cancel_tuning(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> Tun
         run = service.cancel_run(
             session=session, queue=runtime.queue, run_id=tuning_run_id, viewer=user
         )
-        return service.tuning_status(run=run, queue=runtime.queue)
+        return service.status_of_run(run=run, queue=runtime.queue)

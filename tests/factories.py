@@ -1,0 +1,114 @@
+"""Test data as a worker would have left it: users, runs and trials, without running a search."""
+
+import math
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import ParameterGrid
+from sqlmodel import Session
+
+from tuning.domain import RunStatus, utcnow
+from tuning.models import Trial, TuningRun, User
+from tuning.service import create_user, get_dataset
+
+GRID = {"n_estimators": [10, 100], "max_depth": [None, 3, 6]}
+
+
+def forest_score(params: dict[str, Any]) -> float:
+    """A made-up score where n_estimators matters a lot and max_depth a little."""
+    depth_bonus = {None: 0.02, 3: 0.0, 6: 0.01}.get(params.get("max_depth"), 0.0)
+    return 0.7 + 0.1 * math.log10(params.get("n_estimators", 10)) + depth_bonus
+
+
+def make_run(
+    session: Session,
+    owner: User,
+    *,
+    estimator: str = "RandomForestClassifier",
+    dataset: str = "iris",
+    param_grid: dict[str, list] | None = None,
+    status: RunStatus = RunStatus.SUCCESS,
+    n_trials: int | None = None,
+    score: Callable[[dict[str, Any]], float] = forest_score,
+    cv: int = 3,
+    created_at: datetime | None = None,
+    tuning_time: float | None = 6.0,
+    **fields: Any,
+) -> TuningRun:
+    """A run and its first `n_trials` trials (all of them by default); `fields` set columns."""
+    grid = param_grid or GRID
+    candidates = list(ParameterGrid(grid))
+    n_done = len(candidates) if n_trials is None else n_trials
+    created = created_at or utcnow()
+    run = TuningRun(
+        owner_id=owner.id,
+        dataset_id=get_dataset(session=session, name=dataset).id,
+        estimator=estimator,
+        param_grid=grid,
+        cv=cv,
+        scoring="accuracy",
+        status=status,
+        task_id=str(uuid.uuid4()),
+        progress_current=n_done,
+        progress_total=len(candidates),
+        total_combinations=len(candidates),
+        created_at=created,
+        started_at=created + timedelta(seconds=1) if status is not RunStatus.PENDING else None,
+        finished_at=created + timedelta(seconds=7) if status.is_finished else None,
+        tuning_time=tuning_time if status is RunStatus.SUCCESS else None,
+    )
+    session.add(run)
+    session.flush()
+    session.add_all(
+        make_trial(run.id, index, params, score(params), cv, created)
+        for index, params in enumerate(candidates[:n_done])
+    )
+    if status is RunStatus.SUCCESS and n_done:
+        best = max(range(n_done), key=lambda i: (score(candidates[i]), -i))
+        run.best_params, run.best_score = candidates[best], score(candidates[best])
+        run.best_trial_index = best
+    for name, value in fields.items():
+        setattr(run, name, value)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def make_trial(
+    run_id: uuid.UUID,
+    index: int,
+    params: dict[str, Any],
+    mean: float,
+    n_splits: int,
+    start: datetime,
+) -> Trial:
+    """A scored trial whose folds spread evenly around `mean`, finished `2 + index` s after
+    `start`."""
+    splits = [mean + d for d in np.linspace(-0.01, 0.01, n_splits)]
+    return Trial(
+        run_id=run_id,
+        index=index,
+        params=params,
+        mean_test_score=mean,
+        std_test_score=float(np.std(splits)),
+        split_scores=splits,
+        mean_fit_time=0.01 * (1 + params.get("n_estimators", 10) / 10),
+        mean_score_time=0.001,
+        worker="factory@test",
+        finished_at=start + timedelta(seconds=2 + index),
+    )
+
+
+def trials_of(grid: dict, score=forest_score, n_splits: int = 3) -> list[Trial]:
+    """Trials of every candidate of `grid`, not stored."""
+    start = utcnow()
+    run_id = uuid.uuid4()
+    candidates = list(ParameterGrid(grid))
+    return [make_trial(run_id, i, p, score(p), n_splits, start) for i, p in enumerate(candidates)]
+
+
+def other_user(session: Session, *, admin: bool = False) -> User:
+    return create_user(session=session, name=f"other-{uuid.uuid4().hex[:8]}", is_admin=admin)[0]

@@ -1,0 +1,33 @@
+"""The Python snippet of the best estimator is the workers' pipeline, written out."""
+
+import re
+from typing import Any
+
+import pytest
+
+from tuning.ml.search import build_pipeline, pipeline_params
+from tuning.ml.snippet import reproduce_snippet
+
+
+@pytest.mark.parametrize(
+    ("estimator", "params"),
+    [
+        ("RandomForestClassifier", {"n_estimators": 50, "max_depth": None, "max_features": "sqrt"}),
+        ("LogisticRegression", {"C": 0.1, "l1_ratio": 0.5}),
+        ("HistGradientBoostingRegressor", {"learning_rate": 0.05, "loss": "absolute_error"}),
+    ],
+)
+def test_the_python_snippet_rebuilds_the_workers_pipeline(estimator, params):
+    namespace: dict[str, Any] = {}
+    exec(reproduce_snippet(estimator, params, random_state=7), namespace)
+
+    expected = build_pipeline(estimator, random_state=7).set_params(**pipeline_params(params))
+
+    def shown(pipeline: Any) -> str:  # column selectors print their address
+        return re.sub(r" at 0x[0-9a-f]+", "", repr(pipeline))
+
+    assert shown(namespace["model"]) == shown(expected)
+    assert (
+        namespace["model"].get_params()["model"].get_params()
+        == expected.get_params()["model"].get_params()
+    )

@@ -1,0 +1,97 @@
+"""Before a launch: every problem of a submission at once, and what it will cost."""
+
+import statistics
+import uuid
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from tuning.config import Settings
+from tuning.domain import RunStatus
+from tuning.errors import InvalidInput
+from tuning.ml import catalog
+from tuning.models import TuningRun
+from tuning.schemas import TuningRunCreate
+from tuning.service.runs import validate_run
+
+# How many recent runs of the same estimator on the same dataset set the expected pace.
+SIMILAR_RUNS = 20
+
+
+@dataclass(frozen=True)
+class DurationEstimate:
+    seconds: float
+    n_similar: int
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What a submission will cost before it is launched."""
+
+    n_candidates: int
+    n_splits: int
+    estimate: DurationEstimate | None
+
+    @property
+    def n_fits(self) -> int:
+        return self.n_candidates * self.n_splits
+
+
+def plan_run(*, session: Session, settings: Settings, run_in: TuningRunCreate) -> RunPlan:
+    """Candidates, fits and (once similar runs finished) a duration; InvalidInput if invalid."""
+    run = validate_run(session=session, settings=settings, run_in=run_in)
+    n_fits = run.total_combinations * run.cv
+    estimate = estimate_duration(
+        session=session, estimator=run.estimator, dataset_id=run.dataset_id, n_fits=n_fits
+    )
+    return RunPlan(n_candidates=run.total_combinations, n_splits=run.cv, estimate=estimate)
+
+
+def estimate_duration(
+    *, session: Session, estimator: str, dataset_id: uuid.UUID, n_fits: int
+) -> DurationEstimate | None:
+    """`n_fits` times the median seconds per fit of recent successful runs of the same estimator
+    on the same dataset; None before there is one."""
+    rows = session.exec(
+        select(TuningRun.tuning_time, TuningRun.total_combinations, TuningRun.cv)
+        .where(
+            TuningRun.estimator == estimator,
+            TuningRun.dataset_id == dataset_id,
+            TuningRun.status == RunStatus.SUCCESS,
+            col(TuningRun.tuning_time).is_not(None),
+        )
+        .order_by(col(TuningRun.finished_at).desc())
+        .limit(SIMILAR_RUNS)
+    ).all()
+    per_fit = [time / (n * cv) for time, n, cv in rows if time is not None and n and cv]
+    if not per_fit:
+        return None
+    return DurationEstimate(seconds=statistics.median(per_fit) * n_fits, n_similar=len(per_fit))
+
+
+def check_submission(
+    *, session: Session, settings: Settings, run_in: TuningRunCreate
+) -> dict[str, str]:
+    """Every problem of a submission by field ("param_grid.max_depth", "cv", ...); {} if none.
+
+    Each grid parameter is checked on its own so that all of them can be shown at once; the
+    rest is `validate_run`'s first objection, asked with the parameters that passed.
+    """
+    errors: dict[str, str] = {}
+    for param, values in run_in.param_grid.items():
+        try:
+            catalog.validate_param_grid(run_in.estimator, {param: values})
+        except InvalidInput as exc:
+            errors.setdefault(exc.field, exc.reason)
+    valid = {p: v for p, v in run_in.param_grid.items() if f"param_grid.{p}" not in errors}
+    if errors and not valid:
+        return errors
+    try:
+        validate_run(
+            session=session,
+            settings=settings,
+            run_in=run_in.model_copy(update={"param_grid": valid}),
+        )
+    except InvalidInput as exc:
+        errors.setdefault(exc.field, exc.reason)
+    return errors
