@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_iris
+from sklearn.model_selection import ParameterGrid
 from sklearn.preprocessing import StandardScaler
 
 from tuning.domain import TaskType
@@ -272,8 +273,15 @@ def test_the_first_problem_is_the_one_reported() -> None:
         ("HistGradientBoostingRegressor", {"max_leaf_nodes": [None, 2], "loss": ["squared_error"]}),
     ],
 )
-def test_a_good_grid_is_accepted(name: str, grid: dict[str, list[Any]]) -> None:
-    assert validate_param_grid(name, grid) is None
+def test_a_good_grid_is_accepted_and_every_candidate_is_a_valid_estimator(
+    name: str, grid: dict[str, list[Any]]
+) -> None:
+    validate_param_grid(name, grid)  # raises InvalidInput on a bad grid
+
+    for candidate in ParameterGrid(grid):
+        estimator = make_estimator(name).set_params(**candidate)
+        estimator._validate_params()  # scikit-learn's own parameter constraints
+        assert {k: estimator.get_params()[k] for k in candidate} == candidate
 
 
 # catalog_as_dict
