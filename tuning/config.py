@@ -9,6 +9,16 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+def embedded_socket(data_dir: Path) -> Path:
+    """Where the embedded Redis listens for a data folder: the one place that says so."""
+    return Path(data_dir) / "redis.sock"
+
+
+def socket_url(socket: Path) -> str:
+    """The broker URL of a Redis on a Unix socket, as kombu and redis-py read it."""
+    return f"redis+socket://{socket}"
+
+
 class Settings(BaseSettings):
     """Everything that differs between a laptop, CI and production."""
 
@@ -41,14 +51,14 @@ class Settings(BaseSettings):
 
     @property
     def embedded_redis_socket(self) -> Path:
-        return self.data_dir / "redis.sock"
+        return embedded_socket(self.data_dir)
 
     @property
     def broker_url(self) -> str:
         """`REDIS_URL` when set, else the project's own Redis on a Unix socket under `.data/`."""
         if self.redis_url:
             return self.redis_url
-        return f"redis+socket://{self.embedded_redis_socket}"
+        return socket_url(self.embedded_redis_socket)
 
     @property
     def visibility_timeout_s(self) -> int:

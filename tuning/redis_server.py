@@ -16,6 +16,8 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from tuning.config import embedded_socket, socket_url
+
 # sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
 
@@ -50,13 +52,13 @@ class EmbeddedRedis:
 
     @property
     def socket_path(self) -> Path:
-        """The Unix socket; equals `Settings.embedded_redis_socket` for the same data_dir."""
-        return self.data_dir / "redis.sock"
+        """The Unix socket."""
+        return embedded_socket(self.data_dir)
 
     @property
     def url(self) -> str:
         """Broker URL; equals `Settings.broker_url` when `REDIS_URL` is unset."""
-        return f"redis+socket://{self.socket_path}"
+        return socket_url(self.socket_path)
 
     @property
     def log_path(self) -> Path:
