@@ -39,13 +39,15 @@ chromium:
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: $(VENV)/.dev
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# The status endpoint under load; needs wrk (apt-get install wrk). E.g. BENCH_ARGS='--repeat 3'.
 bench: $(VENV)/.dev
-	$(BIN)/python -m bench.status_load
+	$(BIN)/python -m bench.status_load $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

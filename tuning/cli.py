@@ -165,6 +165,7 @@ def _follow(runtime: Runtime, run_id: str) -> TuningStatus:
         with session_scope(runtime.engine) as session:
             status = service.get_status(session=session, queue=runtime.queue, run_id=run_id)
         if status.status is RunStatus.SUCCESS:
+            assert status.result is not None, "a successful run has its result"
             _draw_bar(
                 100.0, f"{status.status.value}: {status.result.total_combinations} candidates"
             )

@@ -5,12 +5,17 @@ Nothing here imports the database, so `tuning.ml` can use these without touching
 
 from datetime import UTC, datetime
 from enum import StrEnum
+from typing import overload
 
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def as_utc(moment: datetime) -> datetime: ...
+@overload
+def as_utc(moment: None) -> None: ...
 def as_utc(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; every stored moment is UTC."""
     if moment is None or moment.tzinfo is not None:

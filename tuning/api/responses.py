@@ -13,14 +13,16 @@ def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorDetail, "description": description}
 
 
-AUTH = {
+Responses = dict[int | str, dict[str, Any]]
+
+AUTH: Responses = {
     400: _error("Invalid UUID, or a body that is not valid JSON or multipart data"),
     401: _error("Missing or unknown token"),
 }
-BY_ID = {
+BY_ID: Responses = {
     **AUTH,
     400: _error("Invalid UUID"),
     403: _error("It belongs to another user"),
     404: _error("Not found"),
 }
-BROKER = {503: _error("The task broker cannot take work right now")}
+BROKER: Responses = {503: _error("The task broker cannot take work right now")}

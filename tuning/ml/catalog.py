@@ -77,7 +77,7 @@ class ParamSpec:
             if self.low_inclusive:
                 return f"{_show(value)} is below the minimum {_bound(low)}"
             return f"{_show(value)} is not above {_bound(low)}"
-        if high is not None and (value > high or (value == high and not self.high_inclusive)):
+        if high is not None and (value > high or (value == high and not self.high_inclusive)):  # type: ignore[operator]  # typeshed's Real has < and <= only
             if self.high_inclusive:
                 return f"{_show(value)} is above the maximum {_bound(high)}"
             return f"{_show(value)} is not below {_bound(high)}"

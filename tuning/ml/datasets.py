@@ -3,6 +3,7 @@
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -21,7 +22,7 @@ MAX_CLASSES_FOR_NUMERIC_TARGET = 20
 
 @dataclass(frozen=True)
 class BundledDataset:
-    loader: Callable[..., object]
+    loader: Callable[..., Any]  # returns scikit-learn's Bunch
     task: TaskType
     description: str
 
@@ -60,7 +61,7 @@ def load_bundled(name: str) -> Table:
         raise InvalidInput("dataset", f"unknown dataset '{name}'; bundled: {', '.join(BUNDLED)}")
     bundle = BUNDLED[name]
     loaded = bundle.loader(as_frame=True)
-    return Table(X=loaded.data, y=loaded.target, task=bundle.task)  # type: ignore[attr-defined]
+    return Table(X=loaded.data, y=loaded.target, task=bundle.task)
 
 
 def infer_task(y: pd.Series) -> TaskType:

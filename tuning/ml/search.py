@@ -174,9 +174,10 @@ def rank_test_scores(means: Sequence[float | None]) -> list[int]:
 def best_index(means: Sequence[float | None]) -> int | None:
     """scikit-learn's best_index_: the first of the highest means; failed (nan) ones rank last."""
     best: int | None = None
+    best_mean = -math.inf
     for index, mean in enumerate(means):
         if mean is None or math.isnan(mean):
             continue
-        if best is None or mean > means[best]:  # type: ignore[operator]
-            best = index
+        if best is None or mean > best_mean:
+            best, best_mean = index, mean
     return best

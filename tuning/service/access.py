@@ -14,7 +14,8 @@ from tuning.models import User
 
 
 class Owned(Protocol):
-    owner_id: Any
+    @property
+    def owner_id(self) -> Any: ...
 
 
 def may_see(*, viewer_id: int | None, viewer_is_admin: bool, owner_id: int | None) -> bool:

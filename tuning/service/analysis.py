@@ -6,7 +6,7 @@ so the dashboard's pages and the tests call them alike.
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -35,7 +35,7 @@ def eta_seconds(trials: Sequence[TrialRecord], total: int, *, n_splits: int) -> 
         return None
     recent = sorted(trial.finished_at for trial in trials)[-ETA_WINDOW:]
     if len(recent) >= 2:
-        elapsed = as_utc(recent[-1]) - as_utc(recent[0])  # type: ignore[operator]  # never None
+        elapsed = as_utc(recent[-1]) - as_utc(recent[0])
         per_candidate = elapsed.total_seconds() / (len(recent) - 1)
     else:
         last = trials[-1]
@@ -78,7 +78,9 @@ def score_by_value(frame: pd.DataFrame, param: str, values: Sequence[Any]) -> pd
     return table
 
 
-def score_table(frame: pd.DataFrame, rows: str, columns: str, *, how: str = "mean") -> pd.DataFrame:
+def score_table(
+    frame: pd.DataFrame, rows: str, columns: str, *, how: Literal["mean", "max"] = "mean"
+) -> pd.DataFrame:
     """Mean (or best) score for each pair of values of two parameters, labels as index."""
     table = frame.assign(
         _row=frame[param_column(rows)].map(value_label),

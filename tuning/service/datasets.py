@@ -5,6 +5,7 @@ import uuid
 from dataclasses import dataclass
 
 import pandas as pd
+from sqlalchemy import select as sa_select
 from sqlmodel import Session, col, select
 
 from tuning.domain import TaskType
@@ -78,9 +79,14 @@ class DatasetChoice:
 
 def dataset_choices(*, session: Session) -> list[DatasetChoice]:
     """Every dataset a run can use, bundled first; the stored CSV content is not read."""
-    rows = session.exec(
-        select(
-            Dataset.name, Dataset.kind, Dataset.task, Dataset.n_rows, Dataset.n_columns
+    # Five columns, past the four that sqlmodel's `select` has types for: SQLAlchemy's own.
+    rows = session.execute(
+        sa_select(
+            col(Dataset.name),
+            col(Dataset.kind),
+            col(Dataset.task),
+            col(Dataset.n_rows),
+            col(Dataset.n_columns),
         ).order_by(col(Dataset.kind), col(Dataset.name))
     ).all()
     choices = []

@@ -88,7 +88,7 @@ def _search(session: Session, run: TuningRun, report: ReportProgress, worker: st
 
 
 def _start(session: Session, run: TuningRun, *, current: int, total: int) -> bool:
-    values = {"progress_current": current, "progress_total": total}
+    values: dict[str, object] = {"progress_current": current, "progress_total": total}
     values["progress_message"] = testing_message(current, total)
     values["status"] = RunStatus.PROGRESS
     if run.started_at is None:
@@ -135,15 +135,15 @@ def _store_trial(
 
 def _record_best(session: Session, run: TuningRun) -> None:
     rows = session.exec(
-        select(Trial.index, Trial.mean_test_score, Trial.params, Trial.error)
+        select(col(Trial.index), col(Trial.mean_test_score), col(Trial.params), col(Trial.error))
         .where(Trial.run_id == run.id)
         .order_by(col(Trial.index))
     ).all()
-    best = best_index([row.mean_test_score for row in rows])
+    best = best_index([score for _, score, _, _ in rows])
     started = as_utc(run.started_at) or utcnow()
     tuning_time = round((utcnow() - started).total_seconds(), 3)
     if best is None:
-        first_error = next((row.error for row in rows if row.error), "no candidate scored")
+        first_error = next((error for *_, error in rows if error), "no candidate scored")
         error_type, _, message = first_error.partition(": ")
         finish(
             session=session,
@@ -155,14 +155,15 @@ def _record_best(session: Session, run: TuningRun) -> None:
             tuning_time=tuning_time,
         )
         return
+    index, score, params, _ = rows[best]
     finish(
         session=session,
         kind=TuningRun,
         run_id=run.id,
         status=RunStatus.SUCCESS,
-        best_params=rows[best].params,
-        best_score=rows[best].mean_test_score,
-        best_trial_index=rows[best].index,
+        best_params=params,
+        best_score=score,
+        best_trial_index=index,
         tuning_time=tuning_time,
         progress_message=f"Completed {len(rows)} parameter combinations",
     )

@@ -1,5 +1,7 @@
 """Is each part reachable: the database, Redis, and at least one worker."""
 
+from collections.abc import Callable
+
 from sqlalchemy import text
 from sqlmodel import Session
 
@@ -8,15 +10,23 @@ from tuning.service.queue import TaskQueue
 
 
 def check_health(*, session: Session, queue: TaskQueue) -> Health:
-    database = _check(lambda: session.exec(text("SELECT 1")).one() and "reachable")  # type: ignore[call-overload]
-    redis = _check(lambda: queue.ping_broker() or "reachable")
+    database = _check(lambda: session.connection().execute(text("SELECT 1")).one() and "reachable")
+    redis = _check(_ping(queue))
     workers = _check(_workers(queue))
     return Health(
         ok=database.ok and redis.ok and workers.ok, database=database, redis=redis, workers=workers
     )
 
 
-def _workers(queue: TaskQueue):
+def _ping(queue: TaskQueue) -> Callable[[], str]:
+    def ping() -> str:
+        queue.ping_broker()
+        return "reachable"
+
+    return ping
+
+
+def _workers(queue: TaskQueue) -> Callable[[], str]:
     def count() -> str:
         names = queue.worker_names()
         if not names:
@@ -26,7 +36,7 @@ def _workers(queue: TaskQueue):
     return count
 
 
-def _check(probe) -> Check:
+def _check(probe: Callable[[], object]) -> Check:
     try:
         return Check(ok=True, detail=str(probe()))
     except Exception as exc:  # noqa: BLE001 - a health check reports every failure as such

@@ -66,11 +66,11 @@ def update_active(
     The one guarded update: a cancel, a finish and a worker's progress all go through it, so a
     run that ended (or was cancelled) is never moved again by a late writer.
     """
-    result = session.execute(
+    result = session.exec(
         update(kind).where(col(kind.id) == run_id, col(kind.status).in_(ACTIVE)).values(**values)
     )
     session.commit()
-    return result.rowcount == 1  # type: ignore[attr-defined]  # a CursorResult for an UPDATE
+    return result.rowcount == 1
 
 
 def finish(

@@ -251,7 +251,7 @@ class RunFilterOptions:
 def run_filter_options(*, session: Session, viewer: User) -> RunFilterOptions:
     """The estimators and datasets that occur in the viewer's runs, for the filters."""
     query = (
-        sa_select(TuningRun.estimator, Dataset.name)
+        sa_select(col(TuningRun.estimator), col(Dataset.name))
         .join(Dataset, col(Dataset.id) == TuningRun.dataset_id)
         .distinct()
     )

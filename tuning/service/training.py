@@ -58,6 +58,7 @@ def list_training_runs(*, session: Session, viewer: User, limit: int = 50) -> li
 
 def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> TrainingRun:
     """A checked TrainingRun from a tuning run's best parameters or an explicit configuration."""
+    assert owner.id is not None, "a stored user"
     if request.tuning_run_id is not None:
         tuned = get_run(session=session, run_id=request.tuning_run_id, viewer=owner)
         if tuned.best_params is None:
@@ -73,9 +74,9 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
             scoring=request.scoring or tuned.scoring,
             random_state=tuned.random_state,
         )
-    for field in ("dataset", "estimator"):
-        if getattr(request, field) is None:
-            raise InvalidInput(field, "give a tuning_run_id, or a dataset, estimator and params")
+    if request.dataset is None or request.estimator is None:
+        missing = "dataset" if request.dataset is None else "estimator"
+        raise InvalidInput(missing, "give a tuning_run_id, or a dataset, estimator and params")
     spec, dataset = estimator_and_dataset(
         session=session, estimator=request.estimator, dataset=request.dataset
     )

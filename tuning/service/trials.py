@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -54,21 +54,22 @@ def list_trials(
     """The run's trials after `after_index`, in candidate order; a monitor asks for new ones."""
     query = (
         select(*_TRIAL_COLUMNS)
-        .where(Trial.run_id == run_id, col(Trial.index) > after_index)
+        .where(col(Trial.run_id) == run_id, col(Trial.index) > after_index)
         .order_by(col(Trial.index))
         .offset(offset)
         .limit(limit)
     )
-    return session.execute(query).all()  # type: ignore[return-value]  # rows have these fields
+    # A Row reads its columns as attributes, which Row's type cannot say.
+    return cast(Sequence[TrialRecord], session.execute(query).all())
 
 
 def ranks(*, session: Session, run_id: uuid.UUID) -> dict[int, int]:
     """rank_test_score by trial index: 1 is best, ties share the lower rank, failures rank last."""
     rows = session.execute(
-        select(Trial.index, Trial.mean_test_score).where(Trial.run_id == run_id)
+        select(col(Trial.index), col(Trial.mean_test_score)).where(col(Trial.run_id) == run_id)
     ).all()
-    rank_of = rank_test_scores([row.mean_test_score for row in rows])
-    return {row.index: rank for row, rank in zip(rows, rank_of, strict=True)}
+    rank_of = rank_test_scores([score for _, score in rows])
+    return {index: rank for (index, _), rank in zip(rows, rank_of, strict=True)}
 
 
 # --- The table of trials --------------------------------------------------------------------
@@ -114,7 +115,7 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
     columns["finished_at"] = [as_utc(trial.finished_at) for trial in trials]
     frame = pd.DataFrame(columns)
     ranks = rank_test_scores([None if np.isnan(score) else score for score in frame[SCORE]])
-    frame.insert(1, "rank_test_score", pd.array(ranks, dtype="Int64"))
+    frame.insert(1, "rank_test_score", pd.Series(ranks, index=frame.index, dtype="Int64"))
     return frame
 
 

@@ -32,5 +32,5 @@ def create_celery(settings: Settings) -> Celery:
         redis_socket_connect_timeout=settings.status_timeout_s,
         worker_hijack_root_logger=False,
     )
-    app.tuning_settings = settings  # type: ignore[attr-defined]
+    app.tuning_settings = settings
     return app

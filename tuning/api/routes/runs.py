@@ -93,7 +93,7 @@ def list_tuning_runs(
     name="tuning_status",
     responses=BY_ID,
 )
-async def tuning_status(tuning_run_id: str, runtime: RuntimeDep, token: TokenDep) -> TuningStatus:
+async def tuning_status(tuning_run_id: str, runtime: RuntimeDep, token: TokenDep) -> Response:
     """The run's status: PENDING, PROGRESS, SUCCESS, FAILURE or REVOKED."""
 
     def read() -> TuningStatus:
@@ -106,7 +106,7 @@ async def tuning_status(tuning_run_id: str, runtime: RuntimeDep, token: TokenDep
 
     # Already a TuningStatus: serialised once here rather than validated again by FastAPI.
     status = await anyio.to_thread.run_sync(read, limiter=_POLL_LIMIT)
-    return Response(status.model_dump_json(), media_type="application/json")  # type: ignore[return-value]
+    return Response(status.model_dump_json(), media_type="application/json")
 
 
 @router.get(

@@ -6,7 +6,7 @@ Create Date: 2026-11-26 06:47:12.446436
 """
 from alembic import op
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from sqlalchemy.dialects import postgresql
 
 
