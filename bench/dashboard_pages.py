@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.dashboard_pages [--runs 10000] [--trials 5000] [--repeat 5]
 
-Builds a throwaway SQLite database under /tmp with one user owning `--runs` finished runs, one
-of which holds `--trials` trials, then runs the Runs page and that run's Results page through
+Builds a throwaway database (SQLite under /tmp, or a fresh one on the PostgreSQL server of
+`--database-url`, dropped after) with one user owning `--runs` finished runs, one of which holds
+`--trials` trials, then runs the Runs page and that run's Results page through
 streamlit's AppTest (the same script run a browser session gets, minus the websocket) and
 prints the times. The first run of a fresh session is reported apart from its reruns.
 """
@@ -14,15 +15,16 @@ import os
 import random
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy import insert, make_url
 from sqlmodel import select
+
+from tests.stack import fresh_database
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DASHBOARD = PROJECT_ROOT / "dashboard.py"
@@ -44,22 +46,24 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5_000)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--admin", action="store_true", help="sign in as an admin (sees all runs)")
+    parser.add_argument("--database-url", help="a PostgreSQL server URL [SQLite under /tmp]")
     args = parser.parse_args()
 
     data_dir = Path(tempfile.mkdtemp(prefix="bench-dash-", dir="/tmp"))
-    os.environ.update(
-        DATA_DIR=str(data_dir),
-        DATABASE_URL=f"sqlite:///{data_dir / 'bench.db'}",
-        REDIS_URL="redis://127.0.0.1:9/0",  # never reached: these pages read no task state
-    )
     try:
-        token, big_run = build(args.runs, args.trials, admin=args.admin)
-        print(f"{args.runs:,} runs; the big run has {args.trials:,} trials (SQLite, {data_dir})")
-        warm_up(token)
-        report("Runs page", time_page(token, None, {}, args.repeat))
-        report(
-            "Results page", time_page(token, "pages/3_results.py", {"run": big_run}, args.repeat)
-        )
+        with fresh_database(data_dir, args.database_url, prefix="tuning_bench") as database_url:
+            os.environ.update(
+                DATA_DIR=str(data_dir),
+                DATABASE_URL=database_url,
+                REDIS_URL="redis://127.0.0.1:9/0",  # never reached: these pages read no task state
+            )
+            token, big_run = build(args.runs, args.trials, admin=args.admin)
+            database = make_url(database_url).get_backend_name()
+            print(f"{args.runs:,} runs; the big run has {args.trials:,} trials ({database})")
+            warm_up(token)
+            report("Runs page", time_page(token, None, {}, args.repeat))
+            big = {"run": big_run}
+            report("Results page", time_page(token, "pages/3_results.py", big, args.repeat))
     finally:
         shutil.rmtree(data_dir, ignore_errors=True)
 
@@ -166,5 +170,4 @@ def report(name: str, times: list[float]) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(PROJECT_ROOT))
     main()

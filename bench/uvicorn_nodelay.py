@@ -5,7 +5,7 @@ inherit it and asyncio only sets TCP_NODELAY when `proto == IPPROTO_TCP`, so eve
 response after the first waits ~40 ms for the client's delayed ACK (Nagle). `--workers 1` is
 unaffected (asyncio binds from getaddrinfo, proto 6). This wrapper re-labels the bound socket
 as TCP and runs uvicorn's own CLI unchanged otherwise. `bench.status_load` uses it for
-`--workers N > 1` unless `--stock-uvicorn` is given.
+`--workers N > 1`.
 """
 
 import socket

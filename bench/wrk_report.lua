@@ -1,7 +1,7 @@
--- wrk script of bench/status_load.py: prints one machine-readable line at the end, and counts
+-- wrk script of bench/load.py: prints one machine-readable line at the end, and counts
 -- 200 responses whose body lacks the expected text (args[1]), e.g. a status that fell back to
 -- the database because the Redis read timed out.
---   wrk -s bench/wrk_report.lua ... URL -- '"current":15'
+--   wrk -s bench/wrk_report.lua ... URL -- '"current":9,'
 
 local threads = {}
 
