@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint format bench clean chromium
+.PHONY: run test test-fast lint format bench clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -23,6 +23,11 @@ run: $(VENV)/.runtime
 
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast tier: everything that needs no worker or API process (pure ML, validation, analysis,
+# the database, AppTest pages). `make test` runs it too, with the rest.
+test-fast: $(VENV)/.dev
+	$(BIN)/python -m pytest -q -m "not stack" $(PYTEST_ARGS)
 
 # The dashboard's browser test drives Debian's Chromium through Playwright; no browser is ever
 # downloaded. Installed here when missing and we are root; otherwise that one test is skipped.

@@ -1,47 +1,60 @@
-"""Signing in, and the frame every page starts with: `require_user()` at its top.
+"""Signing in, the account in the sidebar, and the signed-in user as a page reads it.
 
-Streamlit runs a page file on its own (auto-discovery of pages/, dashboard.py being the home
-page): no script runs before it, so each page guards itself by calling `require_user()` first.
+dashboard.py is the frame around every page: it finds the session's user (`session_user()`: a
+`?token=` link or an earlier sign-in), shows `sign_in_form()` instead of any page while there is
+none, draws `sidebar()` and runs the page `as_user()`; the page reads `signed_in_user()`.
 """
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import streamlit as st
 
 from dashboard_ui import support as ui
+from tuning.config import PROJECT_ROOT
 from tuning.models import User
 from tuning.service import authenticate
 
+FRAME = PROJECT_ROOT / "dashboard.py"
 USER_KEY = "user"
 SIGN_IN_ERROR_KEY = "sign_in_error"
 # Per-session caches that belong to one signed-in user, dropped when they sign out.
 USER_STATE_PREFIXES = ("monitor.", "runs.", "new.", "results.", "compare.", "models.")
 
-# The sidebar's menu. Streamlit's own (hidden in .streamlit/config.toml) would name the home
-# page after its file, "dashboard", and list every page before sign-in too.
-MENU = [
-    (ui.RUNS_PAGE, "Runs", ":material/list:"),
-    (ui.NEW_RUN_PAGE, "New run", ":material/add_circle:"),
-    (ui.RUN_PAGE, "Run monitor", ":material/monitoring:"),
-    (ui.RESULTS_PAGE, "Results", ":material/insights:"),
-    (ui.COMPARE_PAGE, "Compare", ":material/compare:"),
-    (ui.MODELS_PAGE, "Models", ":material/model_training:"),
-]
+# The user of the page the frame is running, in this script run's thread; unset outside it.
+_page_user: ContextVar[User] = ContextVar("page_user")
 
 
-def require_user(title: str) -> User:
-    """Start a page: the signed-in user, or the sign-in form and a stop when there is none.
+def signed_in_user() -> User:
+    """The user the frame signed in, for the page it runs: a page's first call.
 
-    A `?token=` link signs in on any page; once signed in (by link or form) the page asked
-    for runs, with its query parameters (`?run=<id>`). Also sets the browser tab's title and
-    draws the sidebar: the menu, the account and Sign out.
+    Before a server process's first `st.navigation` call, and in every AppTest run, Streamlit
+    serves a script run by its classic discovery of pages/, which runs a linked page's file
+    alone. The page then runs the frame instead (which signs in, or shows only the form, and
+    runs this page inside it) and stops there.
     """
-    st.set_page_config(page_title=f"{title} · Tuning", page_icon=":material/tune:", layout="wide")
-    sign_in_from_link()
-    user = current_user()
+    user = _page_user.get(None)
     if user is None:
-        sign_in_form()
+        exec(compile(FRAME.read_bytes(), FRAME, "exec"), {"__name__": "__main__"})
         st.stop()
-    sidebar(user)
     return user
+
+
+@contextmanager
+def as_user(user: User) -> Iterator[None]:
+    """Run a page inside this block: its `signed_in_user()` is `user`."""
+    token = _page_user.set(user)
+    try:
+        yield
+    finally:
+        _page_user.reset(token)
+
+
+def session_user() -> User | None:
+    """The browser session's user: signed in by a `?token=` link now, or earlier; else None."""
+    sign_in_from_link()
+    return st.session_state.get(USER_KEY)
 
 
 def sign_in(token: str) -> User | None:
@@ -73,10 +86,6 @@ def sign_out() -> None:
             del st.session_state[key]
 
 
-def current_user() -> User | None:
-    return st.session_state.get(USER_KEY)
-
-
 def sign_in_form() -> None:
     st.title("Hyperparameter tuning")
     st.write("Sign in with your API token to see and launch your tuning runs.")
@@ -94,10 +103,8 @@ def sign_in_form() -> None:
 
 
 def sidebar(user: User) -> None:
+    """Under the menu: who is signed in, and Sign out."""
     with st.sidebar:
-        for page, label, icon in MENU:
-            st.page_link(page, label=label, icon=icon)
-        st.divider()
         role = "admin: sees every user's runs" if user.is_admin else "sees own runs"
         st.caption(f"Signed in as **{user.name}** ({role})")
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):

@@ -1,4 +1,4 @@
-"""What every page shares: the runtime, database sessions, formatting, the run pickers.
+"""What every page shares: the pages, the runtime, database sessions, formatting, run pickers.
 
 Pages reach the database only through `db()`, a session of `tuning.db.session_scope`, and pass it
 to `tuning.service` functions; nothing here or in a page imports SQL, Celery or Redis.
@@ -7,7 +7,7 @@ to `tuning.service` functions; nothing here or in a page imports SQL, Celery or 
 from collections.abc import Iterable
 from contextlib import AbstractContextManager
 from datetime import datetime
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pandas as pd
@@ -22,14 +22,19 @@ from tuning.runtime import Runtime, create_runtime
 from tuning.service import SCORE, RunSummary, catalog_as_dict, list_runs, param_column, value_label
 
 # Background and text colour of each status in tables: a badge without relying on emoji fonts.
-STATUS_CELL_STYLES = {
+# Keyed by str, which RunStatus is, since a table cell holds the status's plain value.
+STATUS_CELL_STYLES: dict[str, str] = {
     RunStatus.PENDING: "background-color: #eceff3; color: #4b5563",
     RunStatus.PROGRESS: "background-color: #e3ecfd; color: #1d4ed8",
     RunStatus.SUCCESS: "background-color: #e3f5ea; color: #15803d",
     RunStatus.FAILURE: "background-color: #fde8e8; color: #b91c1c",
     RunStatus.REVOKED: "background-color: #fdf0e1; color: #b45309",
 }
-STATUS_COLORS = {
+# st.badge's colours, as its signature spells them.
+BadgeColor = Literal[
+    "red", "orange", "yellow", "blue", "green", "violet", "gray", "grey", "primary"
+]
+STATUS_COLORS: dict[RunStatus, BadgeColor] = {
     RunStatus.PENDING: "gray",
     RunStatus.PROGRESS: "blue",
     RunStatus.SUCCESS: "green",
@@ -44,14 +49,32 @@ STATUS_WORDS = {
     RunStatus.REVOKED: "cancelled",
 }
 
-# The pages, as st.switch_page and st.page_link name them: paths from dashboard.py's folder.
-# Streamlit's auto-discovery makes each file in pages/ a page, its URL the name after the number.
-RUNS_PAGE = "dashboard.py"
+# The pages, in the menu's order: dashboard.py hands them to st.navigation, and st.switch_page
+# and st.page_link name them by these paths. A page's URL is its file name without the number,
+# which Streamlit infers the same way when its classic discovery of pages/ serves a script run
+# (see account.signed_in_user): `pages/2_run.py` is `/run`. The first page is the home page, `/`.
+RUNS_PAGE = "pages/0_runs.py"
 NEW_RUN_PAGE = "pages/1_new_run.py"
 RUN_PAGE = "pages/2_run.py"
 RESULTS_PAGE = "pages/3_results.py"
 COMPARE_PAGE = "pages/4_compare.py"
 MODELS_PAGE = "pages/5_models.py"
+MENU = {  # page: its title (in the menu and the browser tab) and icon
+    RUNS_PAGE: ("Runs", ":material/list:"),
+    NEW_RUN_PAGE: ("New run", ":material/add_circle:"),
+    RUN_PAGE: ("Run monitor", ":material/monitoring:"),
+    RESULTS_PAGE: ("Results", ":material/insights:"),
+    COMPARE_PAGE: ("Compare", ":material/compare:"),
+    MODELS_PAGE: ("Models", ":material/model_training:"),
+}
+
+
+def pages() -> list[st.Page]:
+    """The menu's pages for st.navigation: new objects each run, since st.navigation marks them."""
+    return [
+        st.Page(page, title=title, icon=icon, default=page == RUNS_PAGE)
+        for page, (title, icon) in MENU.items()
+    ]
 
 
 @st.cache_resource(show_spinner=False, hash_funcs={Settings: lambda s: s.model_dump_json()})
@@ -76,9 +99,9 @@ def db() -> AbstractContextManager[Any]:
 # --- Formatting ---------------------------------------------------------------------------
 
 
-def status_cell_style(value: str) -> str:
+def status_cell_style(value: object) -> str:
     """Pandas Styler CSS for a status cell (its value is the status name)."""
-    return STATUS_CELL_STYLES.get(value, "")  # type: ignore[call-overload] - StrEnum keys
+    return STATUS_CELL_STYLES.get(value, "") if isinstance(value, str) else ""
 
 
 def status_badge(status: RunStatus) -> None:
@@ -164,7 +187,7 @@ def choose_run(user: User, *, statuses: Iterable[RunStatus] = ()) -> str:
         st.stop()
     labels = {str(run.id): run_label(run) for run in page.items}
     chosen = st.selectbox(
-        "Run", list(labels), format_func=labels.get, index=None, placeholder="Choose a run"
+        "Run", list(labels), format_func=labels.__getitem__, index=None, placeholder="Choose a run"
     )
     if chosen is None:
         st.stop()

@@ -7,10 +7,10 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_ui import support as ui
-from dashboard_ui.account import require_user
+from dashboard_ui.account import signed_in_user
 from dashboard_ui.grid_editor import grid_editor
 from tuning.errors import InvalidInput, TuningError
-from tuning.schemas import TuningRunCreate
+from tuning.schemas import SearchKind, TuningRunCreate
 from tuning.service import (
     DEFAULT_SCORING,
     CsvPreview,
@@ -28,8 +28,12 @@ from tuning.service import (
 SAVED, UPLOAD = "Saved dataset", "Upload a CSV"
 PREFERRED_ESTIMATORS = ("RandomForestClassifier", "RandomForestRegressor")
 PREFERRED_DATASET = "breast_cancer"
+SEARCHES: dict[SearchKind, str] = {  # TuningRunCreate.search: its label
+    "grid": "Every combination",
+    "random": "Random sample",
+}
 
-user = require_user("New run")
+user = signed_in_user()
 settings = ui.runtime().settings
 slots: dict[str, Any] = {}  # field -> the empty spot under its widget, for its error
 
@@ -148,11 +152,11 @@ search_col, n_iter_col, seed_col, cv_col, scoring_col = st.columns([3, 1.2, 1.2,
 with search_col:
     search = st.segmented_control(
         "Search",
-        ["grid", "random"],
+        list(SEARCHES),
         default="grid",
         required=True,
         key="new.search",
-        format_func={"grid": "Every combination", "random": "Random sample"}.get,
+        format_func=SEARCHES.__getitem__,
     )
 n_iter = None
 if search == "random":

@@ -11,7 +11,7 @@ import streamlit as st
 
 from dashboard_ui import charts
 from dashboard_ui import support as ui
-from dashboard_ui.account import require_user
+from dashboard_ui.account import signed_in_user
 from dashboard_ui.schedule import poll_interval
 from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import TuningError
@@ -29,7 +29,7 @@ from tuning.service import (
 # The monitor's table shows the newest trials; all of them are on the Results page.
 TABLE_ROWS = 100
 
-user = require_user("Run monitor")
+user = signed_in_user()
 run_id = ui.run_query_param() or ui.choose_run(user)
 try:
     with ui.db() as session:
@@ -41,7 +41,8 @@ trials_key, status_key, confirm_key = (
     f"monitor.{name}.{run.id}" for name in ("trials", "status", "confirm")
 )
 for key in list(st.session_state):  # keep the trials of the run on screen only
-    if str(key).startswith(("monitor.trials.", "monitor.status.")) and str(run.id) not in key:
+    name = str(key)
+    if name.startswith(("monitor.trials.", "monitor.status.")) and str(run.id) not in name:
         del st.session_state[key]
 params = list(run.param_grid)
 

@@ -1,10 +1,12 @@
 """Results (`/results?run=<id>`): which parameters mattered, every trial, the best estimator."""
 
+from typing import Literal
+
 import streamlit as st
 
 from dashboard_ui import charts
 from dashboard_ui import support as ui
-from dashboard_ui.account import require_user
+from dashboard_ui.account import signed_in_user
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
 from tuning.service import (
@@ -19,8 +21,10 @@ from tuning.service import (
 )
 
 PANELS_PER_ROW = 2
+# How the two-parameter table sums up the candidates of a cell (score_table's `how`).
+AGGREGATES: list[Literal["mean", "max"]] = ["mean", "max"]
 
-user = require_user("Results")
+user = signed_in_user()
 run_id = ui.run_query_param() or ui.choose_run(
     user, statuses=(RunStatus.SUCCESS, RunStatus.REVOKED, RunStatus.FAILURE)
 )
@@ -56,7 +60,7 @@ if scored.empty:
     st.info("No candidate has a score yet, so there is nothing to chart.")
     st.stop()
 
-best = scored.loc[scored[SCORE].idxmax()]
+best = scored.iloc[scored[SCORE].argmax()]
 best_params = {p: best[param_column(p)] for p in params}
 score_col, trial_col, candidates_col, time_col = st.columns(4)
 score_col.metric(
@@ -102,7 +106,7 @@ if len(params) >= 2:
         "Columns", [p for p in ordered if p != rows], index=0, key="results.columns"
     )
     how = how_col.segmented_control(
-        "Score", ["mean", "max"], default="mean", required=True, key="results.how"
+        "Score", AGGREGATES, default="mean", required=True, key="results.how"
     )
     table = score_table(frame, rows, columns, how=how)
     st.plotly_chart(charts.heatmap_figure(table, rows, columns, how=how), key="results.heatmap")

@@ -5,7 +5,7 @@ import streamlit as st
 
 from dashboard_ui import charts
 from dashboard_ui import support as ui
-from dashboard_ui.account import require_user
+from dashboard_ui.account import signed_in_user
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
 from tuning.service import (
@@ -20,7 +20,7 @@ from tuning.service import (
 CHOICES = 200
 PANELS_PER_ROW = 2
 
-user = require_user("Compare")
+user = signed_in_user()
 st.title("Compare runs")
 
 with ui.db() as session:
@@ -37,7 +37,7 @@ if "compare.runs" not in st.session_state:  # a shared link preselects its runs
 chosen = st.multiselect(
     "Runs to compare",
     list(labels),
-    format_func=labels.get,
+    format_func=labels.__getitem__,
     key="compare.runs",
     placeholder="Choose two or more runs",
 )
@@ -62,7 +62,7 @@ names = [name_of(i) for i in range(len(compared))]
 rows = []
 for name, result in zip(names, compared, strict=True):
     scored = result.trials[result.trials[SCORE].notna()]
-    best = scored.loc[scored[SCORE].idxmax()] if len(scored) else None
+    best = scored.iloc[scored[SCORE].argmax()] if len(scored) else None
     best_params = {p: best[param_column(p)] for p in result.params} if best is not None else {}
     rows.append(
         {

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from dashboard_ui import support as ui
-from dashboard_ui.account import require_user
+from dashboard_ui.account import signed_in_user
 from tuning.domain import ACTIVE, RunStatus
 from tuning.errors import TuningError
 from tuning.schemas import TrainingRunCreate
@@ -17,7 +17,7 @@ from tuning.service import (
 
 REFRESH_SECONDS = 2.0
 
-user = require_user("Models")
+user = signed_in_user()
 st.title("Models")
 st.caption(
     "A final model is fitted on all rows of the run's dataset with its best parameters; its "
@@ -39,7 +39,7 @@ else:
     chosen = st.selectbox(
         "Tuning run",
         options,
-        format_func=labels.get,
+        format_func=labels.__getitem__,
         index=options.index(preselected) if preselected in labels else 0,
     )
     run = next(run for run in finished if str(run.id) == chosen)

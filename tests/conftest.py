@@ -7,29 +7,21 @@ fresh PostgreSQL database is created for the session and dropped after it.
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-import redis
-from sqlalchemy import create_engine, make_url, text
 from sqlmodel import Session
 
-from tuning.config import PROJECT_ROOT, Settings
+from tuning.config import Settings
 from tuning.db import upgrade_database
 from tuning.models import User
-from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
 from tuning.service import create_user
 
-from helpers import WorkerProcess, worker_env
+from stack import ApiServer, WorkerProcess, fresh_database, running_redis
 
 
 @pytest.fixture(scope="session")
@@ -42,29 +34,14 @@ def data_dir() -> Iterator[Path]:
 
 @pytest.fixture(scope="session")
 def database_url(data_dir: Path) -> Iterator[str]:
-    server_url = os.environ.get("TEST_DATABASE_URL")
-    if not server_url:
-        yield f"sqlite:///{data_dir / 'test.db'}"
-        return
-    name = f"tuning_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_database(data_dir, os.environ.get("TEST_DATABASE_URL")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
 def redis_url(data_dir: Path) -> Iterator[str]:
-    server_url = os.environ.get("TEST_REDIS_URL")
-    if server_url:
-        redis.Redis.from_url(server_url).flushdb()
-        yield server_url
-        return
-    with EmbeddedRedis(data_dir) as server:
-        yield server.url
+    with running_redis(data_dir, os.environ.get("TEST_REDIS_URL")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")
@@ -83,9 +60,8 @@ def runtime(settings: Settings) -> Runtime:
 
 @pytest.fixture(scope="session")
 def worker(settings: Settings, data_dir: Path) -> Iterator[WorkerProcess]:
-    process = WorkerProcess(settings, data_dir / "worker.log")
-    yield process
-    process.stop()
+    with WorkerProcess(settings, data_dir / "worker.log") as process:
+        yield process
 
 
 @pytest.fixture
@@ -100,34 +76,19 @@ def user(session: Session) -> User:
     return created
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
-def api_url(settings, data_dir):
-    port = free_port()
-    log = (data_dir / "api.log").open("ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tuning", "api", "--port", str(port)],
-        cwd=PROJECT_ROOT,
-        env=worker_env(settings),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{url}/openapi.json", timeout=1).raise_for_status()
-            break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    else:
-        raise RuntimeError((data_dir / "api.log").read_text()[-3000:])
-    yield url
-    process.terminate()
-    process.wait(timeout=20)
-    log.close()
+def api_url(settings: Settings, data_dir: Path) -> Iterator[str]:
+    """`python -m tuning api` on a free port, on the test database and Redis."""
+    with ApiServer(settings, data_dir / "api.log") as server:
+        yield server.url
+
+
+# A test that needs one of these runs against real worker or API processes: the `stack` tier.
+# `make test-fast` runs the rest (pure code, the database, AppTest pages) in seconds.
+STACK_FIXTURES = frozenset({"worker", "api_url"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.stack)

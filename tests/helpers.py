@@ -1,73 +1,15 @@
-"""Helpers shared by the tests: a worker process, and submitting and following runs."""
+"""Submitting runs and following them, through the service layer as every transport does."""
 
-import os
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
 from sqlmodel import Session
 
-from tuning.config import PROJECT_ROOT, Settings
 from tuning.models import User
 from tuning.runtime import Runtime
 from tuning.schemas import TuningRunCreate, TuningStatus
 from tuning.service import get_status, submit_run
 
-
-def worker_env(settings: Settings) -> dict[str, str]:
-    env = dict(os.environ)
-    env.update(
-        DATA_DIR=str(settings.data_dir),
-        DATABASE_URL=settings.sqlalchemy_url,
-        REDIS_URL=settings.broker_url,
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-class WorkerProcess:
-    """`python -m tuning worker` in a subprocess, as a user would start it."""
-
-    def __init__(self, settings: Settings, log_path: Path) -> None:
-        self.log_path = log_path
-        self.log = log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "tuning", "worker", "--concurrency", "2"],
-            cwd=PROJECT_ROOT,
-            env=worker_env(settings),
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-        self._wait_ready()
-
-    def _wait_ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if b" ready." in self.log_path.read_bytes():
-                return
-            if self.process.poll() is not None:
-                break
-            time.sleep(0.2)
-        raise RuntimeError(f"worker did not start:\n{self.log_path.read_text()[-3000:]}")
-
-    def pool_children(self) -> list[int]:
-        out = subprocess.run(
-            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
-        ).stdout
-        return [int(pid) for pid in out.split()]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait()
-        self.log.close()
+from stack import wait_until
 
 
 def submit(runtime: Runtime, owner: User, **fields) -> uuid.UUID:
@@ -91,10 +33,32 @@ def read_status(runtime: Runtime, run_id: uuid.UUID) -> TuningStatus:
 
 
 def wait_until_finished(runtime: Runtime, run_id: uuid.UUID, timeout: float = 120) -> TuningStatus:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    """The status of the run once it is SUCCESS, FAILURE or REVOKED."""
+
+    def finished() -> TuningStatus | None:
         status = read_status(runtime, run_id)
-        if status.status.is_finished:
-            return status
-        time.sleep(0.1)
-    raise AssertionError(f"run {run_id} still {status.status} after {timeout}s")
+        return status if status.status.is_finished else None
+
+    return wait_until(
+        finished, timeout, 0.1, lambda: f"run {run_id} still {read_status(runtime, run_id).status}"
+    )
+
+
+def wait_until_released(runtime: Runtime, *run_ids: uuid.UUID, timeout: float = 60) -> None:
+    """Until the broker holds no waiting task and no worker runs or holds one of these runs'."""
+    task_ids = [read_status(runtime, run_id).task_id for run_id in run_ids]
+
+    def released() -> bool:
+        # The queue first: a task taken after this check is one a worker then holds.
+        if _waiting_tasks(runtime):
+            return False
+        held = runtime.celery.control.inspect(timeout=0.5).query_task(*task_ids)
+        return held is not None and not any(held.values())  # None: no worker answered
+
+    wait_until(released, timeout, 0.1, f"a worker still holds one of {task_ids}")
+
+
+def _waiting_tasks(runtime: Runtime) -> int:
+    """How many messages wait in the broker's default queue, not yet taken by a worker."""
+    with runtime.celery.connection_for_read() as connection:
+        return connection.default_channel.client.llen(runtime.celery.conf.task_default_queue)

@@ -6,7 +6,6 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from factories import GRID, forest_score, trials_of
 
 from tuning.service import (
     best_so_far,
@@ -17,6 +16,8 @@ from tuning.service import (
     trials_csv,
     trials_frame,
 )
+
+from factories import GRID, forest_score, trials_of
 
 
 def test_trials_frame_has_the_shape_of_cv_results_and_keeps_values_as_given():

@@ -1,7 +1,6 @@
 """The REST API through HTTP, against the real worker, Redis and database."""
 
 import io
-import time
 import uuid
 from dataclasses import replace
 
@@ -15,6 +14,8 @@ from tuning.api.app import create_app
 from tuning.ml.datasets import load_bundled
 from tuning.service import create_user
 from tuning.worker.queue import CeleryQueue
+
+from stack import wait_until
 
 pytestmark = pytest.mark.database
 
@@ -41,13 +42,12 @@ def alice(runtime):
 
 def poll(client, url: str, headers, timeout: float = 120) -> dict:
     """The spec's polling loop: until SUCCESS, FAILURE or REVOKED."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def finished() -> dict | None:
         body = client.get(url, headers=headers).json()
-        if body["status"] in ("SUCCESS", "FAILURE", "REVOKED"):
-            return body
-        time.sleep(0.1)
-    raise AssertionError(f"{url} did not finish")
+        return body if body["status"] in ("SUCCESS", "FAILURE", "REVOKED") else None
+
+    return wait_until(finished, timeout, 0.1, f"{url} did not finish")
 
 
 def start(client, headers, **body) -> dict:

@@ -1,6 +1,7 @@
 """The layers of STYLE.md, held by a test: transports on top, pure scikit-learn at the bottom."""
 
 import ast
+import functools
 from pathlib import Path
 
 import pytest
@@ -16,8 +17,13 @@ TRANSPORT_LIBRARIES = {"streamlit", "fastapi", "celery", "kombu", "uvicorn"}
 LOWER_LAYERS = ["ml", "service", "models.py", "db.py", "schemas.py", "errors.py", "config.py"]
 
 
+@functools.cache
+def parsed(path: Path) -> ast.Module:
+    return ast.parse(path.read_text())
+
+
 def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text())
+    tree = parsed(path)
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -67,7 +73,7 @@ def imported_closure(path: Path) -> set[str]:
 
 
 def _from_names(path: Path, module: str) -> list[str]:
-    tree = ast.parse(path.read_text())
+    tree = parsed(path)
     return [
         alias.name
         for node in ast.walk(tree)

@@ -8,16 +8,17 @@ import pytest
 
 from tuning.config import PROJECT_ROOT
 
-from helpers import worker_env
+from stack import stack_env
 
-pytestmark = pytest.mark.database
+# Every test runs the real command in a new Python process (about 4 s each): the stack tier.
+pytestmark = [pytest.mark.database, pytest.mark.stack]
 
 
 def cli(settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tuning", *args],
         cwd=PROJECT_ROOT,
-        env=worker_env(settings),
+        env=stack_env(settings),
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -9,35 +9,43 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
-from factories import make_run, make_trial, other_user
 from sqlalchemy import Engine, event
 from sqlmodel import Session
 from streamlit.testing.v1 import AppTest
+from streamlit.testing.v1.element_tree import Block
 
+from dashboard_ui.support import (
+    COMPARE_PAGE,
+    MENU,
+    MODELS_PAGE,
+    NEW_RUN_PAGE,
+    RESULTS_PAGE,
+    RUN_PAGE,
+)
 from tuning.config import PROJECT_ROOT, get_settings
 from tuning.domain import RunStatus, utcnow
 from tuning.models import TuningRun, User
 from tuning.service import create_user, list_trials
 
-from helpers import submit, wait_until_finished, worker_env
+from factories import make_run, make_trial, other_user
+from helpers import submit, wait_until_finished
+from stack import stack_env
 
 pytestmark = pytest.mark.database
 
 DASHBOARD = PROJECT_ROOT / "dashboard.py"
 PAGES = PROJECT_ROOT / "pages"
 SUPPORT = PROJECT_ROOT / "dashboard_ui"
-RUN_PAGE, RESULTS_PAGE = "pages/2_run.py", "pages/3_results.py"
-NEW_RUN_PAGE, COMPARE_PAGE = "pages/1_new_run.py", "pages/4_compare.py"
-MODELS_PAGE = "pages/5_models.py"
+SIGN_IN_TITLE = "Hyperparameter tuning"
+SIGN_IN_FORM = ["title", "markdown", "text_input", "button", "caption"]  # its elements, in order
 
 
 @pytest.fixture
 def dashboard(settings, monkeypatch) -> Iterator[None]:
     """The dashboard reads its settings from the environment: point them at this test stack."""
-    env = worker_env(settings)
+    env = stack_env(settings)
     for name in ("DATA_DIR", "DATABASE_URL", "REDIS_URL"):
         monkeypatch.setenv(name, env[name])
     get_settings.cache_clear()
@@ -53,7 +61,7 @@ def account(session: Session, dashboard) -> tuple[User, str]:
 
 def open_app(token: str | None = None, page: str | None = None, **query: str) -> AppTest:
     """The dashboard signed in with `token` through a `?token=` link, on `page` if given."""
-    app = AppTest.from_file(str(DASHBOARD), default_timeout=60)
+    app = new_session()
     if token:
         app.query_params["token"] = token
     app.run()
@@ -61,6 +69,15 @@ def open_app(token: str | None = None, page: str | None = None, **query: str) ->
         app.switch_page(page)
         app.query_params.update(query)
         app.run()
+    return app
+
+
+def new_session(page: str | None = None, **query: str) -> AppTest:
+    """A new browser session's first request, for `page` (a deep link) with `query`, not run yet."""
+    app = AppTest.from_file(str(DASHBOARD), default_timeout=60)
+    if page:
+        app.switch_page(page)
+    app.query_params.update(query)
     return app
 
 
@@ -103,32 +120,11 @@ def test_pages_import_no_database_queue_or_broker_library():
         assert not {name.split(".")[0] for name in names} & forbidden, path
 
 
-def test_the_pages_folder_holds_only_pages_and_each_requires_a_user_first():
-    # Streamlit lists every file in pages/ as a page and runs a page file alone, without
-    # dashboard.py: the helpers live in dashboard_ui/, and each page guards its own sign-in.
-    pages = sorted(PAGES.glob("*.py"))
-    assert [path.name for path in pages] == [
-        "1_new_run.py",
-        "2_run.py",
-        "3_results.py",
-        "4_compare.py",
-        "5_models.py",
-    ]
-    for path in [DASHBOARD, *pages]:
-        assert first_step(path).startswith("user = require_user("), path
-
-
-def first_step(path: Path) -> str:
-    """A page's first statement that does something: past its docstring, imports, constants."""
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            continue
-        if isinstance(node, ast.Expr | ast.Assign) and isinstance(
-            node.value, ast.Constant | ast.Tuple
-        ):
-            continue
-        return ast.unparse(node)
-    return ""
+def test_the_pages_folder_holds_the_menus_pages_and_nothing_else():
+    # Streamlit's classic discovery of pages/ can still serve any file in it by its URL (see
+    # dashboard_ui.account.signed_in_user): helpers live in dashboard_ui/.
+    files = [str(path.relative_to(PROJECT_ROOT)) for path in PAGES.glob("*.py")]
+    assert sorted(files) == sorted(MENU)
 
 
 # --- Sign-in --------------------------------------------------------------------------------
@@ -137,7 +133,7 @@ def first_step(path: Path) -> str:
 def test_signing_in_with_a_token_and_out_again(account):
     user, token = account
     app = open_app()
-    assert "Hyperparameter tuning" in texts(app, "title")
+    assert SIGN_IN_TITLE in texts(app, "title")
 
     app.text_input(key="sign_in.token").set_value("not-a-token")
     app.button[0].click().run()
@@ -149,33 +145,40 @@ def test_signing_in_with_a_token_and_out_again(account):
     assert any(user.name in caption for caption in texts(app.sidebar, "caption"))
 
     app.button(key="sign_out").click().run()
-    assert "Hyperparameter tuning" in texts(app, "title")
+    assert SIGN_IN_TITLE in texts(app, "title")
     assert "user" not in app.session_state
+
+
+def test_a_new_session_sees_only_the_sign_in_form_on_any_page(account, session):
+    user, _ = account
+    run = make_run(session, user)
+    for page in MENU:
+        # A deep link, as a new browser session's first request, its parameters filled in.
+        app = new_session(page, run=str(run.id), runs=f"{run.id},{run.id}").run()
+        assert not app.exception, page
+        assert texts(app, "title") == [SIGN_IN_TITLE], page
+        assert element_types(app.main) == SIGN_IN_FORM, page  # none of the page
+        assert not element_types(app.sidebar), page  # no account, no Sign out
+        assert app.query_params["run"] == str(run.id), page  # kept for after the sign-in
+
+
+def element_types(block: Block) -> list[str]:
+    return [node.type for node in block if not isinstance(node, Block)]
 
 
 def test_a_deep_link_asks_a_new_session_to_sign_in_then_opens_its_page(account, session):
     user, token = account
     run = make_run(session, user)
-    for page in (NEW_RUN_PAGE, RUN_PAGE, RESULTS_PAGE, COMPARE_PAGE):
-        # A new session's first script run is the deep-linked page's, without dashboard.py.
-        app = AppTest.from_file(str(DASHBOARD), default_timeout=60).switch_page(page)
-        app.query_params["run"] = str(run.id)
-        app.run()
-        assert texts(app, "title") == ["Hyperparameter tuning"], page  # the form, nothing else
-        assert not app.dataframe and not texts(app.sidebar, "caption"), page
 
-    app = AppTest.from_file(str(DASHBOARD), default_timeout=60).switch_page(RUN_PAGE)
-    app.query_params["run"] = str(run.id)
-    app.run()
+    app = new_session(RUN_PAGE, run=str(run.id)).run()
+    assert texts(app, "title") == [SIGN_IN_TITLE]
     app.text_input(key="sign_in.token").set_value(token)
     app.button[0].click().run()
     assert texts(app, "title") == ["RandomForestClassifier on iris"]
     assert app.query_params["run"] == str(run.id)
     assert any(user.name in caption for caption in texts(app.sidebar, "caption"))
 
-    app = AppTest.from_file(str(DASHBOARD), default_timeout=60).switch_page(RESULTS_PAGE)
-    app.query_params.update(run=str(run.id), token=token)  # a sign-in link to a page
-    app.run()
+    app = new_session(RESULTS_PAGE, run=str(run.id), token=token).run()  # a sign-in link
     assert texts(app, "title") == ["Results: RandomForestClassifier on iris"]
     assert "token" not in app.query_params
 
@@ -481,13 +484,19 @@ def test_compare_puts_two_runs_side_by_side(account, session):
     second = make_run(
         session, user, param_grid={"max_depth": [None, 3], "min_samples_leaf": [1, 5]}
     )
+    third = make_run(session, user, dataset="wine")
 
     app = open_app(token, COMPARE_PAGE, runs=f"{first.id},{second.id}")
 
     assert len(app.dataframe[0].value) == 2
     assert set(app.dataframe[0].value["best score"].round(4)) == {0.92, 0.82}
     assert len(charts(app)) == 2  # the history overlay and the one shared parameter, max_depth
-    assert app.query_params["runs"] == f"{first.id},{second.id}"
+    assert app.multiselect(key="compare.runs").value == [str(first.id), str(second.id)]
+
+    app.multiselect(key="compare.runs").set_value([str(second.id), str(third.id)]).run()
+
+    assert app.query_params["runs"] == f"{second.id},{third.id}"  # the link follows the choice
+    assert set(app.dataframe[0].value["best score"].round(4)) == {0.82, 0.92}
 
 
 def test_a_run_page_without_a_run_offers_the_users_runs(account, session):

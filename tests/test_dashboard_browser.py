@@ -5,13 +5,8 @@ with apt-get when it runs as root. UPDATE_SCREENSHOTS=1 also writes each page to
 """
 
 import os
+import re
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +17,8 @@ import pytest
 from tuning.config import PROJECT_ROOT
 from tuning.service import create_user
 
-from helpers import submit, wait_until_finished, worker_env
+from helpers import submit, wait_until_finished
+from stack import ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -33,6 +29,9 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 DOCS = PROJECT_ROOT / "docs"
+# Every Plotly chart on the page has drawn its SVG.
+CHARTS_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')]
+    .every(chart => chart.querySelector('.main-svg') !== null)"""
 
 pytestmark = [
     pytest.mark.database,
@@ -46,62 +45,18 @@ sync_api = pytest.importorskip(
 )
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def dashboard_url(settings, worker, tmp_path) -> Iterator[str]:
     """`streamlit run dashboard.py` on a free port, on the test database, Redis and worker."""
-    port = free_port()
-    log = (tmp_path / "streamlit.log").open("wb")
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "dashboard.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-        ],
-        cwd=PROJECT_ROOT,
-        env=worker_env(settings),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_health(url, process, tmp_path / "streamlit.log")
-        yield url
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-
-
-def wait_for_health(url: str, process: subprocess.Popen, log: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert process.poll() is None, f"streamlit exited:\n{log.read_text()[-3000:]}"
-        try:
-            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as answer:
-                if answer.read() == b"ok":
-                    return
-        except OSError:
-            time.sleep(0.3)
-    raise AssertionError(f"streamlit did not answer:\n{log.read_text()[-3000:]}")
+    command = ["-m", "streamlit", "run", "dashboard.py", "--server.address", "127.0.0.1"]
+    with ServerProcess(
+        settings,
+        tmp_path / "streamlit.log",
+        command=[*command, "--server.headless", "true"],
+        port_option="--server.port",
+        ready_path="/_stcore/health",
+    ) as server:
+        yield server.url
 
 
 @pytest.fixture
@@ -123,10 +78,8 @@ def idle(page) -> None:
 
 
 def menu(page, label: str):
-    """The sidebar's link to a page."""
-    return (
-        page.get_by_test_id("stSidebar").get_by_test_id("stPageLink").get_by_text(label, exact=True)
-    )
+    """The sidebar menu's link to a page (st.navigation's, drawn by the frame once signed in)."""
+    return page.get_by_test_id("stSidebarNav").get_by_text(label, exact=True)
 
 
 class Shots:
@@ -138,7 +91,8 @@ class Shots:
 
     def take(self, name: str) -> None:
         self.page.mouse.move(0, 0)  # no hover effects in the picture
-        time.sleep(1.0)  # let charts finish drawing
+        idle(self.page)
+        self.page.wait_for_function(CHARTS_DRAWN)
         height = self.page.evaluate(
             "document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight ?? 900"
         )
@@ -220,8 +174,9 @@ def document_runs_and_compare(
         param_grid={"n_estimators": list(range(100, 400, 20)), "max_depth": [None, 5]},
     )
     page.goto(f"{url}/run?run={running}&token={token}")
-    expect(page.locator(".js-plotly-plot").first).to_be_visible(timeout=60_000)
-    time.sleep(4)  # a few more candidates
+    done = page.get_by_test_id("stMetricValue").first  # "Candidates done"
+    expect(done).to_have_text(re.compile(r"([4-9]|\d\d) / 30"), timeout=60_000)
+    expect(page.locator(".js-plotly-plot").first).to_be_visible()
     shots.take("run-live")
     page.goto(f"{url}/?token={token}")
     expect(page.get_by_text("3 of 3 runs")).to_be_visible()

@@ -4,7 +4,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from factories import make_run, other_user
 
 from tuning.domain import RunStatus, utcnow
 from tuning.errors import Forbidden, InvalidInput, NotFound
@@ -23,6 +22,8 @@ from tuning.service import (
     shared_params,
 )
 from tuning.service.planning import estimate_duration
+
+from factories import make_run, other_user
 
 
 def test_preview_of_an_upload_reads_it_as_the_service_will():

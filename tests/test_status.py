@@ -1,10 +1,12 @@
 """get_status: the spec's shape, live from Celery, and the database when Redis cannot answer."""
 
+import contextlib
 import socket
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -15,38 +17,47 @@ from tuning.domain import RunStatus
 from tuning.errors import InvalidInput, NotFound
 from tuning.models import TuningRun, User
 from tuning.runtime import Runtime, create_runtime
-from tuning.service import get_dataset, get_status, get_status_for_token, rotate_token
+from tuning.service import get_status, get_status_for_token, rotate_token
+
+import factories
+from stack import wait_until
 
 pytestmark = pytest.mark.database
 
 SPEC_KEYS = {"tuning_run_id", "task_id", "status", "progress", "result", "error"}
 
 
-def make_run(session: Session, owner: User, **fields) -> TuningRun:
-    """A run row as a worker would have left it."""
-    values = {
-        "dataset_id": get_dataset(session=session, name="iris").id,
-        "estimator": "RandomForestClassifier",
-        "param_grid": {"n_estimators": [10, 20]},
-        "scoring": "accuracy",
-        "task_id": str(uuid.uuid4()),
-        "progress_total": 36,
-        "total_combinations": 36,
-        "owner_id": owner.id,
-    }
-    run = TuningRun(**{**values, **fields})
-    session.add(run)
-    session.commit()
-    return run
+def make_run(
+    session: Session, owner: User, status: RunStatus = RunStatus.PENDING, **fields: Any
+) -> TuningRun:
+    """A run of 36 candidates with no trials stored, in `status`, as the status reads see it."""
+    return factories.make_run(
+        session,
+        owner,
+        status=status,
+        n_trials=0,
+        progress_total=36,
+        total_combinations=36,
+        **fields,
+    )
 
 
 class HungRedis(str):
     """The server's URL, with the connections it accepted."""
 
-    def __new__(cls, url: str, connections: list[socket.socket]) -> "HungRedis":
+    connections: list[socket.socket]
+    rounds: int  # of the accept loop; each takes every connection already made
+
+    def __new__(cls, url: str) -> "HungRedis":
         made = super().__new__(cls, url)
-        made.connections = connections
+        made.connections, made.rounds = [], 0
         return made
+
+    def accepted(self) -> int:
+        """How many connections it holds, counted once those already made are all accepted."""
+        target = self.rounds + 2  # the round under way may have begun before the last connect
+        wait_until(lambda: self.rounds >= target, 5, 0.01, "the accept loop stopped")
+        return len(self.connections)
 
 
 @pytest.fixture
@@ -55,23 +66,22 @@ def hung_redis() -> Iterator[HungRedis]:
     server = socket.socket()
     server.bind(("127.0.0.1", 0))
     server.listen(16)
-    held: list[socket.socket] = []
+    hung = HungRedis(f"redis://127.0.0.1:{server.getsockname()[1]}/0")
     stop = threading.Event()
 
     def accept() -> None:
-        server.settimeout(0.2)
+        server.settimeout(0.05)
         while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
+            with contextlib.suppress(TimeoutError):
+                hung.connections.append(server.accept()[0])
+            hung.rounds += 1
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
-    yield HungRedis(f"redis://127.0.0.1:{server.getsockname()[1]}/0", held)
+    yield hung
     stop.set()
     thread.join()
-    for connection in held:
+    for connection in hung.connections:
         connection.close()
     server.close()
 
@@ -81,14 +91,12 @@ def test_after_a_timeout_status_reads_skip_redis_for_a_while(settings, session, 
     hung = runtime_with_redis(settings, hung_redis)
 
     first = get_status(session=session, queue=hung.queue, run_id=run.id)
-    time.sleep(0.3)  # let the server thread register the connection
-    connections_after_first = len(hung_redis.connections)
+    connections_after_first = hung_redis.accepted()
     second = get_status(session=session, queue=hung.queue, run_id=run.id)
-    time.sleep(0.3)
 
     assert first.progress.current == second.progress.current == 4
     assert connections_after_first == 1
-    assert len(hung_redis.connections) == 1, "the second read went to the hung Redis again"
+    assert hung_redis.accepted() == 1, "the second read went to the hung Redis again"
 
 
 def runtime_with_redis(settings: Settings, redis_url: str) -> Runtime:

@@ -1,5 +1,7 @@
 """run_services: every child and grandchild is gone after Ctrl-C or after one child exits."""
 
+import dataclasses
+import json
 import os
 import shutil
 import signal
@@ -8,13 +10,15 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tuning.config import PROJECT_ROOT
 from tuning.supervisor import Service, run_services
+
+from stack import wait_until
 
 
 def _gone(pid: int) -> bool:
@@ -29,23 +33,15 @@ def _gone(pid: int) -> bool:
         return True
 
 
-def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    """Poll `predicate` until it is true or `timeout` passes."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return bool(predicate())
-
-
 def _read_pids(directory: Path, names: list[str]) -> list[int]:
     """Pids written by the services' shells, once all files are complete."""
-    assert _wait_for(
+    wait_until(
         lambda: all(
             (directory / n).is_file() and (directory / n).read_text().strip() for n in names
-        )
-    ), f"services did not write {names}"
+        ),
+        timeout=10,
+        message=f"services did not write {names}",
+    )
     return [int((directory / n).read_text()) for n in names]
 
 
@@ -86,17 +82,16 @@ def pid_dir() -> Iterator[Path]:
 
 def test_sigint_stops_children_and_grandchildren(pid_dir: Path) -> None:
     script = textwrap.dedent(
-        f"""
-        import sys
-        from pathlib import Path
-        sys.path.insert(0, {str(Path(__file__).parent)!r})
-        from test_supervisor import _services
-        from tuning.supervisor import run_services
-        sys.exit(run_services(_services(Path({str(pid_dir)!r})), banner="test", stop_timeout=5))
+        """
+        import json, sys
+        from tuning.supervisor import Service, run_services
+        services = [Service(**fields) for fields in json.loads(sys.argv[1])]
+        sys.exit(run_services(services, banner="test", stop_timeout=5))
         """
     )
+    services = json.dumps([dataclasses.asdict(service) for service in _services(pid_dir)])
     proc = subprocess.Popen(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, services],
         cwd=PROJECT_ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -105,7 +100,7 @@ def test_sigint_stops_children_and_grandchildren(pid_dir: Path) -> None:
     try:
         pids = _read_pids(pid_dir, ["one", "two", "tree", "grand"])
         # one, two (exec'd sleeps), tree's sh and its two sleeps
-        assert _wait_for(lambda: len(_descendants(proc.pid)) >= 5)
+        wait_until(lambda: len(_descendants(proc.pid)) >= 5, timeout=10)
         pids = sorted(set(pids) | _descendants(proc.pid))
         proc.send_signal(signal.SIGINT)
         out, _ = proc.communicate(timeout=15)
@@ -114,9 +109,11 @@ def test_sigint_stops_children_and_grandchildren(pid_dir: Path) -> None:
             proc.kill()
     assert proc.returncode == 0, out
     assert "test" in out and "http://x" in out
-    assert _wait_for(lambda: all(_gone(p) for p in pids), timeout=2), [
-        p for p in pids if not _gone(p)
-    ]
+    wait_until(
+        lambda: all(_gone(p) for p in pids),
+        timeout=2,
+        message=lambda: f"still running: {[p for p in pids if not _gone(p)]}",
+    )
 
 
 def test_child_exit_stops_the_others_and_returns_its_code(pid_dir: Path) -> None:
@@ -127,7 +124,9 @@ def test_child_exit_stops_the_others_and_returns_its_code(pid_dir: Path) -> None
     assert code == 3
     assert time.monotonic() - started < 8
     pids = _read_pids(pid_dir, ["one", "two", "tree", "grand"])
-    assert _wait_for(lambda: all(_gone(p) for p in pids), timeout=2), [
-        p for p in pids if not _gone(p)
-    ]
+    wait_until(
+        lambda: all(_gone(p) for p in pids),
+        timeout=2,
+        message=lambda: f"still running: {[p for p in pids if not _gone(p)]}",
+    )
     assert signal.getsignal(signal.SIGINT) is handler  # restored

@@ -8,6 +8,9 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from tuning.domain import RunStatus, as_utc
 
+# The searches a run can ask for.
+SearchKind = Literal["grid", "random"]
+
 # Stored moments are UTC; SQLite hands them back naive, so they are marked UTC on the way out.
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
 
@@ -82,7 +85,7 @@ class TuningRunCreate(BaseModel):
     dataset: str = Field(description="A bundled dataset (iris, wine, ...) or an uploaded one")
     estimator: str = Field(description="A scikit-learn class name from the catalog")
     param_grid: dict[str, Any] = Field(description="Parameter name -> list of values to try")
-    search: Literal["grid", "random"] = "grid"
+    search: SearchKind = "grid"
     n_iter: int | None = Field(default=None, description="Candidates to sample (random search)")
     cv: int = Field(default=5, description="Number of CV folds (stratified for classifiers)")
     scoring: str | None = Field(default=None, description="A scikit-learn scorer name")

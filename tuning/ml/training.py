@@ -4,7 +4,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import skops.io as sio
 from sklearn.base import clone
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
@@ -50,4 +49,8 @@ def train_model(
 
 def dump_model(pipeline: Pipeline) -> bytes:
     """The fitted pipeline in skops format, which loads without unpickling arbitrary code."""
+    # Imported here: skops takes most of a second to import, and only training needs it, so
+    # the API, the dashboard and every worker start that much sooner.
+    import skops.io as sio
+
     return sio.dumps(pipeline)

@@ -1,0 +1,128 @@
+"""Runs, the home page (`/`): the signed-in user's runs (an admin's: everyone's), newest first.
+
+Filters by status, estimator and dataset; a click on a row opens the run.
+"""
+
+from typing import TypedDict
+
+import pandas as pd
+import streamlit as st
+
+from dashboard_ui import support as ui
+from dashboard_ui.account import signed_in_user
+from tuning.domain import RunStatus
+from tuning.service import PAGE_SIZE, Page, RunSummary, list_runs, run_filter_options
+
+# Seconds between refreshes while a listed run is queued or running.
+REFRESH_S = 5.0
+
+user = signed_in_user()
+st.title("Runs")
+
+with ui.db() as session:
+    options = run_filter_options(session=session, viewer=user)
+
+
+def first_page() -> None:
+    st.session_state.pop("runs.page", None)
+
+
+status_col, estimator_col, dataset_col = st.columns(3)
+statuses = status_col.multiselect(
+    "Status",
+    list(RunStatus),
+    format_func=lambda s: s.value,
+    key="runs.status",
+    on_change=first_page,
+)
+estimators = estimator_col.multiselect(
+    "Estimator", options.estimators, key="runs.estimator", on_change=first_page
+)
+datasets = dataset_col.multiselect(
+    "Dataset", options.datasets, key="runs.dataset", on_change=first_page
+)
+
+
+class RunFilters(TypedDict):
+    """The filters above, as list_runs takes them."""
+
+    statuses: list[RunStatus]
+    estimators: list[str]
+    datasets: list[str]
+
+
+filters = RunFilters(statuses=statuses, estimators=estimators, datasets=datasets)
+
+
+def table_of(page: Page[RunSummary]) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "id": [str(run.id) for run in page.items],
+            "status": [run.status.value for run in page.items],
+            "estimator": [run.estimator for run in page.items],
+            "dataset": [run.dataset for run in page.items],
+            "owner": [run.owner for run in page.items],
+            "best score": [run.best_score for run in page.items],
+            "scoring": [run.scoring for run in page.items],
+            "progress": [run.percentage for run in page.items],
+            "started": [ui.local_time(run.started_at or run.created_at) for run in page.items],
+            "duration": [ui.format_duration(run.duration_s()) for run in page.items],
+        }
+    )
+
+
+COLUMNS = {
+    "id": None,  # kept for the click, not shown
+    "status": st.column_config.TextColumn("Status", width="small"),
+    "estimator": st.column_config.TextColumn("Estimator"),
+    "dataset": st.column_config.TextColumn("Dataset"),
+    "owner": st.column_config.TextColumn("Owner"),
+    "best score": st.column_config.NumberColumn("Best score", format="%.4f"),
+    "scoring": st.column_config.TextColumn("Scoring"),
+    "progress": st.column_config.ProgressColumn(
+        "Progress", min_value=0, max_value=100, format="%.0f%%"
+    ),
+    "started": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
+    "duration": st.column_config.TextColumn("Duration"),
+}
+
+
+def runs_table(live: bool) -> None:
+    """The table; it refreshes on a timer while it lists an active run (`live`)."""
+    offset = (st.session_state.get("runs.page", 1) - 1) * PAGE_SIZE
+    with ui.db() as session:
+        page = list_runs(session=session, viewer=user, offset=offset, **filters)
+        if not page.items and offset:  # past the end since the filters changed: the first page
+            page = list_runs(session=session, viewer=user, **filters)
+    any_active = any(run.is_active for run in page.items)
+    if any_active != live:  # start or stop the timer
+        st.session_state["runs.live"] = any_active
+        st.rerun(scope="app")
+    if not page.items:
+        st.info("No runs here yet. Launch one from **New run**.")
+        st.page_link(ui.NEW_RUN_PAGE, label="New run", icon=":material/add_circle:")
+        return
+    table = table_of(page)
+    columns = dict(COLUMNS) if user.is_admin else {**COLUMNS, "owner": None}
+    event = st.dataframe(
+        table.style.map(ui.status_cell_style, subset=["status"]),
+        column_config=columns,
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="runs.table",
+    )
+    shown = f"{len(page.items)} of {page.total:,} runs"
+    st.caption(
+        f"{shown}. Select a row to open the run."
+        + (" Refreshing while runs are active." if live else "")
+    )
+    if page.total > PAGE_SIZE:
+        st.pagination(-(-page.total // PAGE_SIZE), key="runs.page")
+    if event.selection.rows:
+        run_id = table["id"].iloc[event.selection.rows[0]]
+        st.switch_page(ui.RUN_PAGE, query_params={"run": run_id})
+
+
+live = bool(st.session_state.get("runs.live"))
+st.fragment(runs_table, run_every=REFRESH_S if live else None)(live)
