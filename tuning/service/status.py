@@ -2,6 +2,7 @@
 
 import uuid
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 from sqlalchemy import Uuid, bindparam
 from sqlmodel import Session, col, select
@@ -23,25 +24,26 @@ from tuning.service.queue import TaskQueue, TaskState
 from tuning.service.runs import get_run
 from tuning.service.users import hash_token
 
-# What a status needs of a run's row.
-STATUS_COLUMNS = tuple(
-    getattr(TuningRun, name)
-    for name in (
-        "id",
-        "owner_id",
-        "status",
-        "task_id",
-        "progress_current",
-        "progress_total",
-        "progress_message",
-        "best_params",
-        "best_score",
-        "total_combinations",
-        "tuning_time",
-        "error_type",
-        "error_message",
-    )
-)
+
+class RunRow(Protocol):
+    """What a tuning run's status reads of its row: a `TuningRun`, or a row of `_POLL_QUERY`."""
+
+    id: uuid.UUID
+    status: RunStatus
+    task_id: str | None
+    progress_current: int
+    progress_total: int
+    progress_message: str | None
+    best_params: dict[str, Any] | None
+    best_score: float | None
+    total_combinations: int
+    tuning_time: float | None
+    error_type: str | None
+    error_message: str | None
+
+
+# What a status needs of a run's row: RunRow's fields, and the owner for the access check.
+STATUS_COLUMNS = tuple(getattr(TuningRun, name) for name in ("owner_id", *RunRow.__annotations__))
 
 # The hottest read of the product, built once: plain columns (no ORM object), the viewer and
 # the run in one indexed query. Building the statement each time cost more than running it.
@@ -91,10 +93,10 @@ def get_status_for_token(
         raise NotFound(f"no tuning run with id {run_id}")
     if not may_see(viewer_id=run.viewer_id, viewer_is_admin=run.is_admin, owner_id=run.owner_id):
         raise Forbidden(f"tuning run {run_id} belongs to another user")
-    return status_of_run(run=run, queue=queue)  # type: ignore[arg-type]  # a Row of STATUS_COLUMNS
+    return status_of_run(run=run, queue=queue)
 
 
-def status_of_run(*, run: TuningRun, queue: TaskQueue) -> TuningStatus:
+def status_of_run(*, run: RunRow, queue: TaskQueue) -> TuningStatus:
     """The status of a loaded run."""
     live = live_state(run, queue)
     if live is not None:
@@ -132,13 +134,13 @@ def status_of_training(*, run: TrainingRun, queue: TaskQueue) -> TrainingStatus:
     return status
 
 
-def error_of(run: TuningRun | TrainingRun) -> ErrorInfo | None:
+def error_of(run: RunRow | TrainingRun) -> ErrorInfo | None:
     if run.status is not RunStatus.FAILURE:
         return None
     return ErrorInfo(type=run.error_type or "Error", message=run.error_message or "the run failed")
 
 
-def live_state(run: TuningRun | TrainingRun, queue: TaskQueue) -> Live | None:
+def live_state(run: RunRow | TrainingRun, queue: TaskQueue) -> Live | None:
     """The queue's view of an active run; None where the row knows as much or more."""
     if run.status in FINISHED or not run.task_id:
         return None  # the row is final: no Redis read at all
