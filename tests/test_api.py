@@ -1,8 +1,10 @@
 """The REST API through HTTP, against the real worker, Redis and database."""
 
 import io
+import time
 import uuid
 from dataclasses import replace
+from datetime import timedelta
 
 import numpy as np
 import pytest
@@ -12,7 +14,9 @@ from sqlmodel import Session
 
 from tuning.api.app import create_app
 from tuning.ml.datasets import load_bundled
+from tuning.models import TuningRun
 from tuning.service import create_user
+from tuning.service.reconcile import reconcile
 from tuning.worker.queue import CeleryQueue
 
 from stack import wait_until
@@ -172,18 +176,28 @@ def test_runs_of_one_user_are_invisible_to_another(client, runtime):
     assert client.get(f"/api/v1/tuning/tune/{run_id}/status", headers=admin).status_code == 200
 
 
-def test_a_broker_that_cannot_take_the_run_gives_503_and_no_stuck_run(runtime, alice):
-    broken = replace(runtime, queue=CeleryQueue(_unreachable_celery(runtime), timeout=0.2))
-    client = TestClient(create_app(broken))
+def test_a_broker_that_cannot_take_the_run_keeps_it_in_the_outbox(runtime, alice):
+    unreachable = CeleryQueue(_unreachable_celery(runtime), timeout=0.2, send_timeout=0.5)
+    client = TestClient(create_app(replace(runtime, queue=unreachable)))
+    started = time.monotonic()
     response = client.post(
         "/api/v1/tuning/tune",
         headers=alice,
         json={"dataset": "iris", "estimator": "SVC", "param_grid": {"C": [1.0]}},
     )
-    assert response.status_code == 503
-    assert "unreachable" in response.json()["detail"]
-    runs = client.get("/api/v1/tuning/tune?limit=1", headers=alice).json()["items"]
-    assert runs[0]["status"] == "FAILURE" and runs[0]["error_type"] == "BrokerUnavailable"
+    assert response.status_code == 202 and time.monotonic() - started < 2
+    run_id = uuid.UUID(response.json()["tuning_run_id"])
+    assert client.get(response.json()["status_url"], headers=alice).json()["status"] == "PENDING"
+
+    # The broker answers again: the reconciler's outbox sends the stored run.
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        run = session.get(TuningRun, run_id)
+        assert run is not None and run.sent_at is None
+        run.created_at -= timedelta(seconds=60)  # past the outbox's grace for its API process
+        session.commit()
+        reconciled = reconcile(session=session, queue=runtime.queue, settings=runtime.settings)
+        session.refresh(run)
+    assert reconciled.sent >= 1 and run.sent_at is not None
 
 
 def _unreachable_celery(runtime):

@@ -69,7 +69,9 @@ def sklearn_search(
     grid = pipeline_params(space.param_grid)
     key = "param_grid" if search_cls is GridSearchCV else "param_distributions"
     pipeline = build_pipeline(estimator, random_state=space.random_state)
-    search = search_cls(pipeline, **{key: grid}, scoring=scoring, cv=CV, **kw)
+    search = search_cls(
+        pipeline, **{key: grid}, scoring=scoring, cv=CV, return_train_score=True, **kw
+    )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FitFailedWarning)
         warnings.simplefilter("ignore", UserWarning)
@@ -96,6 +98,8 @@ def test_grid_search_matches_gridsearchcv(dataset, estimator, grid, scoring):
         assert result.std_test_score == oracle.cv_results_["std_test_score"][i]
         for split, score in enumerate(result.split_scores):
             assert score == oracle.cv_results_[f"split{split}_test_score"][i]
+        for split, score in enumerate(result.split_train_scores):
+            assert score == oracle.cv_results_[f"split{split}_train_score"][i]
 
 
 def test_ties_go_to_the_first_candidate_as_in_sklearn():

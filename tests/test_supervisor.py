@@ -1,8 +1,13 @@
-"""run_services: every child and grandchild is gone after Ctrl-C or after one child exits."""
+"""run_services: a restartable child is restarted with a growing pause; every child and
+grandchild is gone after Ctrl-C (also during a pause) or after a child that is not restartable
+exits."""
 
+import contextlib
 import dataclasses
+import itertools
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -15,8 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from tuning.config import PROJECT_ROOT
-from tuning.supervisor import Service, run_services
+from tuning.config import PROJECT_ROOT, Settings
+from tuning.supervisor import DEFAULT_BACKOFF, Backoff, Service, build_services, run_services
 
 from stack import wait_until
 
@@ -73,6 +78,76 @@ def _services(d: Path) -> list[Service]:
     ]
 
 
+def _flaky(d: Path, *, stay_from: int = 0, seconds: float = 0) -> Service:
+    """A restartable service that appends its pid and start time to `d/starts`, then exits 3
+    after `seconds`; from start number `stay_from` on (when > 0) it stays up instead."""
+    stay = f'[ "$(wc -l < {d}/starts)" -ge {stay_from} ] && exec sleep 300; ' if stay_from else ""
+    script = f"echo $$ $(date +%s.%N) >> {d}/starts; {stay}sleep {seconds}; exit 3"
+    return Service("flaky", ["sh", "-c", script], restart=True)
+
+
+def _starts(d: Path) -> list[tuple[int, float]]:
+    """(pid, time) of every start of the flaky service so far."""
+    path = d / "starts"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return [(int(pid), float(at)) for pid, at in (line.split() for line in lines)]
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    from tuning.supervisor import Backoff, Service, run_services
+    spec = json.loads(sys.argv[1])
+    services = [Service(**fields) for fields in spec["services"]]
+    backoff = Backoff(**spec["backoff"])
+    sys.exit(run_services(services, banner="test", stop_timeout=5, backoff=backoff))
+    """
+)
+
+
+@contextlib.contextmanager
+def _supervisor(
+    services: list[Service], log: Path, backoff: Backoff = DEFAULT_BACKOFF
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`run_services` in a child process whose output goes to `log`; stopped at the end."""
+    spec = {"services": [dataclasses.asdict(s) for s in services]}
+    spec["backoff"] = dataclasses.asdict(backoff)
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SCRIPT, json.dumps(spec)],
+            cwd=PROJECT_ROOT,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+def _stop(proc: subprocess.Popen[bytes], log: Path) -> str:
+    """SIGINT to the supervisor; its output, once it has stopped with code 0."""
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=15)
+    out = log.read_text()
+    assert proc.returncode == 0, out
+    return out
+
+
+def _all_gone(pids: list[int] | set[int]) -> None:
+    wait_until(
+        lambda: all(_gone(p) for p in pids),
+        timeout=2,
+        message=lambda: f"still running: {[p for p in pids if not _gone(p)]}",
+    )
+
+
 @pytest.fixture
 def pid_dir() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="sv", dir="/tmp"))
@@ -81,39 +156,15 @@ def pid_dir() -> Iterator[Path]:
 
 
 def test_sigint_stops_children_and_grandchildren(pid_dir: Path) -> None:
-    script = textwrap.dedent(
-        """
-        import json, sys
-        from tuning.supervisor import Service, run_services
-        services = [Service(**fields) for fields in json.loads(sys.argv[1])]
-        sys.exit(run_services(services, banner="test", stop_timeout=5))
-        """
-    )
-    services = json.dumps([dataclasses.asdict(service) for service in _services(pid_dir)])
-    proc = subprocess.Popen(
-        [sys.executable, "-c", script, services],
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
+    log = pid_dir / "log"
+    with _supervisor(_services(pid_dir), log) as proc:
         pids = _read_pids(pid_dir, ["one", "two", "tree", "grand"])
         # one, two (exec'd sleeps), tree's sh and its two sleeps
         wait_until(lambda: len(_descendants(proc.pid)) >= 5, timeout=10)
         pids = sorted(set(pids) | _descendants(proc.pid))
-        proc.send_signal(signal.SIGINT)
-        out, _ = proc.communicate(timeout=15)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, out
+        out = _stop(proc, log)
     assert "test" in out and "http://x" in out
-    wait_until(
-        lambda: all(_gone(p) for p in pids),
-        timeout=2,
-        message=lambda: f"still running: {[p for p in pids if not _gone(p)]}",
-    )
+    _all_gone(pids)
 
 
 def test_child_exit_stops_the_others_and_returns_its_code(pid_dir: Path) -> None:
@@ -123,10 +174,72 @@ def test_child_exit_stops_the_others_and_returns_its_code(pid_dir: Path) -> None
     code = run_services(services, stop_timeout=5)
     assert code == 3
     assert time.monotonic() - started < 8
-    pids = _read_pids(pid_dir, ["one", "two", "tree", "grand"])
-    wait_until(
-        lambda: all(_gone(p) for p in pids),
-        timeout=2,
-        message=lambda: f"still running: {[p for p in pids if not _gone(p)]}",
-    )
+    _all_gone(_read_pids(pid_dir, ["one", "two", "tree", "grand"]))
     assert signal.getsignal(signal.SIGINT) is handler  # restored
+
+
+def test_required_process_gone_stops_the_services(pid_dir: Path) -> None:
+    redis = subprocess.Popen(["sleep", "1"], start_new_session=True)
+    try:
+        code = run_services(_services(pid_dir), stop_timeout=5, required={"redis": redis.pid})
+    finally:
+        redis.wait()
+    assert code == 1
+    _all_gone(_read_pids(pid_dir, ["one", "two", "tree", "grand"]))
+
+
+def test_restartable_service_is_restarted_while_the_others_keep_running(pid_dir: Path) -> None:
+    log = pid_dir / "log"
+    services = [*_services(pid_dir), _flaky(pid_dir, stay_from=2, seconds=0.5)]
+    with _supervisor(services, log, Backoff(first=0.2)) as proc:
+        others = _read_pids(pid_dir, ["one", "two", "tree", "grand"])
+        wait_until(lambda: len(_starts(pid_dir)) >= 2, timeout=10, message=log.read_text)
+        (first, _), (second, _) = _starts(pid_dir)
+        wait_until(lambda: "flaky restarted" in log.read_text(), timeout=5)
+        assert not any(_gone(p) for p in [*others, second])
+        out = _stop(proc, log)
+    assert f"flaky (pid {first}) exited with code 3; restarting it in 0.2s" in out
+    assert f"flaky restarted (pid {second})" in out
+    assert "(pid " in out and "restarted when it exits" in out  # the banner says so
+    _all_gone([*others, first, second])
+
+
+def test_backoff_doubles_between_quick_exits_up_to_its_cap(pid_dir: Path) -> None:
+    log = pid_dir / "log"
+    with _supervisor([_flaky(pid_dir)], log, Backoff(first=0.2, cap=0.5)) as proc:
+        wait_until(lambda: len(_starts(pid_dir)) >= 4, timeout=10, message=log.read_text)
+        out = _stop(proc, log)
+    delays = [float(d) for d in re.findall(r"restarting it in ([0-9.]+)s", out)]
+    assert delays[:3] == [0.2, 0.4, 0.5]
+    times = [at for _pid, at in _starts(pid_dir)]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
+    assert all(gap >= delay - 0.05 for gap, delay in zip(gaps, delays, strict=False)), gaps
+    _all_gone([pid for pid, _at in _starts(pid_dir)])
+
+
+def test_backoff_starts_over_after_a_steady_run(pid_dir: Path) -> None:
+    log = pid_dir / "log"
+    backoff = Backoff(first=0.2, steady=0.3)
+    with _supervisor([_flaky(pid_dir, seconds=0.4)], log, backoff) as proc:
+        wait_until(lambda: len(_starts(pid_dir)) >= 3, timeout=10, message=log.read_text)
+        out = _stop(proc, log)
+    assert re.findall(r"restarting it in ([0-9.]+)s", out)[:2] == ["0.2", "0.2"]
+
+
+def test_sigint_during_a_backoff_stops_everything_promptly(pid_dir: Path) -> None:
+    log = pid_dir / "log"
+    services = [*_services(pid_dir), _flaky(pid_dir)]
+    with _supervisor(services, log, Backoff(first=30)) as proc:
+        others = _read_pids(pid_dir, ["one", "two", "tree", "grand"])
+        wait_until(lambda: "restarting it in 30s" in log.read_text(), timeout=10)
+        started = time.monotonic()
+        out = _stop(proc, log)
+    assert time.monotonic() - started < 5, out
+    assert len(_starts(pid_dir)) == 1 and "flaky restarted" not in out
+    _all_gone(others)
+
+
+def test_make_run_restarts_the_worker_only() -> None:
+    services = build_services(Settings(), env={})
+    assert [s.name for s in services if s.restart] == ["worker"]
+    assert len(services) > 1  # the API and the dashboard, whose exit stops everything

@@ -18,7 +18,7 @@ GOOD = {
 
 
 class QueueThatMustNotBeCalled:
-    def enqueue_tuning(self, run_id, *, task_id):
+    def enqueue_chunk(self, run_id, index, *, task_id):
         raise AssertionError("an invalid run reached the queue")
 
 

@@ -35,6 +35,20 @@ class Settings(BaseSettings):
     max_cv_folds: int = Field(default=20, ge=2)
 
     run_time_limit_s: int = Field(default=24 * 3600, ge=1, description="Hard limit of one run")
+    task_target_s: float = Field(
+        default=1.0, gt=0, description="How long one task of a run should take: sets chunk sizes"
+    )
+    worker_timeout_s: float = Field(
+        default=20.0, gt=0, description="A worker silent this long has lost the work it held"
+    )
+    heartbeat_s: float = Field(default=5.0, gt=0, description="How often a worker says it lives")
+    reconcile_s: float = Field(default=10.0, gt=0, description="How often queue and database meet")
+    send_timeout_s: float = Field(
+        default=1.5, gt=0, description="Budget to hand a task to the broker before the outbox"
+    )
+    visibility_timeout_s: int = Field(
+        default=3600, ge=60, description="Redis redelivers a task unacknowledged this long"
+    )
     result_expires_s: int = Field(default=7 * 24 * 3600, ge=60)
     status_timeout_s: float = Field(default=0.5, gt=0, le=1.0, description="Celery read budget")
 
@@ -59,11 +73,6 @@ class Settings(BaseSettings):
         if self.redis_url:
             return self.redis_url
         return socket_url(self.embedded_redis_socket)
-
-    @property
-    def visibility_timeout_s(self) -> int:
-        # Above the longest run, so Redis never hands a running task to a second worker.
-        return self.run_time_limit_s + 3600
 
 
 @lru_cache

@@ -3,13 +3,15 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
-from sqlmodel import Session, create_engine
+from sqlmodel import Session, SQLModel, create_engine
 
 from tuning.config import Settings
 
@@ -34,6 +36,18 @@ def create_db_engine(settings: Settings) -> Engine:
         cursor.close()
 
     return engine
+
+
+def insert_new(session: Session, table: type[SQLModel], rows: list[dict[str, Any]]) -> None:
+    """INSERT the rows, skipping any that a unique key says is stored already.
+
+    A second delivery of the same work then stores nothing twice and fails nothing.
+    """
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(insert(table).values(rows).on_conflict_do_nothing())
 
 
 @contextmanager

@@ -69,6 +69,55 @@ class TuningRun(SQLModel, table=True):
     created_at: datetime = _timestamp(default_factory=utcnow)
     started_at: datetime | None = _timestamp(default=None)
     finished_at: datetime | None = _timestamp(default=None)
+    # The outbox: None until the broker took the run's first task; the reconciler sends it then.
+    sent_at: datetime | None = _timestamp(default=None)
+    # Candidates per task, measured on the first ones; None until the run's work is planned.
+    chunk_size: int | None = None
+
+
+class Chunk(SQLModel, table=True):
+    """A run's candidates `start` to `stop` (exclusive): the unit of work one task evaluates.
+
+    Chunk 0 is created with the run and probes how long a candidate takes; its task then plans
+    the others. A chunk is `queued` until a worker claims it (`running`, with that worker's
+    name), then `done`; the reconciler queues again a running chunk whose worker went silent.
+    """
+
+    __tablename__ = "work_chunk"
+    __table_args__ = (UniqueConstraint("run_id", "index", name="uq_work_chunk_run_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="tuning_run.id")
+    index: int
+    start: int
+    stop: int
+    state: str = Field(default="queued", max_length=10)  # queued, running, done
+    task_id: str = Field(max_length=64)
+    worker: str | None = Field(default=None, max_length=200)
+    sent_at: datetime | None = _timestamp(default=None)
+    started_at: datetime | None = _timestamp(default=None)
+    finished_at: datetime | None = _timestamp(default=None)
+    attempts: int = 0
+
+
+class WorkerHeartbeat(SQLModel, table=True):
+    """A live worker says so every few seconds; one that stops saying so has lost its work."""
+
+    __tablename__ = "worker_heartbeat"
+
+    hostname: str = Field(primary_key=True, max_length=200)
+    pid: int
+    concurrency: int
+    started_at: datetime = _timestamp(default_factory=utcnow)
+    last_seen: datetime = _timestamp(default_factory=utcnow)
+
+
+class Lease(SQLModel, table=True):
+    """A named job that one process at a time may do (the reconciler), until `expires_at`."""
+
+    name: str = Field(primary_key=True, max_length=50)
+    holder: str = Field(max_length=200)
+    expires_at: datetime = _timestamp()
 
 
 class Trial(SQLModel, table=True):
@@ -83,10 +132,12 @@ class Trial(SQLModel, table=True):
     mean_test_score: float | None = None  # None where scikit-learn has nan: a failed candidate
     std_test_score: float | None = None
     split_scores: list[float | None] = Field(sa_column=Column(JSON, nullable=False))
+    split_train_scores: list[float | None] | None = Field(default=None, sa_column=Column(JSON))
     mean_fit_time: float = 0.0
     mean_score_time: float = 0.0
     error: str | None = None
     worker: str | None = Field(default=None, max_length=200)
+    started_at: datetime | None = _timestamp(default=None)
     finished_at: datetime = _timestamp(default_factory=utcnow)
 
 
@@ -116,6 +167,7 @@ class TrainingRun(SQLModel, table=True):
     created_at: datetime = _timestamp(default_factory=utcnow)
     started_at: datetime | None = _timestamp(default=None)
     finished_at: datetime | None = _timestamp(default=None)
+    sent_at: datetime | None = _timestamp(default=None)  # the outbox, as for tuning runs
 
 
 class Model(SQLModel, table=True):

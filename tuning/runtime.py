@@ -26,5 +26,7 @@ def create_runtime(settings: Settings) -> Runtime:
         settings=settings,
         engine=create_db_engine(settings),
         celery=celery,
-        queue=CeleryQueue(celery, timeout=settings.status_timeout_s),
+        queue=CeleryQueue(
+            celery, timeout=settings.status_timeout_s, send_timeout=settings.send_timeout_s
+        ),
     )

@@ -136,11 +136,13 @@ class TrialPublic(BaseModel):
     mean_test_score: float | None
     std_test_score: float | None
     split_scores: list[float | None]
+    split_train_scores: list[float | None] | None
     mean_fit_time: float
     mean_score_time: float
     rank: int | None = None
     error: str | None
     worker: str | None
+    started_at: UtcDatetime | None
     finished_at: UtcDatetime
 
 

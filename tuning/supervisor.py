@@ -1,8 +1,16 @@
-"""`make run`: start the product's processes and stop every one of them on Ctrl-C."""
+"""`make run`: start the product's processes, restart the worker when it dies, stop all on Ctrl-C.
+
+A service marked `restart` (the Celery worker) is started again when it exits, after a pause
+that doubles with each quick exit in a row (1 s, 2 s, 4 s … 30 s) and is back at 1 s once it
+stayed up a minute. The API, the dashboard and the embedded Redis are not restarted: the product
+cannot work without them, so when one exits every other process is stopped and `make run` ends
+with its exit code. Ctrl-C or SIGTERM stops every child and grandchild, also during a pause.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 import signal
 import subprocess
@@ -26,6 +34,40 @@ class Service:
     argv: list[str]
     url: str | None = None
     env: dict[str, str] | None = None  # None: inherit the supervisor's environment
+    restart: bool = False  # True: started again when it exits; False: its exit stops all
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Pauses before restarts: `first` seconds, doubled after each quick exit up to `cap`;
+    an exit after `steady` seconds up counts as the first again."""
+
+    first: float = 1.0
+    cap: float = 30.0
+    steady: float = 60.0
+
+    def delay(self, n_quick_exits: int) -> float:
+        """The pause after `n_quick_exits` earlier quick exits in a row."""
+        return min(self.first * 2**n_quick_exits, self.cap)
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+@dataclass
+class _Child:
+    """A service's current process and what its restarts need to remember."""
+
+    service: Service
+    proc: subprocess.Popen[bytes]
+    started: float  # time.monotonic() of the last start
+    n_quick_exits: int = 0
+    restart_at: float | None = None  # set while the process is gone and the pause runs
+
+
+def _start(service: Service) -> subprocess.Popen[bytes]:
+    """Start `service` as the leader of its own process group, so Ctrl-C reaches us only."""
+    return subprocess.Popen(service.argv, env=service.env, start_new_session=True)
 
 
 def _group_alive(pgid: int) -> bool:
@@ -39,7 +81,8 @@ def _group_alive(pgid: int) -> bool:
     proc = Path("/proc")
     if not proc.is_dir():
         return True
-    for stat in proc.glob("[0-9]*/stat"):
+    # The leader first: while it runs (most checks), no need to read every process's stat.
+    for stat in itertools.chain([proc / str(pgid) / "stat"], proc.glob("[0-9]*/stat")):
         try:  # "pid (comm) state ppid pgrp ..."; comm may itself contain ") "
             state, _ppid, pgrp = stat.read_text().rsplit(")", 1)[1].split()[:3]
         except (OSError, IndexError):
@@ -79,46 +122,117 @@ def _stop_all(running: Running, timeout: float, signals: list[int]) -> None:
         proc.wait()
 
 
-def run_services(services: list[Service], *, banner: str = "", stop_timeout: float = 10.0) -> int:
-    """Run `services` until a signal or until one exits; then stop all; return an exit code."""
+def _exit_words(code: int) -> str:
+    """`exited with code 3`; for a signal, `exited with code -9 (SIGKILL)`."""
+    name = ""
+    with contextlib.suppress(ValueError):
+        name = f" ({signal.Signals(-code).name})" if code < 0 else ""
+    return f"exited with code {code}{name}"
+
+
+def _schedule_restart(child: _Child, code: int, backoff: Backoff) -> None:
+    """Note that `child` exited, end what is left of its group, say when it starts again."""
+    now = time.monotonic()
+    if now - child.started >= backoff.steady:
+        child.n_quick_exits = 0
+    delay = backoff.delay(child.n_quick_exits)
+    child.n_quick_exits += 1
+    child.restart_at = now + delay
+    # A group whose leader is gone is an orphaned pool: end it, so two never run side by side.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(child.proc.pid, signal.SIGKILL)
+    when = f"in {delay:g}s, at {time.strftime('%H:%M:%S', time.localtime(time.time() + delay))}"
+    name, pid = child.service.name, child.proc.pid
+    print(f"{name} (pid {pid}) {_exit_words(code)}; restarting it {when}", flush=True)
+
+
+def _restart(child: _Child) -> None:
+    """Start `child`'s service again, with the same command line and environment."""
+    child.proc = _start(child.service)
+    child.started = time.monotonic()
+    child.restart_at = None
+    print(f"{child.service.name} restarted (pid {child.proc.pid})", flush=True)
+
+
+def _tend(child: _Child, backoff: Backoff) -> int | None:
+    """Restart `child` when its pause is over; None, or the exit code that stops everything."""
+    if child.restart_at is not None:
+        if time.monotonic() >= child.restart_at and not _group_alive(child.proc.pid):
+            _restart(child)
+        return None
+    code = child.proc.poll()
+    if code is None:
+        return None
+    if child.service.restart:
+        _schedule_restart(child, code, backoff)
+        return None
+    print(f"{child.service.name} {_exit_words(code)}; stopping", flush=True)
+    return code if code > 0 else 1
+
+
+def _watch(
+    children: list[_Child], signals: list[int], backoff: Backoff, required: dict[str, int]
+) -> int:
+    """Tend the children until a signal, or until one that is needed exits: its exit code."""
+    parent = os.getppid()
+    while not signals:
+        if os.getppid() != parent:  # make (or the terminal) went away: do not linger
+            signals.append(signal.SIGHUP)
+            break
+        for name, pid in required.items():
+            if not _group_alive(pid):
+                print(f"{name} (pid {pid}) is gone; stopping", flush=True)
+                return 1
+        for child in children:
+            if (code := _tend(child, backoff)) is not None:
+                return code
+        time.sleep(0.1)
+    return 0
+
+
+def _print_banner(banner: str, children: list[_Child], signals: list[int]) -> None:
+    """What runs where, with each child's pid."""
+    if banner:
+        print(banner, flush=True)
+    for child in children:
+        service, proc = child.service, child.proc
+        where = service.url or " ".join(service.argv[:4])
+        note = "; restarted when it exits" if service.restart else ""
+        print(f"  {service.name:<10} {where}  (pid {proc.pid}{note})", flush=True)
+    if not signals:
+        print("Press Ctrl-C to stop.", flush=True)
+
+
+def run_services(
+    services: list[Service],
+    *,
+    banner: str = "",
+    stop_timeout: float = 10.0,
+    backoff: Backoff = DEFAULT_BACKOFF,
+    required: dict[str, int] | None = None,
+) -> int:
+    """Run `services`, restarting the restartable ones, until a signal or until another one
+    (or a process of `required`, name to pid of a group leader) exits; then stop all; return
+    an exit code."""
     signals: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
         signals.append(signum)
 
     previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGINT, signal.SIGTERM)}
-    running: Running = []
+    children: list[_Child] = []
     try:
         for service in services:
             if signals:
                 break
-            proc = subprocess.Popen(service.argv, env=service.env, start_new_session=True)
-            running.append((service, proc))
-        if banner:
-            print(banner, flush=True)
-        for service, proc in running:
-            where = service.url or " ".join(service.argv[:4])
-            print(f"  {service.name:<10} {where}  (pid {proc.pid})", flush=True)
-        if not signals:
-            print("Press Ctrl-C to stop.", flush=True)
-        code = 0
-        parent = os.getppid()
-        while not signals:
-            if os.getppid() != parent:  # make (or the terminal) went away: do not linger
-                signals.append(signal.SIGHUP)
-                break
-            dead = [(s, p) for s, p in running if p.poll() is not None]
-            if dead:
-                service, proc = dead[0]
-                print(f"{service.name} exited with code {proc.returncode}; stopping", flush=True)
-                code = proc.returncode if proc.returncode > 0 else 1
-                break
-            time.sleep(0.1)
+            children.append(_Child(service, _start(service), time.monotonic()))
+        _print_banner(banner, children, signals)
+        code = _watch(children, signals, backoff, required or {})
         if signals:
             print("Stopping...", flush=True)
         return code
     finally:
-        _stop_all(running, stop_timeout, signals)
+        _stop_all([(child.service, child.proc) for child in children], stop_timeout, signals)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
@@ -134,9 +248,10 @@ def _hide_password(url: str) -> str:
 
 
 def build_services(settings: Settings, env: dict[str, str]) -> list[Service]:
-    """The worker, plus the API and the dashboard when their code is present."""
+    """The worker (restarted when it dies), plus the API and the dashboard when present."""
     python = sys.executable
-    services = [Service("worker", [python, "-m", "tuning", "worker"], env=env)]
+    worker = Service("worker", [python, "-m", "tuning", "worker"], env=env, restart=True)
+    services = [worker]
     if (PROJECT_ROOT / "tuning" / "api").is_dir():
         docs = f"http://{settings.api_host}:{settings.api_port}/docs"
         services.append(Service("api", [python, "-m", "tuning", "api"], url=docs, env=env))
@@ -180,7 +295,9 @@ def main(settings: Settings) -> int:
                 f"  sign in    http://localhost:{settings.dashboard_port}/?token={token}",
                 f"  API token  {token}  (local admin '{admin.name}'; a new one at every start)",
             ]
-        return run_services(services, banner="\n".join(lines))
+        redis_pid = embedded.pid if embedded is not None else None  # None: not ours to watch
+        required = {"redis": redis_pid} if redis_pid is not None else {}
+        return run_services(services, banner="\n".join(lines), required=required)
     finally:
         if embedded is not None:
             embedded.stop()

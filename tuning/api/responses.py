@@ -25,4 +25,3 @@ BY_ID: Responses = {
     403: _error("It belongs to another user"),
     404: _error("Not found"),
 }
-BROKER: Responses = {503: _error("The task broker cannot take work right now")}

@@ -6,18 +6,17 @@ with the highest mean. Doing the same per candidate lets each one be stored as i
 """
 
 import math
-import time
-import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import pandas as pd
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import get_scorer, get_scorer_names
-from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv
+from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv, cross_validate
 from sklearn.pipeline import Pipeline
 
 from tuning.domain import TaskType
@@ -44,6 +43,7 @@ class SearchSpace:
 @dataclass(frozen=True)
 class CandidateResult:
     split_scores: list[float]  # nan where a split failed, as in cv_results_
+    split_train_scores: list[float]
     mean_test_score: float
     std_test_score: float
     mean_fit_time: float
@@ -111,46 +111,60 @@ def make_splits(cv: int, table: Table, estimator: BaseEstimator) -> Splits:
     return list(splitter.split(table.X, table.y))
 
 
-def _rows(data: pd.DataFrame | pd.Series, indices: np.ndarray) -> Any:
-    return data.iloc[indices]
-
-
 def evaluate_candidate(
     pipeline: Pipeline, params: dict[str, Any], table: Table, splits: Splits, scoring: str
 ) -> CandidateResult:
-    """Fit and score one candidate on every split; a failing split scores nan, as in sklearn."""
-    scorer = get_scorer(scoring)
-    scores, fit_times, score_times, errors = [], [], [], []
-    for train, test in splits:
-        model = clone(pipeline).set_params(**clone(pipeline_params(params), safe=False))
-        started = time.perf_counter()
+    """Fit and score one candidate on every split with scikit-learn's `cross_validate`.
+
+    Its `_fit_and_score` is the one GridSearchCV uses, with `error_score=nan`: a failing split
+    scores nan, and the error scikit-learn reports is kept as the candidate's error.
+    """
+    model = clone(pipeline).set_params(**clone(pipeline_params(params), safe=False))
+    error = None
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            model.fit(_rows(table.X, train), _rows(table.y, train))
-            fitted = time.perf_counter()
-            score = float(scorer(model, _rows(table.X, test), _rows(table.y, test)))
-        except Exception as exc:  # noqa: BLE001 - scikit-learn's error_score=nan semantics
-            fit_times.append(time.perf_counter() - started)
-            score_times.append(0.0)
-            scores.append(math.nan)
-            errors.append(_describe(exc))
-            continue
-        fit_times.append(fitted - started)
-        score_times.append(time.perf_counter() - fitted)
-        scores.append(score)
-    mean, std = _mean_and_std(scores)
+            scores = cross_validate(
+                model,
+                table.X,
+                table.y,
+                cv=splits,
+                scoring=get_scorer(scoring),
+                error_score=np.nan,
+                return_train_score=True,
+            )
+        except ValueError as exc:  # "All the N fits failed": every split raised
+            if "fits failed" not in str(exc):
+                raise
+            return _failed(len(splits), _last_line(str(exc)))
+    for warning in caught:
+        if issubclass(warning.category, FitFailedWarning) or "Scoring failed" in str(
+            warning.message
+        ):
+            error = _last_line(str(warning.message))
+            break
+    test = [float(score) for score in scores["test_score"]]
+    mean, std = _mean_and_std(test)
     return CandidateResult(
-        split_scores=scores,
+        split_scores=test,
+        split_train_scores=[float(score) for score in scores["train_score"]],
         mean_test_score=mean,
         std_test_score=std,
-        mean_fit_time=float(np.mean(fit_times)),
-        mean_score_time=float(np.mean(score_times)),
-        error=errors[0] if errors else None,
+        mean_fit_time=float(np.mean(scores["fit_time"])),
+        mean_score_time=float(np.mean(scores["score_time"])),
+        error=error,
     )
 
 
-def _describe(exc: BaseException) -> str:
-    last_line = traceback.format_exception_only(exc)[-1].strip()
-    return last_line[:2000]
+def _failed(n_splits: int, error: str) -> CandidateResult:
+    nans = [math.nan] * n_splits
+    return CandidateResult(nans, nans, math.nan, math.nan, 0.0, 0.0, error)
+
+
+def _last_line(report: str) -> str:
+    """The exception line ("ValueError: ...") at the end of scikit-learn's traceback report."""
+    lines = [line.strip() for line in report.strip().splitlines() if line.strip()]
+    return lines[-1][:2000] if lines else "the fit failed"
 
 
 def _mean_and_std(scores: Sequence[float]) -> tuple[float, float]:

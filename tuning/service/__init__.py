@@ -27,10 +27,11 @@ from tuning.service.datasets import (
     preview_csv,
     upload_dataset,
 )
-from tuning.service.execution import execute_run
+from tuning.service.execution import execute_chunk
 from tuning.service.health import check_health
 from tuning.service.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.queue import TaskQueue, TaskState
+from tuning.service.reconcile import Reconciled, reconcile
 from tuning.service.runs import (
     PAGE_SIZE,
     Page,
@@ -87,6 +88,7 @@ __all__ = [
     "DatasetChoice",
     "DurationEstimate",
     "Page",
+    "Reconciled",
     "RunFilterOptions",
     "RunPlan",
     "RunSummary",
@@ -105,7 +107,7 @@ __all__ = [
     "dataset_choices",
     "ensure_local_admin",
     "eta_seconds",
-    "execute_run",
+    "execute_chunk",
     "execute_training",
     "get_dataset",
     "get_model",
@@ -129,6 +131,7 @@ __all__ = [
     "plan_run",
     "preview_csv",
     "ranks",
+    "reconcile",
     "reproduce_snippet",
     "rotate_token",
     "run_filter_options",

@@ -1,43 +1,51 @@
-"""Running a search: what a worker task calls. Each candidate is stored the moment it finishes."""
+"""Running a search: what a worker's task calls for one chunk of a run's candidates.
+
+A run's candidates are split into chunks, each one short task that any worker process on any
+host can take. Chunk 0 starts with every candidate: its task times the first ones, plans the
+rest as chunks of about `task_target_s` each and sends them, then stops where it got. Every
+task stores its trials together at most a second after they finish, notes the progress, and the
+task that stores the last candidate records the best. A second delivery of a chunk skips what
+is stored; a cancelled run stops at the next candidate boundary and keeps what it finished.
+"""
 
 import logging
 import math
+import time
 import uuid
-from collections.abc import Callable
+from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlalchemy import Engine, func, select, update
+from sqlmodel import Session, col
 
-from tuning.db import session_scope
-from tuning.domain import FINISHED, RunStatus, as_utc, utcnow
-from tuning.ml.search import (
-    CandidateResult,
-    SearchSpace,
-    best_index,
-    build_pipeline,
-    evaluate_candidate,
-    iter_candidates,
-    make_splits,
-)
-from tuning.models import Trial, TuningRun
+from tuning.config import Settings
+from tuning.db import insert_new, session_scope
+from tuning.domain import ACTIVE, FINISHED, RunStatus, as_utc, utcnow
+from tuning.ml.search import CandidateResult, best_index, evaluate_candidate
+from tuning.models import Chunk, Trial, TuningRun
 from tuning.schemas import Progress, testing_message
-from tuning.service.datasets import load_table
+from tuning.service.chunks import claim_chunk, plan_chunks
 from tuning.service.lifecycle import finish, update_active
+from tuning.service.preparation import prepare
+from tuning.service.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 
-ReportProgress = Callable[[Progress], None]
+# Trials are written together, at most this long after the first of them finished.
+FLUSH_S = 1.0
+# How long chunk 0 evaluates candidates to time them before it plans the rest.
+PROBE_S = 0.5
 
 
-def execute_run(
-    *, engine: Engine, run_id: uuid.UUID, report: ReportProgress, worker: str | None = None
+def execute_chunk(
+    *,
+    engine: Engine,
+    queue: TaskQueue,
+    settings: Settings,
+    run_id: uuid.UUID,
+    index: int,
+    worker: str,
 ) -> RunStatus | None:
-    """Run every candidate not yet stored, then record the best; returns the final status.
-
-    A second delivery of the same run continues from the trials already stored. A cancelled
-    run stops at the next candidate boundary and keeps what it finished.
-    """
+    """Evaluate chunk `index` of the run, as far as it is not stored; the run's status after."""
     with session_scope(engine) as session:
         run = session.get(TuningRun, run_id)
         if run is None:
@@ -45,8 +53,12 @@ def execute_run(
             return None
         if run.status in FINISHED:
             return run.status  # cancelled while queued, or a late duplicate delivery
+        chunk = claim_chunk(session=session, run_id=run_id, index=index, worker=worker)
+        if chunk is None:
+            return run.status  # done by an earlier delivery
         try:
-            _search(session, run, report, worker)
+            if _start(session, run):
+                _evaluate(session, queue, settings, run, chunk, worker)
         except Exception as exc:
             log.exception("tuning run %s failed", run_id)
             session.rollback()
@@ -62,81 +74,147 @@ def execute_run(
         return run.status
 
 
-def _search(session: Session, run: TuningRun, report: ReportProgress, worker: str | None) -> None:
-    table = load_table(session=session, dataset_id=run.dataset_id)
-    space = SearchSpace(run.param_grid, run.search, run.n_iter, run.random_state)
-    candidates = list(iter_candidates(space))
-    total = len(candidates)
-    stored = set(session.exec(select(Trial.index).where(Trial.run_id == run.id)).all())
-    if not _start(session, run, current=len(stored), total=total):
-        return
-    report(Progress.of(len(stored), total, testing_message(len(stored), total)))
-
-    pipeline = build_pipeline(run.estimator, random_state=run.random_state)
-    splits = make_splits(run.cv, table, pipeline)
-    for index, params in enumerate(candidates):
-        if index in stored:
-            continue
-        result = evaluate_candidate(pipeline, params, table, splits, run.scoring)
-        _store_trial(session, run, index, params, result, worker)
-        stored.add(index)
-        progress = Progress.of(len(stored), total, testing_message(len(stored), total))
-        if not _record_progress(session, run.id, progress):
-            return  # cancelled: stop at this candidate boundary, keep what is stored
-        report(progress)
-    _record_best(session, run)
-
-
-def _start(session: Session, run: TuningRun, *, current: int, total: int) -> bool:
-    values: dict[str, object] = {"progress_current": current, "progress_total": total}
-    values["progress_message"] = testing_message(current, total)
-    values["status"] = RunStatus.PROGRESS
+def _start(session: Session, run: TuningRun) -> bool:
+    values: dict[str, Any] = {"status": RunStatus.PROGRESS}
     if run.started_at is None:
         values["started_at"] = utcnow()
+        values["progress_message"] = testing_message(0, run.total_combinations)
     return update_active(session=session, kind=TuningRun, run_id=run.id, **values)
 
 
-def _record_progress(session: Session, run_id: uuid.UUID, progress: Progress) -> bool:
-    return update_active(
+def _evaluate(
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    run: TuningRun,
+    chunk: Chunk,
+    worker: str,
+) -> None:
+    work = prepare(session=session, run=run)
+    stored = _stored(session, run.id, chunk.start, chunk.stop)
+    probing = chunk.index == 0 and run.chunk_size is None
+    stop, pending = chunk.stop, []
+    began = last_flush = time.monotonic()
+    n_evaluated = 0
+    for position in range(chunk.start, chunk.stop):
+        if position >= stop:
+            break
+        if position in stored:
+            continue
+        if not _is_active(session, run.id):
+            break  # cancelled: no candidate starts after the cancel is committed
+        started_at = utcnow()
+        params = work.candidates[position]
+        result = evaluate_candidate(work.pipeline, params, work.table, work.splits, run.scoring)
+        pending.append(_trial(run.id, position, params, result, worker, started_at))
+        n_evaluated += 1
+        if probing and time.monotonic() - began >= PROBE_S:
+            per_candidate = (time.monotonic() - began) / n_evaluated
+            stop = plan_chunks(
+                session=session,
+                queue=queue,
+                settings=settings,
+                run=run,
+                probed_to=position + 1,
+                per_candidate_s=per_candidate,
+            )
+            probing = False
+        if time.monotonic() - last_flush >= FLUSH_S:
+            _flush(session, queue, run, pending)
+            last_flush = time.monotonic()
+    if probing:  # the whole run fitted in the probe: nothing left to plan
+        plan_chunks(
+            session=session,
+            queue=queue,
+            settings=settings,
+            run=run,
+            probed_to=chunk.stop,
+            per_candidate_s=0.0,
+        )
+    n_stored = _flush(session, queue, run, pending, done=chunk)
+    if n_stored >= run.total_combinations:
+        record_best(session=session, run=run)
+
+
+def _stored(session: Session, run_id: uuid.UUID, start: int, stop: int) -> set[int]:
+    rows = session.execute(
+        select(col(Trial.index)).where(
+            col(Trial.run_id) == run_id, col(Trial.index) >= start, col(Trial.index) < stop
+        )
+    )
+    return set(rows.scalars())
+
+
+def _is_active(session: Session, run_id: uuid.UUID) -> bool:
+    status = session.execute(
+        select(col(TuningRun.status)).where(col(TuningRun.id) == run_id)
+    ).scalar_one()
+    session.commit()  # end the read, so that the next check sees a cancel committed since
+    return RunStatus(status) in ACTIVE
+
+
+def _trial(
+    run_id: uuid.UUID,
+    index: int,
+    params: dict[str, Any],
+    result: CandidateResult,
+    worker: str,
+    started_at: Any,
+) -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "index": index,
+        "params": params,
+        "mean_test_score": _finite(result.mean_test_score),
+        "std_test_score": _finite(result.std_test_score),
+        "split_scores": [_finite(score) for score in result.split_scores],
+        "split_train_scores": [_finite(score) for score in result.split_train_scores],
+        "mean_fit_time": result.mean_fit_time,
+        "mean_score_time": result.mean_score_time,
+        "error": result.error,
+        "worker": worker,
+        "started_at": started_at,
+        "finished_at": utcnow(),
+    }
+
+
+def _flush(
+    session: Session,
+    queue: TaskQueue,
+    run: TuningRun,
+    pending: list[dict[str, Any]],
+    done: Chunk | None = None,
+) -> int:
+    """Store the pending trials (and mark the chunk done) in one transaction; the run's count."""
+    insert_new(session, Trial, pending)
+    pending.clear()
+    if done is not None:
+        session.execute(
+            update(Chunk).where(col(Chunk.id) == done.id).values(state="done", finished_at=utcnow())
+        )
+    n_stored = session.execute(
+        select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
+    ).scalar_one()
+    total = run.total_combinations
+    message = testing_message(n_stored, total)
+    active = update_active(  # commits the trials too, whatever the run's status
         session=session,
         kind=TuningRun,
-        run_id=run_id,
-        progress_current=progress.current,
-        progress_message=progress.status,
-    )
-
-
-def _store_trial(
-    session: Session,
-    run: TuningRun,
-    index: int,
-    params: dict,
-    result: CandidateResult,
-    worker: str | None,
-) -> None:
-    trial = Trial(
         run_id=run.id,
-        index=index,
-        params=params,
-        mean_test_score=_finite(result.mean_test_score),
-        std_test_score=_finite(result.std_test_score),
-        split_scores=[_finite(score) for score in result.split_scores],
-        mean_fit_time=result.mean_fit_time,
-        mean_score_time=result.mean_score_time,
-        error=result.error,
-        worker=worker,
+        progress_current=n_stored,
+        progress_message=message,
     )
-    session.add(trial)
-    try:
-        session.commit()
-    except IntegrityError:
-        session.rollback()  # another delivery stored this candidate first: keep theirs
+    if active and run.task_id:
+        queue.report_progress(run.task_id, Progress.of(n_stored, total, message).model_dump())
+    return n_stored
 
 
-def _record_best(session: Session, run: TuningRun) -> None:
-    rows = session.exec(
+def record_best(*, session: Session, run: TuningRun) -> None:
+    """End a run whose every candidate is stored: SUCCESS with scikit-learn's best, or FAILURE
+    when none scored. Guarded: the first caller ends it, a late one changes nothing."""
+    rows = session.execute(
         select(col(Trial.index), col(Trial.mean_test_score), col(Trial.params), col(Trial.error))
-        .where(Trial.run_id == run.id)
+        .where(col(Trial.run_id) == run.id)
         .order_by(col(Trial.index))
     ).all()
     best = best_index([score for _, score, _, _ in rows])
@@ -165,6 +243,7 @@ def _record_best(session: Session, run: TuningRun) -> None:
         best_score=score,
         best_trial_index=index,
         tuning_time=tuning_time,
+        progress_current=len(rows),
         progress_message=f"Completed {len(rows)} parameter combinations",
     )
 

@@ -1,7 +1,7 @@
 """What tuning and training runs share: checking a configuration, queueing, ending."""
 
+import logging
 import uuid
-from collections.abc import Callable
 from typing import TypeVar
 
 from sqlalchemy import update
@@ -10,8 +10,11 @@ from sqlmodel import Session, col
 from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import InvalidInput, Unavailable
 from tuning.ml import catalog
-from tuning.models import Dataset, TrainingRun, TuningRun
+from tuning.models import Chunk, Dataset, TrainingRun, TuningRun
 from tuning.service.datasets import get_dataset
+from tuning.service.queue import TaskQueue
+
+log = logging.getLogger(__name__)
 
 AnyRun = TuningRun | TrainingRun
 
@@ -33,29 +36,50 @@ def estimator_and_dataset(
 R = TypeVar("R", TuningRun, TrainingRun)
 
 
-def store_and_enqueue(*, session: Session, run: R, enqueue: Callable[[uuid.UUID, str], None]) -> R:
+def store_and_enqueue(*, session: Session, run: R, queue: TaskQueue) -> R:
     """Commit the run as PENDING, then hand it to a worker (commit before enqueue).
 
-    If the broker refuses, the run is stored as FAILURE with the reason, never left PENDING for
-    a worker that will not come, and Unavailable is raised.
+    The row is the source of truth: if the broker does not take the run within its budget, the
+    run stays PENDING in the outbox and the reconciler sends it once the broker answers. A
+    broker outage loses no submission and never holds up the caller.
     """
     run.task_id = str(uuid.uuid4())
     session.add(run)
-    session.commit()
-    try:
-        enqueue(run.id, run.task_id)
-    except Unavailable as exc:
-        finish(
-            session=session,
-            kind=type(run),
-            run_id=run.id,
-            status=RunStatus.FAILURE,
-            error_type="BrokerUnavailable",
-            error_message=str(exc),
+    session.flush()  # the run's row first: the chunk refers to it
+    if isinstance(run, TuningRun):
+        # Chunk 0 holds every candidate until its task has timed the first ones and planned
+        # the rest; its task id is the run's.
+        session.add(
+            Chunk(run_id=run.id, index=0, start=0, stop=run.total_combinations, task_id=run.task_id)
         )
-        raise
-    session.refresh(run)
+    session.commit()
+    send_run(session=session, queue=queue, run=run)
+    # Not refreshed: the answer says what the submission did (stored PENDING and queued), even
+    # when a worker has started the run in the meantime.
     return run
+
+
+def send_run(*, session: Session, queue: TaskQueue, run: AnyRun) -> bool:
+    """Hand a stored run's first task to the broker and note when; False if it did not go."""
+    assert run.task_id is not None, "a stored run has a task id"
+    try:
+        if isinstance(run, TuningRun):
+            queue.enqueue_chunk(run.id, 0, task_id=run.task_id)
+        else:
+            queue.enqueue_training(run.id, task_id=run.task_id)
+    except Unavailable as exc:
+        log.warning("%s %s waits in the outbox: %s", type(run).__name__, run.id, exc)
+        return False
+    now = utcnow()
+    session.execute(update(type(run)).where(col(type(run).id) == run.id).values(sent_at=now))
+    if isinstance(run, TuningRun):
+        session.execute(
+            update(Chunk)
+            .where(col(Chunk.run_id) == run.id, col(Chunk.index) == 0)
+            .values(sent_at=now)
+        )
+    session.commit()
+    return True
 
 
 def update_active(

@@ -16,20 +16,23 @@ class TaskState:
 
 
 class TaskQueue(Protocol):
-    def enqueue_tuning(self, run_id: uuid.UUID, *, task_id: str) -> None:
-        """Hand the run to a worker; raise tuning.errors.Unavailable if the broker refuses."""
+    """Every send answers within its budget or raises tuning.errors.Unavailable: the database
+    row is the source of truth, and the reconciler sends what did not go."""
+
+    def enqueue_chunk(self, run_id: uuid.UUID, index: int, *, task_id: str) -> None:
+        """Hand chunk `index` of a tuning run to a worker."""
 
     def enqueue_training(self, training_run_id: uuid.UUID, *, task_id: str) -> None:
-        """Hand a training run to a worker; raise Unavailable if the broker refuses."""
+        """Hand a training run to a worker."""
 
     def task_state(self, task_id: str) -> TaskState | None:
         """The task's live state, or None when the backend does not answer within its budget."""
+
+    def report_progress(self, task_id: str, meta: dict[str, Any]) -> None:
+        """Best effort: publish a run's live progress; a broker that does not answer is skipped."""
 
     def revoke(self, task_id: str) -> None:
         """Ask workers to drop the task if it has not started (best effort)."""
 
     def ping_broker(self) -> None:
-        """Raise if the broker does not answer."""
-
-    def worker_names(self) -> list[str]:
-        """The workers that answer a ping within a second."""
+        """Raise if the broker does not answer within the budget."""

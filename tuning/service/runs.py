@@ -95,11 +95,7 @@ def submit_run(
     run = validate_run(session=session, settings=settings, run_in=run_in)
     assert owner.id is not None, "a stored user"
     run.owner_id = owner.id
-    return store_and_enqueue(
-        session=session,
-        run=run,
-        enqueue=lambda run_id, task_id: queue.enqueue_tuning(run_id, task_id=task_id),
-    )
+    return store_and_enqueue(session=session, run=run, queue=queue)
 
 
 def cancel_run(

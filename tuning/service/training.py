@@ -99,9 +99,7 @@ def submit_training(
 ) -> TrainingRun:
     """Validate, store as PENDING, then enqueue (commit before enqueue)."""
     return store_and_enqueue(
-        session=session,
-        run=_training_row(session, owner, request),
-        enqueue=lambda run_id, task_id: queue.enqueue_training(run_id, task_id=task_id),
+        session=session, run=_training_row(session, owner, request), queue=queue
     )
 
 

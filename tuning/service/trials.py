@@ -31,12 +31,14 @@ class TrialRecord(Protocol):
     index: int
     params: dict[str, Any]
     split_scores: list[float | None]
+    split_train_scores: list[float | None] | None
     mean_test_score: float | None
     std_test_score: float | None
     mean_fit_time: float
     mean_score_time: float
     error: str | None
     worker: str | None
+    started_at: datetime | None
     finished_at: datetime
 
 
@@ -92,14 +94,11 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
     """One row per trial in the shape of cv_results_, led by the trial number and its rank.
 
     Columns: trial, rank_test_score, param_* (values as given: None, words, ints, as objects),
-    mean_test_score, std_test_score, split*_test_score, mean_fit_time, mean_score_time, error,
-    worker, finished_at.
+    mean_test_score, std_test_score, split*_test_score, split*_train_score (nan where not
+    recorded), mean_fit_time, mean_score_time, error, worker, finished_at.
     """
     n_splits = max((len(trial.split_scores) for trial in trials), default=0)
-    splits = np.full((len(trials), n_splits), np.nan)
-    for row, trial in enumerate(trials):
-        scores = [np.nan if score is None else score for score in trial.split_scores]
-        splits[row, : len(scores)] = scores
+    splits = _split_matrix([trial.split_scores for trial in trials], n_splits)
     columns: dict[str, Any] = {"trial": [trial.index for trial in trials]}
     for param in params:
         values = [trial.params.get(param) for trial in trials]
@@ -108,6 +107,9 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
     columns["std_test_score"] = _floats(trial.std_test_score for trial in trials)
     for split in range(n_splits):
         columns[split_column(split)] = splits[:, split]
+    train = _split_matrix([trial.split_train_scores or [] for trial in trials], n_splits)
+    for split in range(n_splits):
+        columns[f"split{split}_train_score"] = train[:, split]
     columns["mean_fit_time"] = _floats(trial.mean_fit_time for trial in trials)
     columns["mean_score_time"] = _floats(trial.mean_score_time for trial in trials)
     columns["error"] = pd.Series([trial.error for trial in trials], dtype=object)
@@ -117,6 +119,15 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
     ranks = rank_test_scores([None if np.isnan(score) else score for score in frame[SCORE]])
     frame.insert(1, "rank_test_score", pd.Series(ranks, index=frame.index, dtype="Int64"))
     return frame
+
+
+def _split_matrix(rows: Sequence[Sequence[float | None]], n_splits: int) -> np.ndarray:
+    """Scores by trial and split, nan where a split failed or was not recorded."""
+    matrix = np.full((len(rows), n_splits), np.nan)
+    for row, scores in enumerate(rows):
+        values = [np.nan if score is None else score for score in scores][:n_splits]
+        matrix[row, : len(values)] = values
+    return matrix
 
 
 def _floats(values: Any) -> np.ndarray:

@@ -4,7 +4,7 @@ from celery import Celery
 
 from tuning.config import Settings
 
-TUNE_TASK = "tuning.run_tuning"
+TUNE_TASK = "tuning.run_chunk"
 TRAIN_TASK = "tuning.train_model"
 
 
@@ -16,12 +16,14 @@ def create_celery(settings: Settings) -> Celery:
         task_serializer="json",
         result_serializer="json",
         accept_content=["json"],
-        # A run is acknowledged only when it ends, and requeued if its worker dies; the run
-        # then resumes from the trials it stored.
+        # A chunk of a run is acknowledged only when it ends, and requeued if its worker dies;
+        # it then resumes from the trials stored. A worker holds no message beyond the ones it
+        # runs, so a lost worker strands nothing that the reconciler cannot see.
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         worker_prefetch_multiplier=1,
-        task_track_started=True,
+        # The database row says a run has started; no Redis write per task for it.
+        task_track_started=False,
         broker_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         result_backend_transport_options={"visibility_timeout": settings.visibility_timeout_s},
         broker_connection_retry_on_startup=True,

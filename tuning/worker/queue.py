@@ -1,9 +1,12 @@
 """The TaskQueue of the service layer, on Celery."""
 
 import contextlib
+import logging
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor, TimeoutError
 from functools import cached_property
+from typing import Any
 
 import redis
 from celery import Celery
@@ -16,32 +19,66 @@ from tuning.errors import Unavailable
 from tuning.service.queue import TaskState
 from tuning.worker.app import TRAIN_TASK, TUNE_TASK
 
+log = logging.getLogger(__name__)
+
 # After a failed status read, how long status reads skip Redis and use the database.
 REDIS_RETRY_AFTER_S = 2.0
 
 
 class CeleryQueue:
-    def __init__(self, app: Celery, *, timeout: float = 0.5) -> None:
+    def __init__(
+        self, app: Celery, *, timeout: float = 0.5, send_timeout: float = 1.5, expires_s: int = 0
+    ) -> None:
         self.app = app
         self.timeout = timeout
+        self.send_timeout = send_timeout
+        expires = app.conf.result_expires
+        seconds = expires.total_seconds() if hasattr(expires, "total_seconds") else expires
+        self.expires_s = expires_s or int(seconds or 86400)
         self._redis_down_until = 0.0
+        # Sends run here so that a caller waits `send_timeout` at most, whatever Redis does.
+        self._senders = ThreadPoolExecutor(max_workers=4, thread_name_prefix="celery-send")
 
-    def enqueue_tuning(self, run_id: uuid.UUID, *, task_id: str) -> None:
-        self._send(TUNE_TASK, run_id, task_id)
+    def enqueue_chunk(self, run_id: uuid.UUID, index: int, *, task_id: str) -> None:
+        self._send(TUNE_TASK, [str(run_id), index], task_id)
 
     def enqueue_training(self, training_run_id: uuid.UUID, *, task_id: str) -> None:
-        self._send(TRAIN_TASK, training_run_id, task_id)
+        self._send(TRAIN_TASK, [str(training_run_id)], task_id)
 
-    def _send(self, task: str, run_id: uuid.UUID, task_id: str) -> None:
+    def _send(self, task: str, args: list[object], task_id: str) -> None:
         # ignore_result: the sender never waits on the result, so it must not subscribe to it
         # (that would grow a pubsub subscription per submission in a long-lived API process).
-        # Progress and errors still reach the backend: see tuning.worker.tasks.
+        sent = self._senders.submit(
+            self.app.send_task, task, args=args, task_id=task_id, retry=False, ignore_result=True
+        )
         try:
-            self.app.send_task(
-                task, args=[str(run_id)], task_id=task_id, retry=False, ignore_result=True
-            )
+            sent.result(timeout=self.send_timeout)
+        except TimeoutError as exc:
+            # The send may still go through later; the reconciler may send it too, and a second
+            # delivery of the same work stores nothing twice.
+            raise Unavailable(
+                f"the task broker did not answer within {self.send_timeout:g} s"
+            ) from exc
         except (OperationalError, RedisError, OSError) as exc:
             raise Unavailable(f"the task broker is unreachable: {exc}") from exc
+
+    def report_progress(self, task_id: str, meta: dict[str, Any]) -> None:
+        """One SET of Celery's result key in its own format, within the budget, or nothing."""
+        backend = self.app.backend
+        value = backend.encode(
+            {
+                "status": "PROGRESS",
+                "result": meta,
+                "traceback": None,
+                "children": [],
+                "date_done": None,
+                "task_id": task_id,
+            }
+        )
+        try:
+            self._status_client.set(backend.get_key_for_task(task_id), value, ex=self.expires_s)
+        except (RedisError, OSError) as exc:
+            log.warning("progress of task %s not published: %s", task_id, exc)
 
     def task_state(self, task_id: str) -> TaskState | None:
         """One GET of Celery's result key, within the time budget; None when Redis cannot answer."""
@@ -85,9 +122,4 @@ class CeleryQueue:
             self.app.control.revoke(task_id)
 
     def ping_broker(self) -> None:
-        with self.app.connection_for_write() as connection:
-            connection.ensure_connection(max_retries=1, timeout=self.timeout)
-
-    def worker_names(self) -> list[str]:
-        replies = self.app.control.ping(timeout=1.0) or []
-        return [name for reply in replies for name in reply]
+        self._status_client.ping()

@@ -1,20 +1,22 @@
-"""Celery tasks: take an id, re-read the row, call the service layer. Nothing else."""
+"""Celery tasks: take an id, call the service layer. Nothing else."""
 
 import os
 import socket
 import uuid
 
-from celery import Task, shared_task
+from celery import Celery, Task, shared_task
 from sqlalchemy import Engine
 
 from tuning.config import Settings
 from tuning.db import create_db_engine
-from tuning.schemas import Progress
-from tuning.service.execution import execute_run
+from tuning.service.execution import execute_chunk
 from tuning.service.training import execute_training
+from tuning.worker import housekeeping  # noqa: F401  # connects the heartbeat and reconciler
 from tuning.worker.app import TRAIN_TASK, TUNE_TASK
+from tuning.worker.queue import CeleryQueue
 
 _engines: dict[tuple[int, str], Engine] = {}
+_queues: dict[tuple[int, int], CeleryQueue] = {}
 
 
 def engine_for(settings: Settings) -> Engine:
@@ -25,17 +27,26 @@ def engine_for(settings: Settings) -> Engine:
     return _engines[key]
 
 
+def queue_for(app: Celery) -> CeleryQueue:
+    """The service's TaskQueue on this app, one per process."""
+    key = (os.getpid(), id(app))
+    if key not in _queues:
+        settings: Settings = app.tuning_settings
+        _queues[key] = CeleryQueue(
+            app, timeout=settings.status_timeout_s, send_timeout=settings.send_timeout_s
+        )
+    return _queues[key]
+
+
 @shared_task(bind=True, name=TUNE_TASK, store_errors_even_if_ignored=True)
-def run_tuning(self: Task, run_id: str) -> str | None:
-    """Execute one tuning run; safe to deliver twice (it resumes from stored trials)."""
-
-    def report(progress: Progress) -> None:
-        self.update_state(state="PROGRESS", meta=progress.model_dump())
-
-    status = execute_run(
+def run_chunk(self: Task, run_id: str, index: int = 0) -> str | None:
+    """Evaluate one chunk of a run's candidates; safe to deliver twice (stored ones are skipped)."""
+    status = execute_chunk(
         engine=engine_for(self.app.tuning_settings),
+        queue=queue_for(self.app),
+        settings=self.app.tuning_settings,
         run_id=uuid.UUID(run_id),
-        report=report,
+        index=index,
         worker=self.request.hostname or socket.gethostname(),
     )
     return status.value if status else None

@@ -15,5 +15,9 @@ router = APIRouter(tags=["health"])
 def healthz(runtime: RuntimeDep):
     """200 when every part answers; 503 with the failing part named otherwise."""
     with session_scope(runtime.engine) as session:
-        health = service.check_health(session=session, queue=runtime.queue)
+        health = service.check_health(
+            session=session,
+            queue=runtime.queue,
+            worker_timeout_s=runtime.settings.worker_timeout_s,
+        )
         return JSONResponse(health.model_dump(), status_code=200 if health.ok else 503)

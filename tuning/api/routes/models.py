@@ -5,7 +5,7 @@ from pydantic import BaseModel
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
-from tuning.api.responses import AUTH, BROKER, BY_ID
+from tuning.api.responses import AUTH, BY_ID
 from tuning.db import session_scope
 from tuning.models import RunStatus
 from tuning.schemas import TrainingRunCreate, TrainingStatus
@@ -20,9 +20,7 @@ class TrainingAccepted(BaseModel):
     status_url: str
 
 
-@router.post(
-    "/train", status_code=202, response_model=TrainingAccepted, responses={**BY_ID, **BROKER}
-)
+@router.post("/train", status_code=202, response_model=TrainingAccepted, responses=BY_ID)
 def start_training(
     request_in: TrainingRunCreate,
     request: Request,

@@ -9,7 +9,7 @@ from pydantic import BaseModel
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, TokenDep, UserDep
-from tuning.api.responses import AUTH, BROKER, BY_ID
+from tuning.api.responses import AUTH, BY_ID
 from tuning.db import session_scope
 from tuning.domain import RunStatus
 from tuning.schemas import RunPublic, RunResults, TuningRunCreate, TuningStatus
@@ -39,7 +39,6 @@ class RunList(BaseModel):
     "/tune",
     status_code=202,
     response_model=TuningAccepted,
-    responses=BROKER,
 )
 def start_tuning(
     run_in: TuningRunCreate,

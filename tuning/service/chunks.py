@@ -1,0 +1,127 @@
+"""A run's chunks: claiming one, planning the rest from measured times, sending them."""
+
+import logging
+import math
+import uuid
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import Session, col, select
+
+from tuning.config import Settings
+from tuning.db import insert_new
+from tuning.domain import utcnow
+from tuning.errors import Unavailable
+from tuning.models import Chunk, TuningRun
+from tuning.service.queue import TaskQueue
+from tuning.service.workers import live_workers
+
+log = logging.getLogger(__name__)
+
+# Enough tasks per worker process that the last ones to finish leave little idle time.
+TASKS_PER_PROCESS = 4
+MAX_CHUNK = 5_000
+
+
+def claim_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: str) -> Chunk | None:
+    """Mark the chunk running on `worker`; None if it is done (or does not exist)."""
+    claimed = session.execute(
+        update(Chunk)
+        .where(col(Chunk.run_id) == run_id, col(Chunk.index) == index, col(Chunk.state) != "done")
+        .values(state="running", worker=worker, started_at=utcnow(), attempts=Chunk.attempts + 1)
+    )
+    session.commit()
+    if claimed.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
+        return None
+    return session.exec(
+        select(Chunk).where(col(Chunk.run_id) == run_id, col(Chunk.index) == index)
+    ).one()
+
+
+def chunk_size(
+    *, per_candidate_s: float, n_remaining: int, n_processes: int, target_s: float
+) -> int:
+    """Candidates per task: about `target_s` of work, yet several tasks per worker process."""
+    by_time = int(target_s / per_candidate_s) if per_candidate_s > 0 else MAX_CHUNK
+    spread = math.ceil(n_remaining / (TASKS_PER_PROCESS * max(n_processes, 1)))
+    return max(1, min(by_time, spread, MAX_CHUNK))
+
+
+def plan_chunks(
+    *,
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    run: TuningRun,
+    probed_to: int,
+    per_candidate_s: float,
+) -> int:
+    """Chunk 0 ends at `probed_to`; the rest become chunks, stored, then sent. Returns where
+    chunk 0 ends now: `probed_to`, or where another delivery of chunk 0 planned it to end."""
+    total = run.total_combinations
+    n_processes = sum(
+        w.concurrency for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)
+    )
+    size = chunk_size(
+        per_candidate_s=per_candidate_s,
+        n_remaining=total - probed_to,
+        n_processes=n_processes,
+        target_s=settings.task_target_s,
+    )
+    planned = session.execute(
+        update(TuningRun)
+        .where(col(TuningRun.id) == run.id, col(TuningRun.chunk_size).is_(None))
+        .values(chunk_size=size)
+    )
+    if planned.rowcount == 0:  # type: ignore[attr-defined]  # another delivery planned first
+        session.commit()
+        return session.exec(
+            select(Chunk.stop).where(col(Chunk.run_id) == run.id, col(Chunk.index) == 0)
+        ).one()
+    run.chunk_size = size
+    session.execute(
+        update(Chunk)
+        .where(col(Chunk.run_id) == run.id, col(Chunk.index) == 0)
+        .values(stop=probed_to)
+    )
+    starts = range(probed_to, total, size)
+    rows: list[dict[str, Any]] = [
+        {
+            "run_id": run.id,
+            "index": number,
+            "start": start,
+            "stop": min(start + size, total),
+            "state": "queued",
+            "task_id": str(uuid.uuid4()),
+            "attempts": 0,
+        }
+        for number, start in enumerate(starts, start=1)
+    ]
+    insert_new(session, Chunk, rows)
+    session.commit()
+    chunks = [(int(row["index"]), str(row["task_id"])) for row in rows]
+    send_chunks(session=session, queue=queue, run_id=run.id, chunks=chunks)
+    return probed_to
+
+
+def send_chunks(
+    *, session: Session, queue: TaskQueue, run_id: uuid.UUID, chunks: list[tuple[int, str]]
+) -> int:
+    """Send the chunks (index, task id) and note when; stop at the first the broker refuses
+    (the reconciler sends the rest). Returns how many went."""
+    sent: list[int] = []
+    for index, task_id in chunks:
+        try:
+            queue.enqueue_chunk(run_id, index, task_id=task_id)
+        except Unavailable as exc:
+            log.warning("chunks of run %s wait for the reconciler: %s", run_id, exc)
+            break
+        sent.append(index)
+    if sent:
+        session.execute(
+            update(Chunk)
+            .where(col(Chunk.run_id) == run_id, col(Chunk.index).in_(sent))
+            .values(sent_at=utcnow())
+        )
+        session.commit()
+    return len(sent)

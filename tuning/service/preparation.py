@@ -1,0 +1,68 @@
+"""What a worker process needs to evaluate a run's candidates, built once per run.
+
+A run's chunks arrive one after another at the same worker process; loading its dataset,
+listing its candidates and computing its CV splits once per process, not once per task, keeps
+a task's cost in its fits. The splits are GridSearchCV's own, so any process on any host
+computes the same ones.
+"""
+
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from sklearn.pipeline import Pipeline
+from sqlmodel import Session
+
+from tuning.ml.datasets import Table
+from tuning.ml.search import SearchSpace, Splits, build_pipeline, iter_candidates, make_splits
+from tuning.models import TuningRun
+from tuning.service.datasets import load_table
+
+# Runs and datasets a worker process keeps ready: a few, so memory stays bounded.
+KEEP = 4
+
+
+@dataclass(frozen=True)
+class Prepared:
+    candidates: list[dict[str, Any]]
+    table: Table
+    pipeline: Pipeline
+    splits: Splits
+
+
+_runs: OrderedDict[uuid.UUID, Prepared] = OrderedDict()
+_tables: OrderedDict[uuid.UUID, Table] = OrderedDict()
+
+
+def prepare(*, session: Session, run: TuningRun) -> Prepared:
+    """The run's candidates in scikit-learn's order, its data, pipeline and splits."""
+    if run.id in _runs:
+        _runs.move_to_end(run.id)
+        return _runs[run.id]
+    table = _table(session, run.dataset_id)
+    pipeline = build_pipeline(run.estimator, random_state=run.random_state)
+    space = SearchSpace(run.param_grid, run.search, run.n_iter, run.random_state)
+    prepared = Prepared(
+        candidates=list(iter_candidates(space)),
+        table=table,
+        pipeline=pipeline,
+        splits=make_splits(run.cv, table, pipeline),
+    )
+    _keep(_runs, run.id, prepared)
+    return prepared
+
+
+def _table(session: Session, dataset_id: uuid.UUID) -> Table:
+    if dataset_id in _tables:
+        _tables.move_to_end(dataset_id)
+        return _tables[dataset_id]
+    table = load_table(session=session, dataset_id=dataset_id)
+    _keep(_tables, dataset_id, table)
+    return table
+
+
+def _keep(cache: OrderedDict[uuid.UUID, Any], key: uuid.UUID, value: object) -> None:
+    cache[key] = value
+    while len(cache) > KEEP:
+        cache.popitem(last=False)

@@ -1,0 +1,151 @@
+"""The reconciler: it makes the queue match the database, which is the source of truth.
+
+One worker process at a time runs it (a lease in the database), every few seconds:
+
+- the outbox: a run stored but never handed to the broker (it was down or stalled) is sent;
+- lost work: a chunk running on a worker that stopped sending heartbeats is queued again, and
+  a chunk planned but never sent is sent;
+- loose ends: a run whose every candidate is stored is ended, and a run past the time limit
+  fails.
+
+Everything it does is harmless to repeat: a chunk delivered twice stores nothing twice.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVar
+
+from sqlalchemy import func, or_, update
+from sqlmodel import Session, col, select
+from sqlmodel.sql.expression import SelectOfScalar
+
+from tuning.config import Settings
+from tuning.domain import ACTIVE, RunStatus, utcnow
+from tuning.models import Chunk, TrainingRun, Trial, TuningRun
+from tuning.service.chunks import send_chunks
+from tuning.service.execution import record_best
+from tuning.service.lifecycle import finish, send_run
+from tuning.service.queue import TaskQueue
+from tuning.service.workers import live_workers
+
+log = logging.getLogger(__name__)
+
+# A submission is sent by its API process at once; the outbox leaves it alone this long first.
+OUTBOX_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    sent: int = 0
+    requeued: int = 0
+    finished: int = 0
+    timed_out: int = 0
+
+
+def reconcile(*, session: Session, queue: TaskQueue, settings: Settings) -> Reconciled:
+    """One pass; what it did, for the log."""
+    done = Reconciled(
+        sent=_send_outbox(session, queue),
+        requeued=_requeue_lost_chunks(session, queue, settings),
+        finished=_finish_complete_runs(session),
+        timed_out=_fail_overdue_runs(session, settings),
+    )
+    if done != Reconciled():
+        log.info("reconciled: %s", done)
+    return done
+
+
+def _send_outbox(session: Session, queue: TaskQueue) -> int:
+    before = utcnow() - timedelta(seconds=OUTBOX_GRACE_S)
+    sent = 0
+    waiting: list[TuningRun | TrainingRun] = []
+    waiting += session.exec(_outbox(TuningRun, before)).all()
+    waiting += session.exec(_outbox(TrainingRun, before)).all()
+    for run in waiting:
+        if not send_run(session=session, queue=queue, run=run):
+            return sent  # the broker still does not answer: try again next pass
+        sent += 1
+    return sent
+
+
+R = TypeVar("R", TuningRun, TrainingRun)
+
+
+def _outbox(kind: type[R], before: datetime) -> SelectOfScalar[R]:
+    return select(kind).where(
+        col(kind.status) == RunStatus.PENDING,
+        col(kind.sent_at).is_(None),
+        col(kind.created_at) < before,
+    )
+
+
+def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings) -> int:
+    live = [w.hostname for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)]
+    lost = session.exec(
+        select(Chunk)
+        .join(TuningRun, col(TuningRun.id) == Chunk.run_id)
+        .where(
+            col(TuningRun.status).in_(list(ACTIVE)),
+            col(TuningRun.sent_at).is_not(None),
+            or_(
+                (col(Chunk.state) == "running") & col(Chunk.worker).not_in(live),
+                (col(Chunk.state) == "queued") & col(Chunk.sent_at).is_(None),
+            ),
+        )
+        .order_by(col(Chunk.run_id), col(Chunk.index))
+    ).all()
+    by_run: dict[uuid.UUID, list[tuple[int, str]]] = {}
+    for chunk in lost:
+        if chunk.state == "running":
+            log.warning(
+                "chunk %s of run %s was on %s, which went silent",
+                chunk.index,
+                chunk.run_id,
+                chunk.worker,
+            )
+        task_id = str(uuid.uuid4())
+        session.execute(
+            update(Chunk)
+            .where(col(Chunk.id) == chunk.id)
+            .values(state="queued", worker=None, task_id=task_id, sent_at=None)
+        )
+        by_run.setdefault(chunk.run_id, []).append((chunk.index, task_id))
+    session.commit()
+    return sum(
+        send_chunks(session=session, queue=queue, run_id=run_id, chunks=chunks)
+        for run_id, chunks in by_run.items()
+    )
+
+
+def _finish_complete_runs(session: Session) -> int:
+    complete = session.exec(
+        select(TuningRun)
+        .join(Trial, col(Trial.run_id) == TuningRun.id)
+        .where(col(TuningRun.status).in_(list(ACTIVE)), col(TuningRun.chunk_size).is_not(None))
+        .group_by(col(TuningRun.id))
+        .having(func.count(col(Trial.id)) >= TuningRun.total_combinations)
+    ).all()
+    for run in complete:
+        record_best(session=session, run=run)
+    return len(complete)
+
+
+def _fail_overdue_runs(session: Session, settings: Settings) -> int:
+    limit = utcnow() - timedelta(seconds=settings.run_time_limit_s)
+    overdue = session.exec(
+        select(TuningRun.id).where(
+            col(TuningRun.status).in_(list(ACTIVE)), col(TuningRun.started_at) < limit
+        )
+    ).all()
+    for run_id in overdue:
+        finish(
+            session=session,
+            kind=TuningRun,
+            run_id=run_id,
+            status=RunStatus.FAILURE,
+            error_type="TimeLimitExceeded",
+            error_message=f"the run went on past RUN_TIME_LIMIT_S ({settings.run_time_limit_s} s)",
+        )
+    return len(overdue)
