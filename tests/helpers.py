@@ -1,13 +1,18 @@
 """Submitting runs and following them, through the service layer as every transport does."""
 
 import uuid
+from collections.abc import Sequence
+from typing import Any
 
+from sklearn.model_selection import GridSearchCV
 from sqlmodel import Session
 
+from tuning.ml.datasets import load_bundled
+from tuning.ml.search import build_pipeline, pipeline_params
 from tuning.models import User
 from tuning.runtime import Runtime
 from tuning.schemas import TuningRunCreate, TuningStatus
-from tuning.service import get_status, submit_run
+from tuning.service import TrialRecord, get_status, list_trials, submit_run
 
 from stack import wait_until
 
@@ -62,3 +67,20 @@ def _waiting_tasks(runtime: Runtime) -> int:
     """How many messages wait in the broker's default queue, not yet taken by a worker."""
     with runtime.celery.connection_for_read() as connection:
         return connection.default_channel.client.llen(runtime.celery.conf.task_default_queue)
+
+
+def trials_of(runtime: Runtime, run_id: uuid.UUID) -> Sequence[TrialRecord]:
+    with Session(runtime.engine) as session:
+        return list_trials(session=session, run_id=run_id)
+
+
+def gridsearch_best(
+    dataset: str, estimator: str, grid: dict, scoring: str, cv: int
+) -> tuple[dict[str, Any], float]:
+    """scikit-learn's own GridSearchCV on the same pipeline: its best parameters and score."""
+    table = load_bundled(dataset)
+    search = GridSearchCV(
+        build_pipeline(estimator), pipeline_params(grid), scoring=scoring, cv=cv
+    ).fit(table.X, table.y)
+    best = {name.removeprefix("model__"): value for name, value in search.best_params_.items()}
+    return best, search.best_score_

@@ -122,6 +122,9 @@ def stack_env(settings: Settings) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
+    # The worker's timings too, so a test can make heartbeats and the reconciler quick.
+    for name in ("worker_timeout_s", "heartbeat_s", "reconcile_s", "task_target_s"):
+        env[name.upper()] = str(getattr(settings, name))
     return env
 
 
@@ -181,11 +184,9 @@ class _Child:
 
 
 class WorkerProcess(_Child):
-    """A Celery worker as a user would start one: `python -m tuning worker`.
-
-    With `hostname`, Celery's own command with `-n hostname@%h` (the project's command sets no
-    node name), so that several workers on one machine have distinct names.
-    """
+    """A Celery worker as a user would start one: `python -m tuning worker`, with
+    `--hostname name@%h` when given, so that several workers on one machine have distinct
+    names."""
 
     name = "worker"
 
@@ -198,11 +199,9 @@ class WorkerProcess(_Child):
         hostname: str | None = None,
         timeout: float = 60.0,
     ) -> None:
-        command = ["-m", "tuning", "worker"]
+        argv = [sys.executable, "-m", "tuning", "worker", "--concurrency", str(concurrency)]
         if hostname:
-            command = ["-m", "celery", "-A", "tuning.worker.celery_app", "worker"]
-            command += ["--loglevel", "INFO", "-n", f"{hostname}@%h"]
-        argv = [sys.executable, *command, "--concurrency", str(concurrency)]
+            argv += ["--hostname", f"{hostname}@%h"]
         super().__init__(argv, stack_env(settings), log_path, PROJECT_ROOT)
         self._wait_ready(lambda: " ready." in self.log_text(), timeout)
 

@@ -6,37 +6,26 @@ import time
 import warnings
 
 import pytest
-from sklearn.model_selection import GridSearchCV
 from sqlmodel import Session, select
 
 from tuning.domain import RunStatus
-from tuning.ml.datasets import load_bundled
-from tuning.ml.search import build_pipeline, pipeline_params
 from tuning.models import Trial, TuningRun
-from tuning.service import cancel_run, get_run, list_trials
+from tuning.service import cancel_run, get_run
 
-from helpers import read_status, submit, wait_until_finished, wait_until_released
+from helpers import (
+    gridsearch_best,
+    read_status,
+    submit,
+    trials_of,
+    wait_until_finished,
+    wait_until_released,
+)
 from stack import wait_until
 
 pytestmark = [pytest.mark.database, pytest.mark.usefixtures("worker")]
 
 # About a second a candidate on two cores: slow enough to watch, cancel and interrupt.
 SLOW_GRID = {"n_estimators": [150, 160, 170, 180, 190, 200, 210, 220]}
-
-
-def gridsearch_best(dataset: str, estimator: str, grid: dict, scoring: str, cv: int):
-    table = load_bundled(dataset)
-    search = GridSearchCV(
-        build_pipeline(estimator), pipeline_params(grid), scoring=scoring, cv=cv
-    ).fit(table.X, table.y)
-    return {
-        k.removeprefix("model__"): v for k, v in search.best_params_.items()
-    }, search.best_score_
-
-
-def trials_of(runtime, run_id) -> list[Trial]:
-    with Session(runtime.engine) as session:
-        return list_trials(session=session, run_id=run_id)
 
 
 def wait_for_trials(runtime, run_id, count: int, timeout: float = 60) -> None:

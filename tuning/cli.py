@@ -41,6 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
     worker = command("worker", cmd_worker, "Start a Celery worker")
     worker.add_argument("--concurrency", type=int, default=None, help="Worker processes")
     worker.add_argument("--loglevel", default="INFO")
+    worker.add_argument(
+        "--hostname", default=None, help="Node name, e.g. a@%%h, so that workers on one host differ"
+    )
     command("migrate", cmd_migrate, "Apply database migrations")
     api = command("api", cmd_api, "Serve the REST API (uvicorn)")
     api.add_argument("--host", help="Default: API_HOST or 127.0.0.1")
@@ -92,6 +95,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     argv = ["worker", f"--loglevel={args.loglevel}"]
     if args.concurrency:
         argv.append(f"--concurrency={args.concurrency}")
+    if args.hostname:
+        argv.append(f"--hostname={args.hostname}")
     create_celery(settings).worker_main(argv)
     return 0
 

@@ -5,7 +5,7 @@ import math
 import uuid
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from tuning.config import Settings
@@ -24,11 +24,27 @@ MAX_CHUNK = 5_000
 
 
 def claim_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: str) -> Chunk | None:
-    """Mark the chunk running on `worker`; None if it is done (or does not exist)."""
+    """Mark the chunk running on `worker`; None if it is done (or does not exist).
+
+    A task that arrives was sent, whatever its sender heard back in time: the chunk and its
+    run are marked sent, so that the outbox does not send them again.
+    """
+    now = utcnow()
     claimed = session.execute(
         update(Chunk)
         .where(col(Chunk.run_id) == run_id, col(Chunk.index) == index, col(Chunk.state) != "done")
-        .values(state="running", worker=worker, started_at=utcnow(), attempts=Chunk.attempts + 1)
+        .values(
+            state="running",
+            worker=worker,
+            started_at=now,
+            sent_at=func.coalesce(Chunk.sent_at, now),
+            attempts=Chunk.attempts + 1,
+        )
+    )
+    session.execute(
+        update(TuningRun)
+        .where(col(TuningRun.id) == run_id, col(TuningRun.sent_at).is_(None))
+        .values(sent_at=now)
     )
     session.commit()
     if claimed.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's CursorResult

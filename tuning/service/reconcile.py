@@ -22,13 +22,13 @@ from sqlmodel import Session, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
 from tuning.config import Settings
-from tuning.domain import ACTIVE, RunStatus, utcnow
+from tuning.domain import ACTIVE, RunStatus, as_utc, utcnow
 from tuning.models import Chunk, TrainingRun, Trial, TuningRun
 from tuning.service.chunks import send_chunks
 from tuning.service.execution import record_best
 from tuning.service.lifecycle import finish, send_run
 from tuning.service.queue import TaskQueue
-from tuning.service.workers import live_workers
+from tuning.service.workers import LiveWorker, live_workers
 
 log = logging.getLogger(__name__)
 
@@ -82,25 +82,30 @@ def _outbox(kind: type[R], before: datetime) -> SelectOfScalar[R]:
 
 
 def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings) -> int:
-    live = [w.hostname for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)]
-    lost = session.exec(
+    workers = live_workers(session=session, timeout_s=settings.worker_timeout_s)
+    live = {worker.hostname: worker for worker in workers}
+    candidates = session.exec(
         select(Chunk)
         .join(TuningRun, col(TuningRun.id) == Chunk.run_id)
         .where(
             col(TuningRun.status).in_(list(ACTIVE)),
-            col(TuningRun.sent_at).is_not(None),
             or_(
-                (col(Chunk.state) == "running") & col(Chunk.worker).not_in(live),
-                (col(Chunk.state) == "queued") & col(Chunk.sent_at).is_(None),
+                col(Chunk.state) == "running",
+                # never sent; a PENDING run's chunk 0 is the outbox's
+                (col(Chunk.state) == "queued")
+                & col(Chunk.sent_at).is_(None)
+                & ((col(Chunk.index) > 0) | (col(TuningRun.status) != RunStatus.PENDING)),
             ),
         )
         .order_by(col(Chunk.run_id), col(Chunk.index))
     ).all()
     by_run: dict[uuid.UUID, list[tuple[int, str]]] = {}
-    for chunk in lost:
+    for chunk in candidates:
+        if chunk.state == "running" and not _lost(chunk, live):
+            continue
         if chunk.state == "running":
             log.warning(
-                "chunk %s of run %s was on %s, which went silent",
+                "chunk %s of run %s was on %s, which went silent or restarted",
                 chunk.index,
                 chunk.run_id,
                 chunk.worker,
@@ -108,7 +113,7 @@ def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings)
         task_id = str(uuid.uuid4())
         session.execute(
             update(Chunk)
-            .where(col(Chunk.id) == chunk.id)
+            .where(col(Chunk.id) == chunk.id, col(Chunk.state) == chunk.state)
             .values(state="queued", worker=None, task_id=task_id, sent_at=None)
         )
         by_run.setdefault(chunk.run_id, []).append((chunk.index, task_id))
@@ -117,6 +122,15 @@ def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings)
         send_chunks(session=session, queue=queue, run_id=run_id, chunks=chunks)
         for run_id, chunks in by_run.items()
     )
+
+
+def _lost(chunk: Chunk, live: dict[str, LiveWorker]) -> bool:
+    """A running chunk is lost when its worker went silent, or restarted since it took it."""
+    worker = live.get(chunk.worker or "")
+    if worker is None:
+        return True
+    taken = as_utc(chunk.started_at)
+    return taken is not None and taken < worker.started_at
 
 
 def _finish_complete_runs(session: Session) -> int:

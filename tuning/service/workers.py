@@ -11,7 +11,7 @@ from sqlalchemy import update
 from sqlmodel import Session, col, select
 
 from tuning.db import insert_new
-from tuning.domain import utcnow
+from tuning.domain import as_utc, utcnow
 from tuning.models import Lease, WorkerHeartbeat
 
 
@@ -19,32 +19,38 @@ from tuning.models import Lease, WorkerHeartbeat
 class LiveWorker:
     hostname: str
     concurrency: int
+    started_at: datetime  # of this worker process: a restart under the same name is a new one
     last_seen: datetime
 
 
-def beat(*, session: Session, hostname: str, pid: int, concurrency: int) -> None:
-    """Say that `hostname` is alive now (and how many processes it runs)."""
-    now = utcnow()
+def beat(
+    *, session: Session, hostname: str, pid: int, concurrency: int, started_at: datetime
+) -> None:
+    """Say that the worker `hostname`, started at `started_at`, is alive now."""
+    values = {"pid": pid, "concurrency": concurrency, "started_at": started_at}
     found = session.execute(
         update(WorkerHeartbeat)
         .where(col(WorkerHeartbeat.hostname) == hostname)
-        .values(pid=pid, concurrency=concurrency, last_seen=now)
+        .values(last_seen=utcnow(), **values)
     )
     if found.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's CursorResult
-        row = {"hostname": hostname, "pid": pid, "concurrency": concurrency}
-        insert_new(session, WorkerHeartbeat, [{**row, "started_at": now, "last_seen": now}])
+        row = {"hostname": hostname, "last_seen": utcnow(), **values}
+        insert_new(session, WorkerHeartbeat, [row])
     session.commit()
 
 
 def live_workers(*, session: Session, timeout_s: float) -> list[LiveWorker]:
     """The workers heard from within `timeout_s`, by name."""
     since = utcnow() - timedelta(seconds=timeout_s)
-    rows = session.execute(
-        select(WorkerHeartbeat.hostname, WorkerHeartbeat.concurrency, WorkerHeartbeat.last_seen)
+    rows = session.exec(
+        select(WorkerHeartbeat)
         .where(col(WorkerHeartbeat.last_seen) >= since)
         .order_by(col(WorkerHeartbeat.hostname))
     ).all()
-    return [LiveWorker(name, concurrency, seen) for name, concurrency, seen in rows]
+    return [
+        LiveWorker(row.hostname, row.concurrency, as_utc(row.started_at), as_utc(row.last_seen))
+        for row in rows
+    ]
 
 
 def take_lease(*, session: Session, name: str, holder: str, ttl_s: float) -> bool:

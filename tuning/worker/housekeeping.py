@@ -11,6 +11,7 @@ from celery.signals import worker_ready, worker_shutdown
 
 from tuning.config import Settings
 from tuning.db import session_scope
+from tuning.domain import utcnow
 from tuning.service.reconcile import reconcile
 from tuning.service.workers import beat, take_lease
 
@@ -31,6 +32,7 @@ def _start(sender: Any, **_: Any) -> None:
         getattr(sender.pool, "num_processes", None) or app.conf.worker_concurrency or 1
     )
     engine, queue = engine_for(settings), queue_for(app)
+    started_at = utcnow()
 
     def loop() -> None:
         next_reconcile = 0.0
@@ -38,7 +40,11 @@ def _start(sender: Any, **_: Any) -> None:
             try:
                 with session_scope(engine) as session:
                     beat(
-                        session=session, hostname=hostname, pid=os.getpid(), concurrency=concurrency
+                        session=session,
+                        hostname=hostname,
+                        pid=os.getpid(),
+                        concurrency=concurrency,
+                        started_at=started_at,
                     )
                     if time.monotonic() >= next_reconcile:
                         next_reconcile = time.monotonic() + settings.reconcile_s

@@ -1,0 +1,182 @@
+"""One run over several workers: shared, healed when a worker dies, steady when Redis stalls.
+
+These tests start their own workers (two, with distinct names, one process each) against a
+database and an embedded Redis of their own, so they can kill workers and stop Redis without
+touching the rest of the suite. Heartbeats and the reconciler run on a short clock here.
+"""
+
+import os
+import shutil
+import signal
+import tempfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session
+
+from tuning.config import Settings
+from tuning.db import upgrade_database
+from tuning.domain import RunStatus, as_utc
+from tuning.models import TuningRun, User
+from tuning.redis_server import EmbeddedRedis
+from tuning.runtime import Runtime, create_runtime
+from tuning.service import cancel_run, create_user, get_run
+
+from helpers import gridsearch_best, read_status, submit, trials_of, wait_until_finished
+from stack import WorkerProcess, fresh_database, wait_until
+
+pytestmark = [pytest.mark.database, pytest.mark.stack]
+
+# Sixteen candidates of about half a second each (3 folds of a forest on digits).
+GRID = {"n_estimators": [30, 40, 50, 60], "max_depth": [None, 8], "min_samples_leaf": [1, 2]}
+RUN = {"dataset": "digits", "estimator": "RandomForestClassifier", "param_grid": GRID, "cv": 3}
+
+
+@dataclass
+class Fleet:
+    settings: Settings
+    runtime: Runtime
+    user: User
+    redis: EmbeddedRedis
+    data_dir: Path
+
+    def worker(self, name: str) -> WorkerProcess:
+        log = self.data_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
+        return WorkerProcess(self.settings, log, concurrency=1, hostname=name)
+
+
+@pytest.fixture(scope="module")
+def fleet() -> Iterator[Fleet]:
+    data_dir = Path(tempfile.mkdtemp(prefix="fan-", dir="/tmp"))  # a short Unix socket path
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    with (
+        fresh_database(data_dir, server_url, prefix="tuning_fanout") as database_url,
+        EmbeddedRedis(data_dir) as redis,
+    ):
+        settings = Settings(
+            _env_file=None,
+            data_dir=data_dir,
+            database_url=database_url,
+            redis_url=redis.url,
+            worker_timeout_s=4,
+            heartbeat_s=0.5,
+            reconcile_s=1,
+            task_target_s=0.3,
+        )
+        upgrade_database(settings)
+        runtime = create_runtime(settings)
+        with Session(runtime.engine, expire_on_commit=False) as session:
+            user, _ = create_user(session=session, name="fanout")
+        yield Fleet(settings, runtime, user, redis, data_dir)
+        runtime.engine.dispose()
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def oracle() -> tuple[dict, float]:
+    return gridsearch_best("digits", "RandomForestClassifier", GRID, "accuracy", 3)
+
+
+def kill_whole(worker: WorkerProcess) -> None:
+    """kill -9 of the worker's main process and its pool, as when its host goes away."""
+    os.killpg(worker.process.pid, signal.SIGKILL)
+    worker.process.wait()
+
+
+def assert_complete_and_right(fleet: Fleet, run_id: uuid.UUID, oracle: tuple[dict, float]):
+    status = wait_until_finished(fleet.runtime, run_id, timeout=180)
+    trials = trials_of(fleet.runtime, run_id)
+    assert status.status is RunStatus.SUCCESS, status
+    assert sorted(t.index for t in trials) == list(range(16)), "every candidate once"
+    assert (status.result.best_params, status.result.best_score) == oracle
+    return trials
+
+
+def test_two_workers_share_one_run_and_agree_with_sklearn(fleet, oracle):
+    with fleet.worker("a"), fleet.worker("b"):
+        run_id = submit(fleet.runtime, fleet.user, **RUN)
+        trials = assert_complete_and_right(fleet, run_id, oracle)
+
+    assert {t.worker.split("@")[0] for t in trials} == {"a", "b"}
+    assert all(t.started_at is not None and t.split_train_scores for t in trials)
+
+
+def test_a_worker_killed_mid_run_loses_nothing(fleet, oracle):
+    with fleet.worker("a") as a, fleet.worker("b"):
+        run_id = submit(fleet.runtime, fleet.user, **RUN)
+        wait_until(lambda: len(trials_of(fleet.runtime, run_id)) >= 3, 60, 0.05, "no trials")
+        kill_whole(a)  # its chunk stays "running" until the reconciler sees it went silent
+
+        trials = assert_complete_and_right(fleet, run_id, oracle)
+
+    assert "b" in {t.worker.split("@")[0] for t in trials}
+
+
+def test_the_only_worker_killed_then_a_new_one_resumes_the_run(fleet, oracle):
+    with fleet.worker("a") as a:
+        run_id = submit(fleet.runtime, fleet.user, **RUN)
+        wait_until(lambda: len(trials_of(fleet.runtime, run_id)) >= 2, 60, 0.05, "no trials")
+        kill_whole(a)
+    stored = len(trials_of(fleet.runtime, run_id))
+    assert read_status(fleet.runtime, run_id).status is RunStatus.PROGRESS
+
+    with fleet.worker("c"):  # another host, say, after the first one died
+        trials = assert_complete_and_right(fleet, run_id, oracle)
+
+    assert stored < 16 and "c" in {t.worker.split("@")[0] for t in trials}
+
+
+def test_a_stalled_redis_neither_fails_the_run_nor_hangs_a_caller(fleet, oracle):
+    with fleet.worker("a"), fleet.worker("b"):
+        run_id = submit(fleet.runtime, fleet.user, **RUN)
+        wait_until(lambda: len(trials_of(fleet.runtime, run_id)) >= 2, 60, 0.05, "no trials")
+        os.kill(fleet.redis.pid, signal.SIGSTOP)
+        try:
+            started = time.monotonic()
+            second = submit(fleet.runtime, fleet.user, **RUN)
+            assert time.monotonic() - started < 2, "a submission waited on the stalled Redis"
+            slowest = 0.0
+            while time.monotonic() - started < 5:
+                began = time.monotonic()
+                read_status(fleet.runtime, run_id)
+                slowest = max(slowest, time.monotonic() - began)
+        finally:
+            os.kill(fleet.redis.pid, signal.SIGCONT)
+        assert slowest <= 1.0, f"a status read took {slowest:.2f} s during the stall"
+
+        assert_complete_and_right(fleet, run_id, oracle)
+        assert_complete_and_right(fleet, second, oracle)  # sent by the outbox, or late
+
+
+def test_cancel_during_a_fanned_out_run_stops_every_task_and_keeps_its_trials(fleet):
+    with fleet.worker("a"), fleet.worker("b"):
+        run_id = submit(fleet.runtime, fleet.user, **RUN)
+        wait_until(lambda: len(trials_of(fleet.runtime, run_id)) >= 3, 60, 0.05, "no trials")
+        with Session(fleet.runtime.engine, expire_on_commit=False) as session:
+            cancel_run(session=session, queue=fleet.runtime.queue, run_id=run_id)
+            cancelled_at = as_utc(get_run(session=session, run_id=run_id).finished_at)
+        assert read_status(fleet.runtime, run_id).status is RunStatus.REVOKED
+        wait_until(lambda: not _busy(fleet), 30, 0.1, "a worker still runs a task")
+
+    trials = trials_of(fleet.runtime, run_id)
+    assert 3 <= len(trials) < 16
+    assert all(_moment(t.started_at) <= cancelled_at for t in trials), "a candidate started late"
+    with Session(fleet.runtime.engine) as session:
+        run = session.get(TuningRun, run_id)
+        assert run is not None and run.status is RunStatus.REVOKED
+
+
+def _busy(fleet: Fleet) -> bool:
+    active = fleet.runtime.celery.control.inspect(timeout=0.5).active() or {}
+    return any(active.values())
+
+
+def _moment(value: datetime | None) -> datetime:
+    moment = as_utc(value)
+    assert moment is not None
+    return moment
