@@ -45,9 +45,9 @@ class Fleet:
     redis: EmbeddedRedis
     data_dir: Path
 
-    def worker(self, name: str) -> WorkerProcess:
+    def worker(self, name: str, concurrency: int = 1) -> WorkerProcess:
         log = self.data_dir / f"{name}-{uuid.uuid4().hex[:6]}.log"
-        return WorkerProcess(self.settings, log, concurrency=1, hostname=name)
+        return WorkerProcess(self.settings, log, concurrency=concurrency, hostname=name)
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,8 @@ def test_a_worker_killed_mid_run_loses_nothing(fleet, oracle):
 
 
 def test_the_only_worker_killed_then_a_new_one_resumes_the_run(fleet, oracle):
-    with fleet.worker("a") as a:
+    # Two processes: besides the chunks it runs, the worker may hold one it has not started.
+    with fleet.worker("a", concurrency=2) as a:
         run_id = submit(fleet.runtime, fleet.user, **RUN)
         wait_until(lambda: len(trials_of(fleet.runtime, run_id)) >= 2, 60, 0.05, "no trials")
         kill_whole(a)

@@ -91,17 +91,27 @@ def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings)
             col(TuningRun.status).in_(list(ACTIVE)),
             or_(
                 col(Chunk.state) == "running",
-                # never sent; a PENDING run's chunk 0 is the outbox's
                 (col(Chunk.state) == "queued")
-                & col(Chunk.sent_at).is_(None)
                 & ((col(Chunk.index) > 0) | (col(TuningRun.status) != RunStatus.PENDING)),
             ),
         )
         .order_by(col(Chunk.run_id), col(Chunk.index))
     ).all()
+    running = [c for c in candidates if c.state == "running"]
+    busy = {c.run_id for c in running if not _lost(c, live)} | _recently_stored(session, settings)
+    stale = utcnow() - timedelta(seconds=3 * settings.worker_timeout_s)
     by_run: dict[uuid.UUID, list[tuple[int, str]]] = {}
     for chunk in candidates:
         if chunk.state == "running" and not _lost(chunk, live):
+            continue
+        # Sent, not started: waiting behind other work, or held by a worker that died before
+        # starting it (its message then waits out the visibility timeout). Sent again only
+        # when its run has been idle a while, so a long queue gains few duplicates.
+        if (
+            chunk.state == "queued"
+            and chunk.sent_at is not None
+            and (chunk.run_id in busy or _moment(chunk.sent_at) > stale)
+        ):
             continue
         if chunk.state == "running":
             log.warning(
@@ -122,6 +132,24 @@ def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings)
         send_chunks(session=session, queue=queue, run_id=run_id, chunks=chunks)
         for run_id, chunks in by_run.items()
     )
+
+
+def _recently_stored(session: Session, settings: Settings) -> set[uuid.UUID]:
+    """Active runs that stored a trial within the worker timeout: they are moving."""
+    since = utcnow() - timedelta(seconds=settings.worker_timeout_s)
+    rows = session.exec(
+        select(Trial.run_id)
+        .join(TuningRun, col(TuningRun.id) == Trial.run_id)
+        .where(col(TuningRun.status).in_(list(ACTIVE)), col(Trial.finished_at) >= since)
+        .distinct()
+    ).all()
+    return set(rows)
+
+
+def _moment(value: datetime) -> datetime:
+    moment = as_utc(value)
+    assert moment is not None
+    return moment
 
 
 def _lost(chunk: Chunk, live: dict[str, LiveWorker]) -> bool:
