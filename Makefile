@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint format bench clean chromium
+.PHONY: run test test-fast lint format bench bench-fanout clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ format: $(VENV)/.dev
 # The status endpoint under load; needs wrk (apt-get install wrk). E.g. BENCH_ARGS='--repeat 3'.
 bench: $(VENV)/.dev
 	$(BIN)/python -m bench.status_load $(BENCH_ARGS)
+
+# A run fanned out over worker processes vs GridSearchCV (issue 7): 10 to 15 min on 2 cores.
+# E.g. BENCH_ARGS='--quick' (small grids, about a minute) or '--cases 1,3'.
+bench-fanout: $(VENV)/.dev
+	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache
