@@ -25,7 +25,7 @@ from tuning.domain import RunStatus, as_utc
 from tuning.models import TuningRun, User
 from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
-from tuning.service import cancel_run, create_user, get_run
+from tuning.service import cancel_run, check_health, create_user, get_run
 
 from helpers import gridsearch_best, read_status, submit, trials_of, wait_until_finished
 from stack import WorkerProcess, fresh_database, wait_until
@@ -141,6 +141,13 @@ def test_a_stalled_redis_neither_fails_the_run_nor_hangs_a_caller(fleet, oracle)
             started = time.monotonic()
             second = submit(fleet.runtime, fleet.user, **RUN)
             assert time.monotonic() - started < 2, "a submission waited on the stalled Redis"
+            began = time.monotonic()
+            with Session(fleet.runtime.engine) as session:
+                health = check_health(
+                    session=session, queue=fleet.runtime.queue, worker_timeout_s=4
+                )
+            assert time.monotonic() - began <= 1.5, "/healthz waited on the stalled Redis"
+            assert not health.ok and not health.redis.ok and health.database.ok
             slowest = 0.0
             while time.monotonic() - started < 5:
                 began = time.monotonic()
