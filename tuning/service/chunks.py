@@ -30,6 +30,13 @@ def claim_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: str)
     run are marked sent, so that the outbox does not send them again.
     """
     now = utcnow()
+    # The run's row before the chunk's, as every transaction that writes both takes them: in
+    # one order, PostgreSQL never has two of them wait on each other.
+    session.execute(
+        update(TuningRun)
+        .where(col(TuningRun.id) == run_id, col(TuningRun.sent_at).is_(None))
+        .values(sent_at=now)
+    )
     claimed = session.execute(
         update(Chunk)
         .where(col(Chunk.run_id) == run_id, col(Chunk.index) == index, col(Chunk.state) != "done")
@@ -40,11 +47,6 @@ def claim_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: str)
             sent_at=func.coalesce(Chunk.sent_at, now),
             attempts=Chunk.attempts + 1,
         )
-    )
-    session.execute(
-        update(TuningRun)
-        .where(col(TuningRun.id) == run_id, col(TuningRun.sent_at).is_(None))
-        .values(sent_at=now)
     )
     session.commit()
     if claimed.rowcount == 0:  # type: ignore[attr-defined]  # an UPDATE's CursorResult

@@ -185,13 +185,10 @@ def _flush(
     pending: list[dict[str, Any]],
     done: Chunk | None = None,
 ) -> int:
-    """Store the pending trials (and mark the chunk done) in one transaction; the run's count."""
+    """Store the pending trials with the run's progress, then mark the chunk done (a crash in
+    between leaves it running, and its next delivery skips what is stored); the run's count."""
     insert_new(session, Trial, pending)
     pending.clear()
-    if done is not None:
-        session.execute(
-            update(Chunk).where(col(Chunk.id) == done.id).values(state="done", finished_at=utcnow())
-        )
     n_stored = session.execute(
         select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
     ).scalar_one()
@@ -204,6 +201,11 @@ def _flush(
         progress_current=n_stored,
         progress_message=message,
     )
+    if done is not None:  # the chunk's row after the run's, as every writer takes them
+        session.execute(
+            update(Chunk).where(col(Chunk.id) == done.id).values(state="done", finished_at=utcnow())
+        )
+        session.commit()
     if active and run.task_id:
         queue.report_progress(run.task_id, Progress.of(n_stored, total, message).model_dump())
     return n_stored
