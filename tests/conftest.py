@@ -23,11 +23,14 @@ from tuning.service import create_user
 
 from stack import ApiServer, WorkerProcess, fresh_database, running_redis
 
+_SESSION_DIR: dict[str, Path] = {}
+
 
 @pytest.fixture(scope="session")
 def data_dir() -> Iterator[Path]:
     # Short, because a Unix socket path must stay under ~107 bytes.
     path = Path(tempfile.mkdtemp(prefix="tuning-", dir="/tmp"))
+    _SESSION_DIR["data_dir"] = path
     yield path
     shutil.rmtree(path, ignore_errors=True)
 
@@ -92,3 +95,18 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if STACK_FIXTURES & set(getattr(item, "fixturenames", ())):
             item.add_marker(pytest.mark.stack)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator[None]:
+    """A failing test's report carries the tail of the shared worker's and API's logs, so a
+    failure on CI explains itself (the temporary folder holding them is gone afterwards)."""
+    report = yield
+    if report.failed and call.when == "call":
+        for name in ("worker.log", "api.log"):
+            path = _SESSION_DIR.get("data_dir", Path("/nonexistent")) / name
+            if path.exists():
+                report.sections.append(
+                    (f"tail of {name}", path.read_text(errors="replace")[-4000:])
+                )
+    return report

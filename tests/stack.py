@@ -6,6 +6,7 @@ the standard library, third-party packages and `tuning`, never another test modu
 
 import contextlib
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -206,11 +207,17 @@ class WorkerProcess(_Child):
         self._wait_ready(lambda: " ready." in self.log_text(), timeout)
 
     def pool_children(self) -> list[int]:
-        """Pids of the worker's pool processes."""
+        """Pids of the worker's pool processes (its children but the housekeeping process)."""
         out = subprocess.run(
             ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
         ).stdout
-        return [int(pid) for pid in out.split()]
+        housekeeping = set(self.housekeeping_pids())
+        return [int(pid) for pid in out.split() if int(pid) not in housekeeping]
+
+    def housekeeping_pids(self) -> list[int]:
+        """Every housekeeping process the worker has started, as its log says."""
+        said = re.findall(r"housekeeping process (\d+):", self.log_text())
+        return [int(pid) for pid in said]
 
 
 class ServerProcess(_Child):

@@ -1,9 +1,6 @@
 """Runs on a real Celery worker, a real Redis and a real database."""
 
-import os
-import signal
 import time
-import warnings
 
 import pytest
 from sqlmodel import Session, select
@@ -171,34 +168,6 @@ def test_cancel_a_queued_run_means_it_never_starts(runtime, user):
     assert run.status is RunStatus.REVOKED
     assert run.started_at is None
     assert trials_of(runtime, queued) == []
-
-
-def test_a_redelivered_run_resumes_from_its_stored_trials(settings, runtime, user, worker):
-    grid = {"n_estimators": [100, 120, 140, 160, 180, 200]}
-    run_id = submit(
-        runtime, user, dataset="digits", estimator="RandomForestClassifier", param_grid=grid
-    )
-    wait_for_trials(runtime, run_id, 2)
-    before = {t.index: t.finished_at for t in trials_of(runtime, run_id)}
-
-    # The pool process dies mid-run; acks_late + reject_on_worker_lost requeue the message.
-    for pid in worker.pool_children():
-        os.kill(pid, signal.SIGKILL)
-    status = wait_until_finished(runtime, run_id, timeout=180)
-
-    trials = trials_of(runtime, run_id)
-    assert status.status is RunStatus.SUCCESS
-    assert [t.index for t in trials] == list(range(len(grid["n_estimators"])))
-    for trial in trials:
-        if trial.index in before:
-            assert trial.finished_at == before[trial.index], "a stored trial was run again"
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        best_params, best_score = gridsearch_best(
-            "digits", "RandomForestClassifier", grid, "accuracy", 3
-        )
-    assert status.result.best_params == best_params
-    assert status.result.best_score == best_score
 
 
 def test_runs_and_trials_are_rows_in_the_database(runtime, user):

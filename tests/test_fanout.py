@@ -17,12 +17,12 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tuning.config import Settings
 from tuning.db import upgrade_database
 from tuning.domain import RunStatus, as_utc
-from tuning.models import TuningRun, User
+from tuning.models import TuningRun, User, WorkerHeartbeat
 from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
 from tuning.service import cancel_run, check_health, create_user, get_run
@@ -130,6 +130,39 @@ def test_the_only_worker_killed_then_a_new_one_resumes_the_run(fleet, oracle):
         trials = assert_complete_and_right(fleet, run_id, oracle)
 
     assert stored < 16 and "c" in {t.worker.split("@")[0] for t in trials}
+
+
+def test_a_pool_process_killed_mid_run_is_redelivered_and_resumes_from_stored_trials(fleet, oracle):
+    with fleet.worker("a", concurrency=2) as a:
+        run_id = submit(fleet.runtime, fleet.user, **RUN)
+        wait_until(lambda: len(trials_of(fleet.runtime, run_id)) >= 2, 60, 0.05, "no trials")
+        before = {t.index: t.finished_at for t in trials_of(fleet.runtime, run_id)}
+        # acks_late + reject_on_worker_lost: the chunks those processes held are requeued.
+        for pid in a.pool_children():
+            os.kill(pid, signal.SIGKILL)
+
+        trials = assert_complete_and_right(fleet, run_id, oracle)
+
+    for trial in trials:
+        if trial.index in before:
+            assert trial.finished_at == before[trial.index], "a stored trial was run again"
+
+
+def test_a_killed_housekeeping_process_is_replaced_and_the_heartbeat_goes_on(fleet):
+    with fleet.worker("keeper") as keeper:
+        wait_until(lambda: keeper.housekeeping_pids(), 10, 0.05, "no housekeeping process")
+        first = keeper.housekeeping_pids()[0]
+        assert first not in keeper.pool_children()
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: len(keeper.housekeeping_pids()) == 2, 10, 0.05, "not restarted")
+        seen = _last_seen(fleet, "keeper")
+        wait_until(lambda: _last_seen(fleet, "keeper") > seen, 10, 0.05, "no heartbeat since")
+
+
+def _last_seen(fleet: Fleet, name: str) -> datetime:
+    with Session(fleet.runtime.engine) as session:
+        rows = session.exec(select(WorkerHeartbeat)).all()
+    return max(_moment(r.last_seen) for r in rows if r.hostname.startswith(f"{name}@"))
 
 
 def test_a_stalled_redis_neither_fails_the_run_nor_hangs_a_caller(fleet, oracle):
