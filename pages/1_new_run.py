@@ -9,6 +9,7 @@ import streamlit as st
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
 from dashboard_ui.grid_editor import grid_editor
+from dashboard_ui.text import plain
 from tuning.errors import InvalidInput, TuningError
 from tuning.schemas import SearchKind, TuningRunCreate
 from tuning.service import (
@@ -78,7 +79,7 @@ def upload_section() -> None:
     try:
         columns = csv_columns(content)
     except InvalidInput as exc:
-        slots["file"].error(exc.reason)
+        slots["file"].error(plain(exc.reason))
         return
     target = st.selectbox(
         "Target column (what to predict)", columns, index=len(columns) - 1, key="new.target"
@@ -87,10 +88,11 @@ def upload_section() -> None:
     try:
         shown = preview(content, target, settings.max_upload_bytes)
     except InvalidInput as exc:
-        slots.get(exc.field, slots["file"]).error(exc.reason)
+        slots.get(exc.field, slots["file"]).error(plain(exc.reason))
         return
     st.write(
-        f"{shown.n_rows:,} rows; the target **{target}** makes this a **{shown.task.value}** task."
+        f"{shown.n_rows:,} rows; the target **{plain(target)}** makes this a "
+        f"**{shown.task.value}** task."
     )
     head_col, types_col = st.columns([3, 1])
     head_col.dataframe(shown.head, hide_index=True)
@@ -104,7 +106,7 @@ def upload_section() -> None:
         "Save dataset and use it", type="primary", on_click=save_upload, args=(content, target)
     )
     if error := st.session_state.get("new.upload_error"):
-        slots.get(error[0], slots["name"]).error(error[1])
+        slots.get(error[0], slots["name"]).error(plain(error[1]))
 
 
 # --- 1. Data -------------------------------------------------------------------------------
@@ -117,7 +119,7 @@ if source == UPLOAD:
     st.stop()
 
 with ui.db() as session:
-    choices = {choice.name: choice for choice in dataset_choices(session=session)}
+    choices = {choice.name: choice for choice in dataset_choices(session=session, viewer=user)}
 names = list(choices)
 dataset = st.selectbox(
     "Dataset",
@@ -202,12 +204,15 @@ run_in = TuningRunCreate(
 )
 plan: RunPlan | None = None
 with ui.db() as session:
-    errors = {**check_submission(session=session, settings=settings, run_in=run_in), **problems}
+    errors = {
+        **check_submission(session=session, settings=settings, run_in=run_in, viewer=user),
+        **problems,
+    }
     if not errors:
-        plan = plan_run(session=session, settings=settings, run_in=run_in)
+        plan = plan_run(session=session, settings=settings, run_in=run_in, viewer=user)
 slots["general"] = st.empty()
 for field, reason in errors.items():
-    slots.get(field, slots["general"]).error(reason, icon=":material/error:")
+    slots.get(field, slots["general"]).error(plain(reason), icon=":material/error:")
 
 if plan is not None:
     candidates_col, fits_col, duration_col = st.columns(3)
@@ -219,7 +224,8 @@ if plan is not None:
         duration_col.metric(
             "Estimated duration",
             ui.format_duration(plan.estimate.seconds),
-            help=f"From {plan.estimate.n_similar} finished run(s) of {estimator} on {dataset}",
+            help=f"From {plan.estimate.n_similar} finished run(s) of {estimator} "
+            f"on {plain(dataset)}",
         )
     else:
         duration_col.metric("Estimated duration", "—", help="Shown once a similar run has finished")
@@ -235,6 +241,6 @@ if st.button("Launch run", type="primary", disabled=bool(errors), icon=":materia
                 run_in=run_in,
             )
     except TuningError as exc:
-        slots["general"].error(str(exc))
+        slots["general"].error(plain(exc))
     else:
         st.switch_page(ui.RUN_PAGE, query_params={"run": str(run.id)})

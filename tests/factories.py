@@ -12,9 +12,19 @@ from sqlmodel import Session
 
 from tuning.domain import RunStatus, utcnow
 from tuning.models import Trial, TuningRun, User
+from tuning.runtime import Runtime
 from tuning.service import create_user, get_dataset
 
 GRID = {"n_estimators": [10, 100], "max_depth": [None, 3, 6]}
+
+
+def bearer(runtime: Runtime, name: str | None = None, admin: bool = False) -> dict[str, str]:
+    """The Authorization header of a new user (an admin if asked)."""
+    with Session(runtime.engine) as session:
+        _, token = create_user(
+            session=session, name=name or f"api-{uuid.uuid4().hex[:8]}", is_admin=admin
+        )
+    return {"Authorization": f"Bearer {token}"}
 
 
 def forest_score(params: dict[str, Any]) -> float:
@@ -45,7 +55,7 @@ def make_run(
     created = created_at or utcnow()
     run = TuningRun(
         owner_id=owner.id,
-        dataset_id=get_dataset(session=session, name=dataset).id,
+        dataset_id=get_dataset(session=session, name=dataset, viewer=owner).id,
         estimator=estimator,
         param_grid=grid,
         cv=cv,

@@ -123,8 +123,15 @@ def stack_env(settings: Settings) -> dict[str, str]:
         PYTHONPATH=os.pathsep.join(filter(None, [str(PROJECT_ROOT), env.get("PYTHONPATH")])),
         PYTHONUNBUFFERED="1",
     )
-    # The worker's timings too, so a test can make heartbeats and the reconciler quick.
-    for name in ("worker_timeout_s", "heartbeat_s", "reconcile_s", "task_target_s"):
+    # The worker's timings and the API's limits too, so a test can make them small.
+    for name in (
+        "worker_timeout_s",
+        "heartbeat_s",
+        "reconcile_s",
+        "task_target_s",
+        "max_upload_bytes",
+        "max_request_bytes",
+    ):
         env[name.upper()] = str(getattr(settings, name))
     return env
 

@@ -15,10 +15,10 @@ from sqlmodel import Session
 from tuning.api.app import create_app
 from tuning.ml.datasets import load_bundled
 from tuning.models import TuningRun
-from tuning.service import create_user
 from tuning.service.reconcile import reconcile
 from tuning.worker.queue import CeleryQueue
 
+from factories import bearer
 from stack import wait_until
 
 pytestmark = pytest.mark.database
@@ -29,14 +29,6 @@ RF_GRID = {"n_estimators": [10, 30], "max_depth": [None, 3]}
 @pytest.fixture(scope="module")
 def client(runtime) -> TestClient:
     return TestClient(create_app(runtime))
-
-
-def bearer(runtime, name: str | None = None, admin: bool = False) -> dict[str, str]:
-    with Session(runtime.engine) as session:
-        _, token = create_user(
-            session=session, name=name or f"api-{uuid.uuid4().hex[:8]}", is_admin=admin
-        )
-    return {"Authorization": f"Bearer {token}"}
 
 
 @pytest.fixture

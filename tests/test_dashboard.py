@@ -296,7 +296,7 @@ def test_an_uploaded_csv_is_previewed_stored_and_then_used(account):
     app.file_uploader(key="new.file").upload("houses.csv", content, "text/csv").run()
     app.text_input(key="new.name").set_value(name).run()
     next(b for b in app.button if b.label == "Save dataset and use it").click().run()
-    assert any("already exists" in error for error in texts(app, "error"))
+    assert any("you already have a dataset named" in error for error in texts(app, "error"))
 
 
 def panel_of(app: AppTest, key: str):

@@ -70,8 +70,8 @@ def test_bundled_datasets_load_offline(name):
 
 
 @pytest.mark.database
-def test_bundled_datasets_are_listed(session: Session):
-    names = {d.name for d in list_datasets(session=session)}
+def test_bundled_datasets_are_listed(session: Session, user):
+    names = {d.name for d in list_datasets(session=session, viewer=user)}
     assert set(BUNDLED) <= names
 
 
@@ -102,7 +102,7 @@ def test_an_uploaded_csv_is_stored_in_the_database_and_tuned(runtime, session, u
     assert status.status is RunStatus.SUCCESS, status.error
     assert status.result.best_score > 0.5
 
-    with pytest.raises(InvalidInput, match="already exists"):
+    with pytest.raises(InvalidInput, match="you already have a dataset named"):
         upload_dataset(
             session=session,
             owner=user,

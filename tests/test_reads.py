@@ -104,27 +104,27 @@ def test_run_trials_hold_every_trial_and_shared_params_are_common_ones(session, 
 
 
 @pytest.mark.database
-def test_check_submission_names_every_field_at_fault(session, settings):
+def test_check_submission_names_every_field_at_fault(session, settings, user):
     bad = TuningRunCreate(
         dataset="iris",
         estimator="RandomForestClassifier",
         param_grid={"n_estimators": [0, 10], "max_depth": ["deep"], "min_samples_leaf": [1]},
         cv=3,
     )
-    errors = check_submission(session=session, settings=settings, run_in=bad)
+    errors = check_submission(session=session, settings=settings, run_in=bad, viewer=user)
     assert set(errors) == {"param_grid.n_estimators", "param_grid.max_depth"}
     assert "below the minimum 1" in errors["param_grid.n_estimators"]
 
     too_many_folds = bad.model_copy(update={"param_grid": {"n_estimators": [10]}, "cv": 151})
-    assert set(check_submission(session=session, settings=settings, run_in=too_many_folds)) == {
-        "cv"
-    }
+    assert set(
+        check_submission(session=session, settings=settings, run_in=too_many_folds, viewer=user)
+    ) == {"cv"}
     wrong_scorer = bad.model_copy(update={"param_grid": {"n_estimators": [10]}, "scoring": "r2"})
-    assert set(check_submission(session=session, settings=settings, run_in=wrong_scorer)) == {
-        "scoring"
-    }
+    assert set(
+        check_submission(session=session, settings=settings, run_in=wrong_scorer, viewer=user)
+    ) == {"scoring"}
     fine = bad.model_copy(update={"param_grid": {"n_estimators": [10]}})
-    assert check_submission(session=session, settings=settings, run_in=fine) == {}
+    assert check_submission(session=session, settings=settings, run_in=fine, viewer=user) == {}
 
 
 @pytest.mark.database
@@ -135,7 +135,7 @@ def test_plan_counts_candidates_and_fits_and_estimates_from_similar_runs(session
         param_grid={"n_estimators": [5, 10, 20]},
         cv=4,
     )
-    plan = plan_run(session=session, settings=settings, run_in=run_in)
+    plan = plan_run(session=session, settings=settings, run_in=run_in, viewer=user)
     assert (plan.n_candidates, plan.n_fits, plan.estimate) == (3, 12, None)
 
     # Two finished runs of 6 candidates x 3 folds: 6 s and 12 s, so 1/3 and 2/3 s per fit.
@@ -145,16 +145,16 @@ def test_plan_counts_candidates_and_fits_and_estimates_from_similar_runs(session
         )
     make_run(session, user, estimator="ExtraTreesClassifier", dataset="iris", tuning_time=600.0)
 
-    plan = plan_run(session=session, settings=settings, run_in=run_in)
+    plan = plan_run(session=session, settings=settings, run_in=run_in, viewer=user)
     assert plan.estimate is not None and plan.estimate.n_similar == 2
     assert plan.estimate.seconds == pytest.approx(12 * 0.5)
-    wine = get_dataset(session=session, name="wine")
+    wine = get_dataset(session=session, name="wine", viewer=user)
     assert estimate_duration(session=session, estimator="SVC", dataset_id=wine.id, n_fits=5) is None
 
 
 @pytest.mark.database
-def test_dataset_choices_list_bundled_datasets_with_their_task(session):
-    choices = {choice.name: choice for choice in dataset_choices(session=session)}
+def test_dataset_choices_list_bundled_datasets_with_their_task(session, user):
+    choices = {choice.name: choice for choice in dataset_choices(session=session, viewer=user)}
 
     assert choices["diabetes"].task.value == "regression"
     assert choices["iris"].n_rows == 150 and "Iris" in choices["iris"].description

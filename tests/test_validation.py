@@ -45,7 +45,7 @@ class QueueThatMustNotBeCalled:
         ({"cv": 1}, "cv", "choose between 2 and"),
         ({"cv": 200}, "cv", "choose between 2 and"),
         ({"search": "random"}, "n_iter", "needs n_iter"),
-        ({"search": "random", "n_iter": 0}, "n_iter", "needs n_iter"),
+        ({"search": "random", "n_iter": 20_000}, "n_iter", "the limit is 10,000"),
     ],
 )
 def test_bad_submission_names_the_field(settings, session: Session, user, change, field, reason):

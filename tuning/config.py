@@ -32,6 +32,9 @@ class Settings(BaseSettings):
 
     max_candidates: int = Field(default=10_000, ge=1, description="Largest search a run may hold")
     max_upload_bytes: int = Field(default=50 * 1024 * 1024, ge=1, description="Largest CSV upload")
+    max_request_bytes: int = Field(
+        default=1024 * 1024, ge=1024, description="Largest API request body besides uploads"
+    )
     max_cv_folds: int = Field(default=20, ge=2)
 
     run_time_limit_s: int = Field(default=24 * 3600, ge=1, description="Hard limit of one run")

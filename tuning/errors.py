@@ -28,3 +28,10 @@ class Forbidden(TuningError, PermissionError):
 
 class Unavailable(TuningError, ConnectionError):
     """The broker cannot take work right now."""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value a user sent, quoted for a message: at most `limit` characters of it, so that an
+    error never echoes a large or hostile input back whole."""
+    text = repr(value.item() if hasattr(value, "item") and callable(value.item) else value)
+    return text if len(text) <= limit else f"{text[: limit - 1]}…"

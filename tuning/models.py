@@ -23,10 +23,13 @@ class User(SQLModel, table=True):
 
 
 class Dataset(SQLModel, table=True):
-    """A bundled scikit-learn dataset, or an uploaded CSV kept in the database for every worker."""
+    """A bundled scikit-learn dataset (no owner, everyone's), or an uploaded CSV kept in the
+    database for every worker, private to its owner. Names are unique per owner."""
+
+    __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_dataset_owner_name"),)
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
-    name: str = Field(unique=True, index=True, max_length=200)
+    name: str = Field(index=True, max_length=200)
     kind: str = Field(max_length=20)  # "bundled" or "csv"
     task: TaskType
     target: str | None = Field(default=None, max_length=200)
@@ -34,6 +37,9 @@ class Dataset(SQLModel, table=True):
     n_rows: int = 0
     n_columns: int = 0
     owner_id: int | None = Field(default=None, foreign_key="user.id")
+    # Classification: [[label, rows], ...] in label order, read once from the target column so
+    # that folds and scorers are checked at submit without loading the table. None until then.
+    classes: list[list[Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _timestamp(default_factory=utcnow)
 
 

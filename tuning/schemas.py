@@ -68,28 +68,42 @@ class TrainingStatus(BaseModel):
     error: ErrorInfo | None = None
 
 
+# Whole numbers as JSON integers only (no true, 5.0 or "5"), within what scikit-learn accepts:
+# a seed is a 32-bit unsigned integer (numpy's RandomState).
+Count = Annotated[int, Field(strict=True, ge=1, le=2**31 - 1)]
+Seed = Annotated[
+    int, Field(strict=True, ge=0, le=2**32 - 1, description="Seed for sampling and estimators")
+]
+# Names of things: a dataset (or its id), an estimator, a scorer.
+Name = Annotated[str, Field(min_length=1, max_length=200)]
+
+
 class TrainingRunCreate(BaseModel):
     """Train on a tuning run's dataset with its best parameters, or on a chosen configuration."""
 
-    tuning_run_id: str | None = Field(default=None, description="Use this run's best parameters")
-    dataset: str | None = None
-    estimator: str | None = None
+    tuning_run_id: str | None = Field(
+        default=None, max_length=64, description="Use this run's best parameters"
+    )
+    dataset: Name | None = None
+    estimator: Name | None = None
     params: dict[str, Any] | None = Field(default=None, description="Estimator parameters")
-    scoring: str | None = Field(default=None, description="Scorer for the held-out metric")
-    random_state: int | None = None
+    scoring: Name | None = Field(default=None, description="Scorer for the held-out metric")
+    random_state: Seed | None = None
 
 
 class TuningRunCreate(BaseModel):
     """What a user submits to start a search; the service layer checks it against the catalog."""
 
-    dataset: str = Field(description="A bundled dataset (iris, wine, ...) or an uploaded one")
-    estimator: str = Field(description="A scikit-learn class name from the catalog")
+    dataset: Name = Field(description="A bundled dataset (iris, ...), an uploaded one, or its id")
+    estimator: Name = Field(description="A scikit-learn class name from the catalog")
     param_grid: dict[str, Any] = Field(description="Parameter name -> list of values to try")
     search: SearchKind = "grid"
-    n_iter: int | None = Field(default=None, description="Candidates to sample (random search)")
-    cv: int = Field(default=5, description="Number of CV folds (stratified for classifiers)")
-    scoring: str | None = Field(default=None, description="A scikit-learn scorer name")
-    random_state: int | None = Field(default=None, description="Seed for sampling and estimators")
+    n_iter: Count | None = Field(default=None, description="Candidates to sample (random search)")
+    cv: int = Field(
+        default=5, strict=True, description="Number of CV folds (stratified for classifiers)"
+    )
+    scoring: Name | None = Field(default=None, description="A scikit-learn scorer name")
+    random_state: Seed | None = None
 
 
 def testing_message(current: int, total: int) -> str:
@@ -165,6 +179,7 @@ class DatasetPublic(BaseModel):
     target: str | None
     n_rows: int
     n_columns: int
+    owner_id: int | None = Field(description="Who uploaded it; null for a bundled dataset")
     created_at: UtcDatetime
 
 

@@ -4,6 +4,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from tuning.api.errors import install_error_handlers
+from tuning.api.limits import MULTIPART_FRAMING, BodyLimit
 from tuning.api.routes import datasets, health, models, runs
 from tuning.runtime import Runtime
 
@@ -24,6 +25,13 @@ def create_app(runtime: Runtime) -> FastAPI:
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
+    settings = runtime.settings
+    app.add_middleware(
+        BodyLimit,
+        default_bytes=settings.max_request_bytes,
+        upload_bytes=settings.max_upload_bytes + MULTIPART_FRAMING,
+        upload_paths={"/api/v1/datasets"},
+    )
     for module in (runs, models, datasets, health):
         app.include_router(module.router)
     return app

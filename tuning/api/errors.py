@@ -1,12 +1,22 @@
 """The service layer's errors as HTTP answers, each with a `detail` that says what to fix."""
 
+import math
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
-from tuning.errors import Forbidden, InvalidInput, NotFound, Unauthenticated, Unavailable
+from tuning.errors import (
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    Unauthenticated,
+    Unavailable,
+    shown,
+)
 
 # An id in the path that is not a UUID is the spec's 400 "Invalid UUID", not a 422.
 ID_FIELDS = {"tuning_run_id", "training_run_id", "model_id"}
@@ -37,7 +47,42 @@ def _data_error(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": "a value contains characters that cannot be stored"}, 422)
 
 
+def _request_validation(request: Request, exc: Exception) -> JSONResponse:
+    """FastAPI's 422, with what was sent quoted short (never a 10 MB name echoed back, never a
+    NaN that JSON cannot carry), and 400 for a body that is not JSON at all."""
+    assert isinstance(exc, RequestValidationError)
+    errors = list(exc.errors())
+    if any(error["type"] == "json_invalid" for error in errors):
+        return JSONResponse({"detail": "the body is not valid JSON"}, status_code=400)
+    if any(tuple(error["loc"]) == ("body",) for error in errors) and not _is_form(request):
+        kind = request.headers.get("content-type", "none")
+        detail = f"send the body as JSON with 'Content-Type: application/json' (got {shown(kind)})"
+        if "json" in kind:
+            detail = "the body must be a JSON object"
+        return JSONResponse({"detail": detail}, status_code=400)
+    return JSONResponse({"detail": [_short(error) for error in errors]}, status_code=422)
+
+
+def _is_form(request: Request) -> bool:
+    return request.headers.get("content-type", "").startswith("multipart/form-data")
+
+
+def _short(error: Any) -> dict[str, Any]:
+    short = {"loc": list(error["loc"]), "msg": str(error["msg"])[:300], "type": error["type"]}
+    value = error.get("input")
+    if (
+        isinstance(value, bool | None)
+        or (isinstance(value, int) and abs(value) < 2**53)
+        or (isinstance(value, float) and math.isfinite(value))
+    ):
+        short["input"] = value
+    elif isinstance(value, str | int | float):
+        short["input"] = shown(value)
+    return short  # containers are left out: the location says where the problem is
+
+
 def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(RequestValidationError, _request_validation)
     app.add_exception_handler(InvalidInput, _invalid_input)
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(NotFound, _answer(404))

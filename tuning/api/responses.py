@@ -3,6 +3,7 @@
 from typing import Any
 
 from pydantic import BaseModel
+from starlette.responses import JSONResponse
 
 
 class ErrorDetail(BaseModel):
@@ -25,3 +26,8 @@ BY_ID: Responses = {
     403: _error("It belongs to another user"),
     404: _error("Not found"),
 }
+
+
+def json_error(status_code: int, detail: str) -> JSONResponse:
+    """An error answer in the API's one shape, `{"detail": ...}`."""
+    return JSONResponse({"detail": detail}, status_code=status_code)

@@ -9,7 +9,6 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -26,14 +25,26 @@ from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier
 
 from tuning.domain import TaskType
-from tuning.errors import InvalidInput
+from tuning.errors import InvalidInput, shown
 
 ParamKind = Literal["int", "float", "str", "bool"]
 
 
 def _show(value: Any) -> str:
-    """A value as a user would write it (strings quoted, numbers bare)."""
-    return repr(value.item() if isinstance(value, np.generic) else value)
+    """A value as a user would write it (strings quoted, numbers bare), cut short if long."""
+    return shown(value)
+
+
+def _finite(value: numbers.Real) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an integer beyond any float, such as 10**400
+        return False
+
+
+# The largest integer a parameter takes: scikit-learn's compiled code (trees, neighbours) holds
+# integers in 32 or 64 bits and fails on a worker past that, and no useful setting comes near.
+INT_LIMIT = 2**31 - 1
 
 
 def _bound(value: float) -> str:
@@ -70,7 +81,9 @@ class ParamSpec:
             return f"{_show(value)} is not {self.allowed()}"
         if self.kind == "int" and not isinstance(value, numbers.Integral):
             return f"{_show(value)} is not an integer"
-        if not math.isfinite(value):
+        if isinstance(value, int) and self.kind == "int" and abs(value) > INT_LIMIT:
+            return f"{_show(value)} is too large; the limit is {INT_LIMIT:,}"
+        if not _finite(value):
             return f"{_show(value)} is not a finite number"
         low, high = self.low, self.high
         if low is not None and (value < low or (value == low and not self.low_inclusive)):
@@ -302,13 +315,14 @@ def make_estimator(name: str, *, random_state: int | None = None) -> BaseEstimat
     return estimator
 
 
-def _same(a: Any, b: Any) -> bool:
-    """Equal as grid values: 1 and 1.0 are the same candidate, True and 1 are not."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return a is b
-    if isinstance(a, numbers.Real) and isinstance(b, numbers.Real):
-        return a == b
-    return type(a) is type(b) and a == b
+def _grid_key(value: Any) -> tuple[str, Any]:
+    """A checked grid value as a set member, so that duplicates are found in linear time: 1 and
+    1.0 are the same candidate (equal numbers hash equal), True and 1 are not."""
+    if isinstance(value, bool) or value is None:
+        return ("choice", value)
+    if isinstance(value, numbers.Real):
+        return ("number", value)
+    return (type(value).__name__, value)
 
 
 def validate_param_grid(name: str, param_grid: dict[str, list[Any]]) -> None:
@@ -321,12 +335,15 @@ def validate_param_grid(name: str, param_grid: dict[str, list[Any]]) -> None:
         _known(spec, param, where)
         if not isinstance(values, list | tuple) or not values:
             raise InvalidInput(where, "give a non-empty list of values")
-        for index, value in enumerate(values):
+        seen: set[tuple[str, Any]] = set()
+        for value in values:
             reason = spec.params[param].check(value)
             if reason is not None:
                 raise InvalidInput(where, reason)
-            if any(_same(value, earlier) for earlier in values[:index]):
+            key = _grid_key(value)
+            if key in seen:
                 raise InvalidInput(where, f"duplicate value {_show(value)}")
+            seen.add(key)
 
 
 def validate_params(name: str, params: dict[str, Any]) -> None:

@@ -14,7 +14,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tuning.domain import TaskType
-from tuning.errors import InvalidInput
+from tuning.errors import InvalidInput, shown
 
 # A numeric target with at most this many distinct integer values is read as class labels.
 MAX_CLASSES_FOR_NUMERIC_TARGET = 20
@@ -58,7 +58,8 @@ class Table:
 def load_bundled(name: str) -> Table:
     """One of scikit-learn's bundled datasets, as a frame (shipped with sklearn, no download)."""
     if name not in BUNDLED:
-        raise InvalidInput("dataset", f"unknown dataset '{name}'; bundled: {', '.join(BUNDLED)}")
+        bundled = ", ".join(BUNDLED)
+        raise InvalidInput("dataset", f"unknown dataset {shown(name)}; bundled: {bundled}")
     bundle = BUNDLED[name]
     loaded = bundle.loader(as_frame=True)
     return Table(X=loaded.data, y=loaded.target, task=bundle.task)
@@ -86,16 +87,16 @@ def read_csv(content: bytes, target: str, *, max_bytes: int | None = None) -> Ta
     try:
         frame = pd.read_csv(io.BytesIO(content))
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InvalidInput("file", f"not a readable CSV file: {exc}") from exc
+        raise InvalidInput("file", f"not a readable CSV file: {str(exc)[:200]}") from exc
     if target not in frame.columns:
-        columns = ", ".join(map(str, frame.columns[:20]))
-        raise InvalidInput("target", f"no column named '{target}'; columns are: {columns}")
+        columns = ", ".join(shown(str(column), 40) for column in frame.columns[:20])
+        raise InvalidInput("target", f"no column named {shown(target)}; columns are: {columns}")
     frame = frame.dropna(subset=[target])
     y = frame.pop(target)
     if y.empty:
-        raise InvalidInput("target", f"the target column '{target}' has no values")
+        raise InvalidInput("target", f"the target column {shown(target)} has no values")
     if y.nunique() < 2:
-        raise InvalidInput("target", f"the target column '{target}' has a single value")
+        raise InvalidInput("target", f"the target column {shown(target)} has a single value")
     if frame.shape[1] == 0:
         raise InvalidInput("file", "the file has no feature columns besides the target")
     return Table(X=frame.reset_index(drop=True), y=y.reset_index(drop=True), task=infer_task(y))

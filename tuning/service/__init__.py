@@ -17,11 +17,13 @@ from tuning.service.analysis import (
     value_label,
 )
 from tuning.service.datasets import (
+    NAME_LIMIT,
     CsvPreview,
     DatasetChoice,
     csv_columns,
     dataset_choices,
     get_dataset,
+    get_dataset_by_id,
     list_datasets,
     load_table,
     preview_csv,
@@ -82,6 +84,7 @@ from tuning.service.users import (
 
 __all__ = [
     "DEFAULT_SCORING",
+    "NAME_LIMIT",
     "PAGE_SIZE",
     "SCORE",
     "CsvPreview",
@@ -110,6 +113,7 @@ __all__ = [
     "execute_chunk",
     "execute_training",
     "get_dataset",
+    "get_dataset_by_id",
     "get_model",
     "get_results",
     "get_run",

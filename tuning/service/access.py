@@ -7,9 +7,9 @@ typed by a user, so that no read elsewhere writes the rule again.
 import uuid
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement
+from sqlalchemy import ColumnElement, or_
 
-from tuning.errors import Forbidden, InvalidInput, NotFound
+from tuning.errors import Forbidden, InvalidInput, NotFound, shown
 from tuning.models import User
 
 
@@ -42,6 +42,20 @@ def only_visible(query: Any, owner_column: ColumnElement[Any] | Any, viewer: Use
     return query if viewer.is_admin else query.where(owner_column == viewer.id)
 
 
+def may_use_dataset(viewer: User, owner_id: int | None) -> bool:
+    """Bundled datasets (no owner) are everyone's; an upload is its owner's (and admins')."""
+    return owner_id is None or may_see(
+        viewer_id=viewer.id, viewer_is_admin=viewer.is_admin, owner_id=owner_id
+    )
+
+
+def only_usable(query: Any, owner_column: Any, viewer: User) -> Any:
+    """`query` narrowed to the datasets `viewer` may see and use: bundled ones and their own."""
+    if viewer.is_admin:
+        return query
+    return query.where(or_(owner_column.is_(None), owner_column == viewer.id))
+
+
 def parse_id(value: str | uuid.UUID, *, field: str) -> uuid.UUID:
     """An id typed by a user; InvalidInput (the spec's "Invalid UUID", 400) when it is not one."""
     if isinstance(value, uuid.UUID):
@@ -49,4 +63,4 @@ def parse_id(value: str | uuid.UUID, *, field: str) -> uuid.UUID:
     try:
         return uuid.UUID(str(value))
     except ValueError:
-        raise InvalidInput(field, f"'{value}' is not a valid UUID") from None
+        raise InvalidInput(field, f"{shown(str(value))} is not a valid UUID") from None

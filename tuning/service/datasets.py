@@ -1,41 +1,93 @@
-"""Datasets in the database: bundled ones by name, uploaded CSV files with their content."""
+"""Datasets in the database: bundled ones by name, everyone's; uploaded CSV files with their
+content, private to the user who uploaded them (and visible to admins)."""
 
+import contextlib
 import io
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
+from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from tuning.domain import TaskType
-from tuning.errors import InvalidInput, NotFound
+from tuning.errors import InvalidInput, NotFound, shown
+from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, column_types, load_bundled, read_csv
 from tuning.models import Dataset, User
+from tuning.service.access import may_use_dataset, only_usable, parse_id
+
+# The longest dataset name or target column name stored.
+NAME_LIMIT = 200
 
 
-def get_dataset(*, session: Session, name: str) -> Dataset:
-    """The dataset called `name`, or InvalidInput(field="dataset") listing what exists."""
-    dataset = session.exec(select(Dataset).where(Dataset.name == name)).first()
-    if dataset is None:
-        names = session.exec(select(Dataset.name).order_by(Dataset.name).limit(30)).all()
-        raise InvalidInput("dataset", f"unknown dataset '{name}'; available: {', '.join(names)}")
+def get_dataset(*, session: Session, name: str, viewer: User) -> Dataset:
+    """The dataset `viewer` means by `name` (or by id): their own upload first, then a bundled
+    one, then (admins only) the one other user's upload of that name. Anything `viewer` may not
+    use reads as unknown, so a name's existence never leaks."""
+    rows = _usable(session, viewer, name)
+    mine = [d for d in rows if d.owner_id == viewer.id]
+    bundled = [d for d in rows if d.owner_id is None]
+    chosen = mine or bundled or rows
+    if len(chosen) == 1:
+        return chosen[0]
+    if chosen:
+        raise InvalidInput(
+            "dataset",
+            f"{len(chosen)} users have a dataset named {shown(name)}; give its id instead",
+        )
+    names = session.exec(
+        only_usable(select(Dataset.name), Dataset.owner_id, viewer)
+        .distinct()
+        .order_by(Dataset.name)
+        .limit(30)
+    ).all()
+    available = ", ".join(shown(n, 40) for n in names)
+    raise InvalidInput("dataset", f"unknown dataset {shown(name)}; available: {available}")
+
+
+def _usable(session: Session, viewer: User, name: str) -> list[Dataset]:
+    query = select(Dataset).where(col(Dataset.name) == name)
+    with contextlib.suppress(ValueError):  # or by id
+        by_id = col(Dataset.id) == uuid.UUID(name)
+        query = select(Dataset).where(or_(col(Dataset.name) == name, by_id))
+    return list(session.exec(only_usable(query, Dataset.owner_id, viewer)).all())
+
+
+def get_dataset_by_id(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> Dataset:
+    """One dataset `viewer` may use; NotFound for any other (never Forbidden: no leak)."""
+    key = parse_id(dataset_id, field="dataset_id")
+    dataset = session.get(Dataset, key)
+    if dataset is None or not may_use_dataset(viewer, dataset.owner_id):
+        raise NotFound(f"no dataset with id {key}")
     return dataset
 
 
-def list_datasets(*, session: Session) -> list[Dataset]:
-    return list(session.exec(select(Dataset).order_by(Dataset.kind, Dataset.name)).all())
+def list_datasets(*, session: Session, viewer: User) -> list[Dataset]:
+    """Bundled datasets and `viewer`'s uploads (an admin's: everyone's)."""
+    query = only_usable(select(Dataset), Dataset.owner_id, viewer)
+    return list(session.exec(query.order_by(Dataset.kind, Dataset.name)).all())
 
 
 def upload_dataset(
     *, session: Session, owner: User, name: str, content: bytes, target: str, max_bytes: int
 ) -> Dataset:
-    """Check and store a CSV file, so that a worker on any host can read it."""
+    """Check and store a CSV file, so that a worker on any host can read it; it is `owner`'s."""
     name = name.strip()
     if not name:
         raise InvalidInput("name", "a dataset needs a name")
-    if session.exec(select(Dataset.id).where(Dataset.name == name)).first() is not None:
-        raise InvalidInput("name", f"a dataset named '{name}' already exists")
+    if len(name) > NAME_LIMIT:
+        raise InvalidInput("name", f"{len(name):,} characters; the limit is {NAME_LIMIT}")
+    if len(target) > NAME_LIMIT:
+        raise InvalidInput("target", f"{len(target):,} characters; the limit is {NAME_LIMIT}")
+    if name in BUNDLED:
+        raise InvalidInput("name", f"{shown(name)} is a bundled dataset's name; choose another")
+    taken = select(Dataset.id).where(Dataset.name == name, Dataset.owner_id == owner.id)
+    if session.exec(taken).first() is not None:
+        raise InvalidInput("name", f"you already have a dataset named {shown(name)}")
     table = read_csv(content, target, max_bytes=max_bytes)
     dataset = Dataset(
         name=name,
@@ -46,11 +98,38 @@ def upload_dataset(
         n_rows=len(table.y),
         n_columns=table.X.shape[1],
         owner_id=owner.id,
+        classes=_classes_of(table),
     )
     session.add(dataset)
-    session.commit()
+    try:
+        session.commit()
+    except IntegrityError:  # the same name, uploaded twice at once
+        session.rollback()
+        raise InvalidInput("name", f"you already have a dataset named {shown(name)}") from None
     session.refresh(dataset)
     return dataset
+
+
+def dataset_classes(*, session: Session, dataset: Dataset) -> list[ClassCount] | None:
+    """A classification dataset's labels with their row counts (None for regression); read
+    from the table once, then kept on the row."""
+    if dataset.task is not TaskType.CLASSIFICATION:
+        return None
+    if dataset.classes is None:  # bundled, or uploaded before labels were kept
+        classes = _classes_of(load_table(session=session, dataset_id=dataset.id))
+        with Session(session.get_bind()) as own:  # the caller's session stays as it was
+            own.execute(
+                update(Dataset).where(col(Dataset.id) == dataset.id).values(classes=classes)
+            )
+            own.commit()
+        dataset.classes = classes
+    return [(label, count) for label, count in dataset.classes or []]
+
+
+def _classes_of(table: Table) -> list[list[Any]] | None:
+    if table.task is not TaskType.CLASSIFICATION:
+        return None
+    return [[label, count] for label, count in label_counts(table.y)]
 
 
 def load_table(*, session: Session, dataset_id: uuid.UUID) -> Table:
@@ -77,18 +156,18 @@ class DatasetChoice:
     description: str
 
 
-def dataset_choices(*, session: Session) -> list[DatasetChoice]:
-    """Every dataset a run can use, bundled first; the stored CSV content is not read."""
+def dataset_choices(*, session: Session, viewer: User) -> list[DatasetChoice]:
+    """Every dataset `viewer` can run on, bundled first; the stored CSV content is not read."""
     # Five columns, past the four that sqlmodel's `select` has types for: SQLAlchemy's own.
-    rows = session.execute(
-        sa_select(
-            col(Dataset.name),
-            col(Dataset.kind),
-            col(Dataset.task),
-            col(Dataset.n_rows),
-            col(Dataset.n_columns),
-        ).order_by(col(Dataset.kind), col(Dataset.name))
-    ).all()
+    query = sa_select(
+        col(Dataset.name),
+        col(Dataset.kind),
+        col(Dataset.task),
+        col(Dataset.n_rows),
+        col(Dataset.n_columns),
+    )
+    query = only_usable(query, col(Dataset.owner_id), viewer)
+    rows = session.execute(query.order_by(col(Dataset.kind), col(Dataset.name))).all()
     choices = []
     for name, kind, task, n_rows, n_columns in rows:
         bundled = BUNDLED.get(name) if kind == "bundled" else None
@@ -113,7 +192,7 @@ def csv_columns(content: bytes) -> list[str]:
     try:
         header = pd.read_csv(io.BytesIO(content), nrows=0)
     except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InvalidInput("file", f"not a readable CSV file: {exc}") from exc
+        raise InvalidInput("file", f"not a readable CSV file: {str(exc)[:200]}") from exc
     return [str(column) for column in header.columns]
 
 

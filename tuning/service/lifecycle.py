@@ -8,9 +8,9 @@ from sqlalchemy import update
 from sqlmodel import Session, col
 
 from tuning.domain import ACTIVE, RunStatus, utcnow
-from tuning.errors import InvalidInput, Unavailable
+from tuning.errors import InvalidInput, Unavailable, shown
 from tuning.ml import catalog
-from tuning.models import Chunk, Dataset, TrainingRun, TuningRun
+from tuning.models import Chunk, Dataset, TrainingRun, TuningRun, User
 from tuning.service.datasets import get_dataset
 from tuning.service.queue import TaskQueue
 
@@ -20,15 +20,16 @@ AnyRun = TuningRun | TrainingRun
 
 
 def estimator_and_dataset(
-    *, session: Session, estimator: str, dataset: str
+    *, session: Session, estimator: str, dataset: str, viewer: User
 ) -> tuple[catalog.EstimatorSpec, Dataset]:
-    """The catalog entry and the stored dataset, checked to be for the same task."""
+    """The catalog entry and a dataset `viewer` may use, checked to be for the same task."""
     spec = catalog.get_estimator(estimator)
-    found = get_dataset(session=session, name=dataset)
+    found = get_dataset(session=session, name=dataset, viewer=viewer)
     if spec.task != found.task:
         raise InvalidInput(
             "estimator",
-            f"{spec.name} is for {spec.task.value}; dataset '{found.name}' is {found.task.value}",
+            f"{spec.name} is for {spec.task.value}; dataset {shown(found.name)} is "
+            f"{found.task.value}",
         )
     return spec, found
 

@@ -10,7 +10,7 @@ from tuning.config import Settings
 from tuning.domain import RunStatus
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
-from tuning.models import TuningRun
+from tuning.models import TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.runs import validate_run
 
@@ -37,9 +37,11 @@ class RunPlan:
         return self.n_candidates * self.n_splits
 
 
-def plan_run(*, session: Session, settings: Settings, run_in: TuningRunCreate) -> RunPlan:
+def plan_run(
+    *, session: Session, settings: Settings, run_in: TuningRunCreate, viewer: User
+) -> RunPlan:
     """Candidates, fits and (once similar runs finished) a duration; InvalidInput if invalid."""
-    run = validate_run(session=session, settings=settings, run_in=run_in)
+    run = validate_run(session=session, settings=settings, run_in=run_in, viewer=viewer)
     n_fits = run.total_combinations * run.cv
     estimate = estimate_duration(
         session=session, estimator=run.estimator, dataset_id=run.dataset_id, n_fits=n_fits
@@ -70,7 +72,7 @@ def estimate_duration(
 
 
 def check_submission(
-    *, session: Session, settings: Settings, run_in: TuningRunCreate
+    *, session: Session, settings: Settings, run_in: TuningRunCreate, viewer: User
 ) -> dict[str, str]:
     """Every problem of a submission by field ("param_grid.max_depth", "cv", ...); {} if none.
 
@@ -91,6 +93,7 @@ def check_submission(
             session=session,
             settings=settings,
             run_in=run_in.model_copy(update={"param_grid": valid}),
+            viewer=viewer,
         )
     except InvalidInput as exc:
         errors.setdefault(exc.field, exc.reason)

@@ -5,6 +5,7 @@ A run is read as a `RunSummary`: its row with its dataset's and owner's names, f
 shape these themselves.
 """
 
+import math
 import secrets
 import uuid
 from collections.abc import Sequence
@@ -20,10 +21,12 @@ from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, TaskType, as_utc, utcnow
 from tuning.errors import InvalidInput, NotFound
 from tuning.ml import catalog
+from tuning.ml.checks import check_folds, check_scorer_on_labels
 from tuning.ml.search import DEFAULT_SCORING, SearchSpace, n_candidates, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.access import only_visible, parse_id, require_visible
+from tuning.service.datasets import dataset_classes
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 
@@ -37,21 +40,30 @@ def get_run(*, session: Session, run_id: str | uuid.UUID, viewer: User | None = 
     return require_visible(session.get(TuningRun, key), viewer=viewer, what="tuning run", key=key)
 
 
-def validate_run(*, session: Session, settings: Settings, run_in: TuningRunCreate) -> TuningRun:
-    """Check a submission against the catalog, the dataset and the limits; store nothing."""
+def validate_run(
+    *, session: Session, settings: Settings, run_in: TuningRunCreate, viewer: User
+) -> TuningRun:
+    """Check a submission against the catalog, the dataset and the limits; store nothing.
+
+    Cheap checks first and every one linear in the input, so that a large or hostile body is
+    refused quickly: sizes, then values, then what the dataset's labels allow.
+    """
     spec, dataset = estimator_and_dataset(
-        session=session, estimator=run_in.estimator, dataset=run_in.dataset
+        session=session, estimator=run_in.estimator, dataset=run_in.dataset, viewer=viewer
     )
+    if run_in.search == "grid":
+        _check_size(grid_size(run_in.param_grid), settings)
     catalog.validate_param_grid(spec.name, run_in.param_grid)
     scoring = run_in.scoring or DEFAULT_SCORING[dataset.task]
     validate_scoring(scoring, dataset.task)
-    _check_cv(run_in.cv, dataset, settings)
-    space = _search_space(run_in)
+    _check_cv(run_in.cv, settings)
+    classes = dataset_classes(session=session, dataset=dataset)
+    check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
+    if classes:
+        check_scorer_on_labels(scoring, classes)
+    space = _search_space(run_in, settings)
     total = n_candidates(space)
-    if total > settings.max_candidates:
-        raise InvalidInput(
-            "param_grid", f"{total:,} candidates; the limit is {settings.max_candidates:,}"
-        )
+    _check_size(total, settings)
     return TuningRun(
         dataset_id=dataset.id,
         estimator=spec.name,
@@ -67,22 +79,33 @@ def validate_run(*, session: Session, settings: Settings, run_in: TuningRunCreat
     )
 
 
-def _check_cv(cv: Any, dataset: Dataset, settings: Settings) -> None:
-    if isinstance(cv, bool) or not isinstance(cv, int):
-        raise InvalidInput("cv", "give the number of folds as a whole number")
-    if not 2 <= cv <= settings.max_cv_folds:
-        raise InvalidInput("cv", f"{cv} folds; choose between 2 and {settings.max_cv_folds}")
-    if cv > dataset.n_rows:
+def grid_size(param_grid: dict[str, Any]) -> int:
+    """How many candidates a grid makes, counted without looking at its values."""
+    sizes = [len(v) if isinstance(v, list | tuple) else 1 for v in param_grid.values()]
+    return math.prod(sizes)
+
+
+def _check_size(total: int, settings: Settings) -> None:
+    if total > settings.max_candidates:
         raise InvalidInput(
-            "cv", f"{cv} folds but dataset '{dataset.name}' has {dataset.n_rows} rows"
+            "param_grid", f"{total:,} candidates; the limit is {settings.max_candidates:,}"
         )
 
 
-def _search_space(run_in: TuningRunCreate) -> SearchSpace:
+def _check_cv(cv: int, settings: Settings) -> None:
+    if not 2 <= cv <= settings.max_cv_folds:
+        raise InvalidInput("cv", f"{cv:,} folds; choose between 2 and {settings.max_cv_folds}")
+
+
+def _search_space(run_in: TuningRunCreate, settings: Settings) -> SearchSpace:
     if run_in.search == "grid":
         return SearchSpace(param_grid=run_in.param_grid, random_state=run_in.random_state)
     if run_in.n_iter is None or run_in.n_iter < 1:
         raise InvalidInput("n_iter", "a random search needs n_iter, a number of candidates >= 1")
+    if run_in.n_iter > settings.max_candidates:
+        raise InvalidInput(
+            "n_iter", f"{run_in.n_iter:,} candidates; the limit is {settings.max_candidates:,}"
+        )
     # A seed fixed now keeps the candidates the same if the run is delivered twice.
     seed = run_in.random_state if run_in.random_state is not None else secrets.randbelow(2**31)
     return SearchSpace(run_in.param_grid, search="random", n_iter=run_in.n_iter, random_state=seed)
@@ -92,7 +115,7 @@ def submit_run(
     *, session: Session, queue: TaskQueue, settings: Settings, owner: User, run_in: TuningRunCreate
 ) -> TuningRun:
     """Validate, store the run as PENDING, then enqueue it (commit before enqueue)."""
-    run = validate_run(session=session, settings=settings, run_in=run_in)
+    run = validate_run(session=session, settings=settings, run_in=run_in, viewer=owner)
     assert owner.id is not None, "a stored user"
     run.owner_id = owner.id
     return store_and_enqueue(session=session, run=run, queue=queue)

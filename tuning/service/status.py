@@ -8,7 +8,7 @@ from sqlalchemy import Uuid, bindparam
 from sqlmodel import Session, col, select
 
 from tuning.domain import FINISHED, RunStatus
-from tuning.errors import Forbidden, NotFound, Unauthenticated
+from tuning.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
 from tuning.models import TrainingRun, TuningRun, User
 from tuning.schemas import (
     ErrorInfo,
@@ -22,7 +22,7 @@ from tuning.schemas import (
 from tuning.service.access import may_see, parse_id
 from tuning.service.queue import TaskQueue, TaskState
 from tuning.service.runs import get_run
-from tuning.service.users import hash_token
+from tuning.service.users import authenticate, hash_token
 
 
 class RunRow(Protocol):
@@ -80,7 +80,12 @@ def get_status_for_token(
 
     Many clients poll; this keeps each poll to one database read and at most one Redis read.
     """
-    key = parse_id(run_id, field="tuning_run_id")
+    try:
+        key = parse_id(run_id, field="tuning_run_id")
+    except InvalidInput:  # who is asking comes first: a stranger learns nothing of ids
+        if authenticate(session=session, token=token) is None:
+            raise Unauthenticated("unknown or revoked token") from None
+        raise
     # On the session's connection, past the ORM's statement handling: rows in, rows out.
     run = (
         session.connection()

@@ -10,12 +10,13 @@ from tuning.db import session_scope
 from tuning.domain import FINISHED, RunStatus, utcnow
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
+from tuning.ml.checks import check_held_out_split, check_scorer_on_labels
 from tuning.ml.search import DEFAULT_SCORING, validate_scoring
-from tuning.ml.training import dump_model, train_model
-from tuning.models import Model, TrainingRun, User
+from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
+from tuning.models import Dataset, Model, TrainingRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
 from tuning.service.access import only_visible, parse_id, require_visible
-from tuning.service.datasets import load_table
+from tuning.service.datasets import dataset_classes, load_table
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 from tuning.service.runs import get_run
@@ -65,25 +66,29 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
             raise InvalidInput(
                 "tuning_run_id", f"tuning run {tuned.id} has no best parameters ({tuned.status})"
             )
+        dataset = session.get(Dataset, tuned.dataset_id)
+        assert dataset is not None, "a run's dataset is kept"
+        scoring = request.scoring or tuned.scoring
+        _check_training(session, dataset, scoring)
         return TrainingRun(
             owner_id=owner.id,
             tuning_run_id=tuned.id,
             dataset_id=tuned.dataset_id,
             estimator=tuned.estimator,
             params=tuned.best_params,
-            scoring=request.scoring or tuned.scoring,
+            scoring=scoring,
             random_state=tuned.random_state,
         )
     if request.dataset is None or request.estimator is None:
         missing = "dataset" if request.dataset is None else "estimator"
         raise InvalidInput(missing, "give a tuning_run_id, or a dataset, estimator and params")
     spec, dataset = estimator_and_dataset(
-        session=session, estimator=request.estimator, dataset=request.dataset
+        session=session, estimator=request.estimator, dataset=request.dataset, viewer=owner
     )
     params = request.params or {}
     catalog.validate_params(spec.name, params)
     scoring = request.scoring or DEFAULT_SCORING[dataset.task]
-    validate_scoring(scoring, dataset.task)
+    _check_training(session, dataset, scoring)
     return TrainingRun(
         owner_id=owner.id,
         dataset_id=dataset.id,
@@ -92,6 +97,15 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
         scoring=scoring,
         random_state=request.random_state,
     )
+
+
+def _check_training(session: Session, dataset: Dataset, scoring: str) -> None:
+    """The scorer fits the task and the labels, and a stratified hold-out is possible."""
+    validate_scoring(scoring, dataset.task)
+    classes = dataset_classes(session=session, dataset=dataset)
+    if classes:
+        check_scorer_on_labels(scoring, classes)
+        check_held_out_split(classes=classes, fraction=HELD_OUT_FRACTION)
 
 
 def submit_training(

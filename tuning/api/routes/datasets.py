@@ -3,16 +3,16 @@
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, UploadFile
+from fastapi import APIRouter, Form, HTTPException, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
-from tuning.api.responses import AUTH
+from tuning.api.responses import AUTH, BY_ID
 from tuning.db import session_scope
 from tuning.domain import TaskType
-from tuning.errors import InvalidInput
 from tuning.schemas import DatasetPublic
+from tuning.service import NAME_LIMIT
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=AUTH)
 
@@ -21,23 +21,37 @@ router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=AUTH)
 def list_datasets(runtime: RuntimeDep, user: UserDep) -> list[DatasetPublic]:
     """Bundled scikit-learn datasets and uploaded CSV files."""
     with session_scope(runtime.engine) as session:
-        return [DatasetPublic.model_validate(d) for d in service.list_datasets(session=session)]
+        return [
+            DatasetPublic.model_validate(d)
+            for d in service.list_datasets(session=session, viewer=user)
+        ]
+
+
+@router.get("/datasets/{dataset_id}", response_model=DatasetPublic, responses=BY_ID)
+def get_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> DatasetPublic:
+    """One dataset: bundled, or one of yours (404 for another user's)."""
+    with session_scope(runtime.engine) as session:
+        dataset = service.get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=user)
+        return DatasetPublic.model_validate(dataset)
 
 
 @router.post("/datasets", status_code=201, response_model=DatasetPublic)
 async def upload_dataset(
     file: UploadFile,
-    target: Annotated[str, Form(description="The column to predict")],
+    target: Annotated[str, Form(description="The column to predict", max_length=NAME_LIMIT)],
     runtime: RuntimeDep,
     user: UserDep,
-    name: Annotated[str | None, Form(description="Defaults to the file name")] = None,
+    name: Annotated[
+        str | None, Form(description="Defaults to the file name", max_length=NAME_LIMIT)
+    ] = None,
 ) -> DatasetPublic:
-    """Upload a CSV file; numeric and text columns are both handled."""
+    """Upload a CSV file, private to you; numeric and text columns are both handled. A body
+    over the upload limit is refused (413) as soon as it passes the limit."""
     limit = runtime.settings.max_upload_bytes
     content = await file.read(limit + 1)
     if len(content) > limit:
-        raise InvalidInput("file", f"the file is over the limit of {limit:,} bytes")
-    dataset_name = name or PurePath(file.filename or "upload.csv").stem
+        raise HTTPException(413, f"the file is over the limit of {limit:,} bytes")
+    dataset_name = name or PurePath(file.filename or "upload.csv").stem[:NAME_LIMIT]
 
     def store() -> DatasetPublic:  # parsing and writing stay off the event loop
         with session_scope(runtime.engine) as session:

@@ -1,0 +1,98 @@
+"""Checks of a search or a training against the dataset's labels, before anything runs: the
+folds every class needs, and whether a scorer can score these labels at all.
+
+Pure scikit-learn: a dataset is described by its task, its row count and (classification) its
+class labels with their counts, as `label_counts` reads them from a target column.
+"""
+
+import math
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.dummy import DummyClassifier
+from sklearn.metrics import get_scorer, get_scorer_names
+
+from tuning.domain import TaskType
+from tuning.errors import InvalidInput, shown
+
+# A class label and how many rows carry it.
+ClassCount = tuple[Any, int]
+
+
+def label_counts(y: pd.Series) -> list[ClassCount]:
+    """Each class label (as JSON stores it: int, float, str or bool) with its number of rows."""
+    counts = y.value_counts(sort=False).sort_index()
+    return [(_plain(label), int(count)) for label, count in counts.items()]
+
+
+def _plain(label: Any) -> Any:
+    return label.item() if isinstance(label, np.generic) else label
+
+
+def check_folds(
+    cv: int, *, task: TaskType, n_rows: int, classes: Sequence[ClassCount] | None
+) -> None:
+    """Each of `cv` folds must hold every class (classification) or some rows (regression)."""
+    if task is TaskType.CLASSIFICATION and classes:
+        label, smallest = min(classes, key=lambda pair: pair[1])
+        if cv > smallest:
+            raise InvalidInput(
+                "cv",
+                f"{cv} folds, but class {shown(label)} has only {smallest} rows: each fold "
+                f"needs every class; choose at most {smallest} folds",
+            )
+    elif cv > n_rows:
+        raise InvalidInput("cv", f"{cv} folds, but the dataset has only {n_rows} rows")
+
+
+def check_held_out_split(*, classes: Sequence[ClassCount], fraction: float) -> None:
+    """A stratified train/test split of these classes must be possible (training a model)."""
+    label, smallest = min(classes, key=lambda pair: pair[1])
+    n_rows = sum(count for _, count in classes)
+    n_test = math.ceil(fraction * n_rows)
+    if smallest < 2 or n_test < len(classes) or n_rows - n_test < len(classes):
+        raise InvalidInput(
+            "dataset",
+            f"too few rows to hold out {fraction:.0%} with every class on both sides "
+            f"(class {shown(label)} has {smallest} rows, {len(classes)} classes in {n_rows} rows)",
+        )
+
+
+def check_scorer_on_labels(scoring: str, classes: Sequence[ClassCount]) -> None:
+    """Score a constant predictor on these labels as the run will; InvalidInput if the scorer
+    cannot (a two-class scorer on three classes, a positive label 1 among 'yes' and 'no')."""
+    labels = [label for label, _ in classes]
+    y = np.array([label for label in labels for _ in range(2)], dtype=object)
+    if all(isinstance(label, bool) for label in labels):
+        y = y.astype(bool)
+    elif all(isinstance(label, int | float) and not isinstance(label, bool) for label in labels):
+        y = y.astype(float if any(isinstance(label, float) for label in labels) else int)
+    X = np.zeros((len(y), 1))
+    model = DummyClassifier(strategy="prior").fit(X, y)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # undefined metrics of a constant predictor
+            get_scorer(scoring)(model, X, y)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("scoring", _why(scoring, labels, exc)) from None
+
+
+def _why(scoring: str, labels: list[Any], exc: Exception) -> str:
+    named = ", ".join(shown(label, 20) for label in labels[:5]) + (", …" if len(labels) > 5 else "")
+    better = [
+        f"'{scoring}{end}'"
+        for end in ("_macro", "_weighted", "_ovr")
+        if f"{scoring}{end}" in get_scorer_names()
+    ]
+    instead = f"; use {' or '.join(better)}" if better else ""
+    if len(labels) > 2:
+        return f"'{scoring}' scores two classes; this dataset has {len(labels)} ({named}){instead}"
+    if "pos_label" in str(exc):
+        return (
+            f"'{scoring}' needs to know the positive class, taken to be 1; this dataset's labels "
+            f"are {named}{instead}"
+        )
+    return f"'{scoring}' cannot score this dataset's labels ({named}): {str(exc)[:200]}"
