@@ -12,6 +12,7 @@ from contextvars import ContextVar
 import streamlit as st
 
 from dashboard_ui import support as ui
+from dashboard_ui.text import plain
 from tuning.config import PROJECT_ROOT
 from tuning.models import User
 from tuning.service import authenticate
@@ -106,7 +107,7 @@ def sidebar(user: User) -> None:
     """Under the menu: who is signed in, and Sign out."""
     with st.sidebar:
         role = "admin: sees every user's runs" if user.is_admin else "sees own runs"
-        st.caption(f"Signed in as **{user.name}** ({role})")
+        st.caption(f"Signed in as **{plain(user.name)}** ({role})")
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):
             sign_out()
             st.rerun()

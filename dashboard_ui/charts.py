@@ -1,4 +1,7 @@
-"""Plotly figures of a run's scores. Pure: frames in, figures out, nothing read or stored."""
+"""Plotly figures of a run's scores. Pure: frames in, figures out, nothing read or stored.
+
+Run labels (they name datasets) go through `chart_text`: Plotly reads HTML tags in trace names.
+"""
 
 from collections.abc import Mapping, Sequence
 from numbers import Real
@@ -8,6 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
+from dashboard_ui.text import chart_text
 from tuning.service import SCORE, best_so_far, param_column, value_label
 
 HEIGHT = 320
@@ -87,12 +91,13 @@ def best_so_far_figure(frames: Mapping[str, pd.DataFrame], *, scoring: str) -> g
     for position, (label, frame) in enumerate(frames.items()):
         color = PALETTE[position % len(PALETTE)]
         history = best_so_far(frame)
+        name = chart_text(label)
         figure.add_scatter(
             x=frame["trial"],
             y=frame[SCORE],
             mode="markers",
             marker={"size": 5, "opacity": 0.35, "color": "#8a94a6" if single else color},
-            name="each candidate" if single else f"{label}: candidates",
+            name="each candidate" if single else f"{name}: candidates",
             legendgroup=label,
             showlegend=single,
             hovertemplate="trial %{x}: %{y:.4f}<extra></extra>",
@@ -102,7 +107,7 @@ def best_so_far_figure(frames: Mapping[str, pd.DataFrame], *, scoring: str) -> g
             y=history.to_numpy(),
             mode="lines",
             line={"shape": "hv", "width": 2.5, "color": color},
-            name="best so far" if single else label,
+            name="best so far" if single else name,
             legendgroup=label,
             hovertemplate="after trial %{x}: best %{y:.4f}<extra></extra>",
         )
@@ -226,7 +231,7 @@ def shared_param_figure(
             error_y={"type": "data", "array": table["fold_std"], "visible": True, "color": color},
             mode="lines+markers",
             line={"color": color},
-            name=label,
+            name=chart_text(label),
         )
     if numeric:
         figure.update_xaxes(type="log" if log else "linear")

@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import pandas as pd
 import streamlit as st
 
+from dashboard_ui.text import plain
 from tuning.config import Settings, get_settings
 from tuning.db import session_scope
 from tuning.domain import RunStatus
@@ -196,10 +197,21 @@ def choose_run(user: User, *, statuses: Iterable[RunStatus] = ()) -> str:
 
 
 def run_label(run: RunSummary) -> str:
+    """A run in a selectbox or multiselect, whose options show as typed (markdown elsewhere)."""
     return (
         f"{run.status.value} · {run.estimator} on {run.dataset} · "
         f"best {format_score(run.best_score)} · {format_time(run.created_at)} · {short_id(run.id)}"
     )
+
+
+def run_title(run: RunSummary) -> str:
+    """A run in a title (markdown): its estimator on its dataset, the dataset's name as typed."""
+    return f"{run.estimator} on {plain(run.dataset)}"
+
+
+def failure_text(error_type: str | None, message: str | None) -> str:
+    """A failure for st.error: its type and message, which may quote what users typed."""
+    return f"**{plain(error_type)}**: {plain(message)}"
 
 
 def load_error(exc: TuningError) -> NoReturn:
@@ -209,7 +221,7 @@ def load_error(exc: TuningError) -> NoReturn:
     elif isinstance(exc, NotFound):
         st.error("There is no run with that id.")
     else:
-        st.error(str(exc))
+        st.error(plain(exc))  # it may quote what the address said
     st.page_link(RUNS_PAGE, label="Back to your runs", icon=":material/list:")
     st.stop()
 

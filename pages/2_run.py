@@ -13,6 +13,7 @@ from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
 from dashboard_ui.schedule import poll_interval
+from dashboard_ui.text import plain
 from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import TuningError
 from tuning.schemas import TuningStatus
@@ -46,11 +47,11 @@ for key in list(st.session_state):  # keep the trials of the run on screen only
         del st.session_state[key]
 params = list(run.param_grid)
 
-st.title(f"{run.estimator} on {run.dataset}")
+st.title(ui.run_title(run))
 search = f"random search of {run.n_iter}" if run.search == "random" else "grid search"
 st.caption(
     f"Run `{run.id}` · {search} · {run.cv}-fold CV · scoring **{run.scoring}** · "
-    f"by {run.owner} · created {ui.format_time(run.created_at)}"
+    f"by {plain(run.owner)} · created {ui.format_time(run.created_at)}"
 )
 with st.expander("Parameter grid"):
     st.json(run.param_grid)
@@ -121,14 +122,14 @@ def show(status: TuningStatus, trials: list) -> None:
         )
 
     if status.status is RunStatus.FAILURE and status.error:
-        st.error(f"**{status.error.type}**: {status.error.message}", icon=":material/error:")
+        st.error(ui.failure_text(status.error.type, status.error.message), icon=":material/error:")
     elif status.status is RunStatus.REVOKED:
         st.warning(
             f"Cancelled after {len(trials)} of {total} candidates. The finished candidates are "
             "kept: their scores are below and on the Results page."
         )
     elif status.status is RunStatus.SUCCESS and status.result:
-        shown = ", ".join(f"{k}={v!r}" for k, v in status.result.best_params.items())
+        shown = plain(", ".join(f"{k}={v!r}" for k, v in status.result.best_params.items()))
         st.success(f"Finished. Best {run.scoring}: **{status.result.best_score:.4f}** with {shown}")
     if status.status.is_finished and len(trials):
         st.page_link(

@@ -7,6 +7,7 @@ import streamlit as st
 from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
+from dashboard_ui.text import plain
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
 from tuning.service import (
@@ -38,11 +39,11 @@ run, frame, params = results.run, results.trials, results.params
 log = ui.log_params(run.estimator, params)
 scored = frame[frame[SCORE].notna()]
 
-st.title(f"Results: {run.estimator} on {run.dataset}")
+st.title(f"Results: {ui.run_title(run)}")
 ui.status_badge(run.status)
 st.caption(
     f"Run `{run.id}` · {len(frame):,} of {run.total_combinations:,} candidates · "
-    f"{run.cv}-fold CV · scoring **{run.scoring}** · by {run.owner}"
+    f"{run.cv}-fold CV · scoring **{run.scoring}** · by {plain(run.owner)}"
 )
 if run.is_active:
     st.info("This run is still going: these are the results so far.")
@@ -53,7 +54,7 @@ if run.is_active:
         query_params={"run": str(run.id)},
     )
 if run.status is RunStatus.FAILURE:
-    st.error(f"**{run.error_type}**: {run.error_message}", icon=":material/error:")
+    st.error(ui.failure_text(run.error_type, run.error_message), icon=":material/error:")
 if run.status is RunStatus.REVOKED:
     st.warning("This run was cancelled: the results cover the candidates it finished.")
 if scored.empty:

@@ -4,6 +4,7 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
+from dashboard_ui.text import plain
 from tuning.domain import ACTIVE, RunStatus
 from tuning.errors import TuningError
 from tuning.schemas import TrainingRunCreate
@@ -55,7 +56,7 @@ else:
                     request=TrainingRunCreate(tuning_run_id=chosen),
                 )
         except TuningError as exc:
-            st.error(str(exc))
+            st.error(plain(exc))
         else:
             st.toast(f"Training {training.estimator}…", icon=":material/model_training:")
 
@@ -81,14 +82,14 @@ def training_list() -> None:
                 f"**{training.estimator}** · {ui.format_time(training.created_at)} · "
                 f"`{ui.short_id(training.id)}`"
             )
-            left.caption(f"parameters: {training.params}")
+            left.caption(f"parameters: {plain(training.params)}")
             ui.status_badge(status.status)
             if status.status is RunStatus.SUCCESS and status.result:
                 metrics = " · ".join(f"{k} {v:.4f}" for k, v in status.result.metrics.items())
                 left.write(f"held-out {metrics} · trained in {status.result.training_time:.1f}s")
                 download_button(right, status.result.model_id, training.estimator)
             elif status.status is RunStatus.FAILURE and status.error:
-                left.error(f"{status.error.type}: {status.error.message}")
+                left.error(ui.failure_text(status.error.type, status.error.message))
             elif status.progress:
                 left.progress(0.0, text=status.progress.status)
     if not any(t.status in ACTIVE for t in trainings) and active:
