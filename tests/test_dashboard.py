@@ -5,6 +5,7 @@ settings (read from the environment, as in production) at the test database and 
 """
 
 import ast
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -27,7 +28,7 @@ from dashboard_ui.support import (
 from tuning.config import PROJECT_ROOT, get_settings
 from tuning.domain import RunStatus, utcnow
 from tuning.models import TuningRun, User
-from tuning.service import create_user, list_trials
+from tuning.service import browser_session_user, create_user, list_trials
 
 from factories import make_run, make_trial, other_user
 from helpers import submit, wait_until_finished
@@ -180,15 +181,37 @@ def test_a_deep_link_asks_a_new_session_to_sign_in_then_opens_its_page(account, 
 
     app = new_session(RESULTS_PAGE, run=str(run.id), token=token).run()  # a sign-in link
     assert texts(app, "title") == ["Results: RandomForestClassifier on iris"]
-    assert "token" not in app.query_params
+    assert any("searchParams.delete('token')" in script for script in scripts(app))
 
 
-def test_a_sign_in_link_signs_in_and_drops_the_token_from_the_address(account):
-    _, token = account
+def test_a_sign_in_link_signs_in_keeps_it_in_a_cookie_and_replaces_the_address(account, session):
+    user, token = account
     app = open_app(token)
 
     assert texts(app, "title") == ["Runs"]
-    assert "token" not in app.query_params
+    # The browser is told to keep the sign-in and to load the address without the token in
+    # place of the one with it (the browser test follows this through Back and a reload).
+    (script,) = scripts(app)
+    assert "window.location.replace(" in script and "searchParams.delete('token')" in script
+    secret = re.search(r"tuning_session=([\w-]+);", script)
+    assert secret is not None
+    assert browser_session_user(session=session, secret=secret[1]).id == user.id
+    assert "SameSite=Strict" in script
+
+    app.button(key="sign_out").click().run()
+    assert browser_session_user(session=session, secret=secret[1]) is None
+
+
+def test_a_wrong_sign_in_link_is_dropped_from_the_address_too(account):
+    app = open_app("not-a-token")
+    assert texts(app, "title") == [SIGN_IN_TITLE]
+    (script,) = scripts(app)
+    assert "window.location.replace(" in script and "tuning_session=" not in script
+
+
+def scripts(app: AppTest) -> list[str]:
+    """The scripts the page runs in the browser (st.html with JavaScript)."""
+    return [element.proto.body for element in app.get("html")]
 
 
 # --- Runs -----------------------------------------------------------------------------------

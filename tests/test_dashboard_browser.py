@@ -194,3 +194,31 @@ def document_runs_and_compare(
     page.goto(f"{url}/compare?runs={first_id},{second}&token={token}")
     expect(page.locator(".js-plotly-plot")).to_have_count(2)  # history, max_depth
     shots.take("compare")
+
+
+def test_a_sign_in_link_leaves_no_token_in_history_and_the_sign_in_survives_a_reload(
+    dashboard_url, browser_page, session
+):
+    user, token = create_user(session=session, name=f"history-{uuid.uuid4().hex[:8]}")
+    page, expect = browser_page, sync_api.expect
+    signed_in = page.get_by_text(f"Signed in as {user.name}")
+
+    page.goto(f"{dashboard_url}/_stcore/health")  # somewhere to go Back to
+    page.goto(f"{dashboard_url}/?token={token}")
+    expect(signed_in).to_be_visible()
+    page.wait_for_url(lambda url: "token" not in url)
+    page.go_back()
+    assert page.url == f"{dashboard_url}/_stcore/health", "Back returned to the token's address"
+    page.go_forward()
+    expect(signed_in).to_be_visible()
+    assert "token" not in page.url
+
+    page.reload()  # a new Streamlit session: the cookie signs it in
+    expect(signed_in).to_be_visible()
+    expect(page.get_by_label("API token")).to_have_count(0)
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("API token")).to_be_visible()
+    page.reload()
+    expect(page.get_by_label("API token")).to_be_visible()
+    expect(signed_in).to_have_count(0)

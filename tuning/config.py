@@ -58,6 +58,11 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
     dashboard_port: int = 8501
+    # The dashboard listens here only, like the API; 0.0.0.0 serves every interface.
+    dashboard_host: str = "127.0.0.1"
+    browser_session_days: float = Field(
+        default=7, gt=0, description="How long a dashboard sign-in lasts without signing in again"
+    )
     cors_origins: list[str] = Field(default_factory=list)
 
     @property

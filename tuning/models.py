@@ -22,6 +22,18 @@ class User(SQLModel, table=True):
     created_at: datetime = _timestamp(default_factory=utcnow)
 
 
+class BrowserSession(SQLModel, table=True):
+    """A dashboard sign-in that survives a reload: the browser holds a random secret in a
+    cookie, the database only its SHA-256. Ends at `expires_at`, on sign-out or a new token."""
+
+    __tablename__ = "browser_session"
+
+    secret_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    created_at: datetime = _timestamp(default_factory=utcnow)
+    expires_at: datetime = _timestamp()
+
+
 class Dataset(SQLModel, table=True):
     """A bundled scikit-learn dataset (no owner, everyone's), or an uploaded CSV kept in the
     database for every worker, private to its owner. Names are unique per owner."""

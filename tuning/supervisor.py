@@ -247,6 +247,13 @@ def _hide_password(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
 
 
+def dashboard_url(settings: Settings) -> str:
+    """Where a browser on this machine finds the dashboard."""
+    everywhere = settings.dashboard_host in ("0.0.0.0", "::", "")
+    host = "localhost" if everywhere else settings.dashboard_host
+    return f"http://{host}:{settings.dashboard_port}"
+
+
 def build_services(settings: Settings, env: dict[str, str]) -> list[Service]:
     """The worker (restarted when it dies), plus the API and the dashboard when present."""
     python = sys.executable
@@ -259,7 +266,8 @@ def build_services(settings: Settings, env: dict[str, str]) -> list[Service]:
     if dashboard.is_file():
         argv = [python, "-m", "streamlit", "run", str(dashboard)]
         argv += ["--server.port", str(settings.dashboard_port), "--server.headless", "true"]
-        url = f"http://localhost:{settings.dashboard_port}"
+        argv += ["--server.address", settings.dashboard_host]
+        url = dashboard_url(settings)
         services.append(Service("dashboard", argv, url=url, env=env))
     return services
 
@@ -292,7 +300,7 @@ def main(settings: Settings) -> int:
                 token = rotate_token(session=session, user=admin)
             engine.dispose()
             lines += [
-                f"  sign in    http://localhost:{settings.dashboard_port}/?token={token}",
+                f"  sign in    {dashboard_url(settings)}/?token={token}",
                 f"  API token  {token}  (local admin '{admin.name}'; a new one at every start)",
             ]
         redis_pid = embedded.pid if embedded is not None else None  # None: not ours to watch

@@ -76,10 +76,13 @@ from tuning.service.trials import (
 )
 from tuning.service.users import (
     authenticate,
+    browser_session_user,
     create_user,
+    end_browser_session,
     ensure_local_admin,
     get_user,
     rotate_token,
+    start_browser_session,
 )
 
 __all__ = [
@@ -101,6 +104,7 @@ __all__ = [
     "TrialRecord",
     "authenticate",
     "best_so_far",
+    "browser_session_user",
     "cancel_run",
     "catalog_as_dict",
     "check_health",
@@ -108,6 +112,7 @@ __all__ = [
     "create_user",
     "csv_columns",
     "dataset_choices",
+    "end_browser_session",
     "ensure_local_admin",
     "eta_seconds",
     "execute_chunk",
@@ -145,6 +150,7 @@ __all__ = [
     "scorers_for",
     "shared_params",
     "split_columns",
+    "start_browser_session",
     "status_of_run",
     "status_of_training",
     "submit_run",

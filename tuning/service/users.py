@@ -1,13 +1,17 @@
-"""Users and their API tokens. Only a SHA-256 of each token is stored."""
+"""Users, their API tokens and their dashboard sign-ins. Only a SHA-256 of each token and
+each browser session's secret is stored."""
 
 import hashlib
 import hmac
 import secrets
+from datetime import timedelta
 
-from sqlmodel import Session, select
+from sqlalchemy import delete
+from sqlmodel import Session, col, select
 
+from tuning.domain import as_utc, utcnow
 from tuning.errors import InvalidInput, NotFound
-from tuning.models import User
+from tuning.models import BrowserSession, User
 
 LOCAL_ADMIN = "admin"
 
@@ -61,5 +65,36 @@ def rotate_token(*, session: Session, user: User) -> str:
     token = secrets.token_urlsafe(32)
     user.token_hash = hash_token(token)
     session.add(user)
+    session.execute(delete(BrowserSession).where(col(BrowserSession.user_id) == user.id))
     session.commit()
     return token
+
+
+def start_browser_session(*, session: Session, user: User, lifetime_s: float) -> str:
+    """A new dashboard sign-in for `user`: the secret for the browser's cookie, shown once."""
+    assert user.id is not None, "a stored user"
+    secret = secrets.token_urlsafe(32)
+    expires_at = utcnow() + timedelta(seconds=lifetime_s)
+    session.add(
+        BrowserSession(secret_hash=hash_token(secret), user_id=user.id, expires_at=expires_at)
+    )
+    # Expired sign-ins go as new ones come: the table holds only live ones, give or take.
+    session.execute(delete(BrowserSession).where(col(BrowserSession.expires_at) < utcnow()))
+    session.commit()
+    return secret
+
+
+def browser_session_user(*, session: Session, secret: str) -> User | None:
+    """The user of a live dashboard sign-in, or None (unknown, expired or ended)."""
+    found = session.get(BrowserSession, hash_token(secret))
+    if found is None or as_utc(found.expires_at) <= utcnow():
+        return None
+    return session.get(User, found.user_id)
+
+
+def end_browser_session(*, session: Session, secret: str) -> None:
+    """Sign-out: the secret stops working at once, wherever its cookie still is."""
+    session.execute(
+        delete(BrowserSession).where(col(BrowserSession.secret_hash) == hash_token(secret))
+    )
+    session.commit()
