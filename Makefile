@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint format bench bench-fanout clean chromium
+.PHONY: run test test-fast fuzz lint format bench bench-fanout clean chromium
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ chromium:
 		echo "note: /usr/bin/chromium is missing and installing it needs root and apt-get" \
 			"(apt-get install chromium); the dashboard's browser test will be skipped"; \
 	fi
+
+# Schemathesis with 1,000 examples per API operation (make test runs 100): a nightly target.
+fuzz: $(VENV)/.dev
+	FUZZ_EXAMPLES=1000 $(BIN)/python -m pytest -q tests/test_api_schema.py $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check .

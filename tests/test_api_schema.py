@@ -4,6 +4,7 @@ Run through schemathesis's CLI against a real uvicorn process (its pytest plugin
 under this pytest version).
 """
 
+import os
 import subprocess
 import sys
 import uuid
@@ -16,7 +17,11 @@ from tuning.service import create_user
 
 pytestmark = pytest.mark.database
 
+# Examples per operation: 100 in `make test`, 1,000 in `make fuzz` (about 7 minutes).
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "100"))
 
+
+@pytest.mark.timeout(max(300, 3 * EXAMPLES))
 @pytest.mark.usefixtures("worker")  # so /healthz is 200, not its documented 503
 def test_api_conforms_to_its_schema(runtime, api_url, tmp_path: Path):
     with Session(runtime.engine) as session:
@@ -35,7 +40,7 @@ def test_api_conforms_to_its_schema(runtime, api_url, tmp_path: Path):
             "--exclude-checks",
             "positive_data_acceptance,allow_header_conformance",
             "--max-examples",
-            "25",
+            str(EXAMPLES),
             "--seed",
             "1",
             "--report-dir",
@@ -43,6 +48,6 @@ def test_api_conforms_to_its_schema(runtime, api_url, tmp_path: Path):
         ],
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=max(280, 3 * EXAMPLES - 20),
     )
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]

@@ -1,14 +1,26 @@
 """Bundled and uploaded datasets: clear errors, stored in the database, tuned for real."""
 
+import uuid
+
 import numpy as np
 import pandas as pd
 import pytest
 from sqlmodel import Session
 
 from tuning.domain import RunStatus, TaskType
-from tuning.errors import InvalidInput
+from tuning.errors import InvalidInput, NotFound
+from tuning.ml.checks import label_counts
 from tuning.ml.datasets import BUNDLED, column_types, load_bundled, read_csv
-from tuning.service import list_datasets, load_table, upload_dataset
+from tuning.models import Dataset, User
+from tuning.service import (
+    create_user,
+    get_dataset,
+    get_dataset_by_id,
+    list_datasets,
+    load_table,
+    upload_dataset,
+)
+from tuning.service.datasets import dataset_classes
 
 from helpers import submit, wait_until_finished
 
@@ -24,6 +36,18 @@ def customers_csv(n_rows: int = 120, seed: int = 0) -> bytes:
     churn = np.where((spend < 45) | (plan == "basic"), "yes", "no")
     frame = pd.DataFrame({"age": age, "plan": plan, "monthly_spend": spend, "churn": churn})
     return frame.to_csv(index=False).encode()
+
+
+def upload_customers(session: Session, owner: User, name: str) -> Dataset:
+    """`customers_csv()` uploaded by `owner` as `name`, its target the churn column."""
+    return upload_dataset(
+        session=session,
+        owner=owner,
+        name=name,
+        content=customers_csv(),
+        target="churn",
+        max_bytes=10_000,
+    )
 
 
 @pytest.mark.parametrize(
@@ -78,14 +102,7 @@ def test_bundled_datasets_are_listed(session: Session, user):
 @pytest.mark.database
 @pytest.mark.usefixtures("worker")
 def test_an_uploaded_csv_is_stored_in_the_database_and_tuned(runtime, session, user):
-    dataset = upload_dataset(
-        session=session,
-        owner=user,
-        name=f"churn-{user.id}",
-        content=customers_csv(),
-        target="churn",
-        max_bytes=10_000,
-    )
+    dataset = upload_customers(session, user, f"churn-{user.id}")
     assert dataset.kind == "csv" and dataset.task is TaskType.CLASSIFICATION
     assert dataset.n_rows == 120 and dataset.n_columns == 3
     assert len(load_table(session=session, dataset_id=dataset.id).y) == 120
@@ -103,11 +120,39 @@ def test_an_uploaded_csv_is_stored_in_the_database_and_tuned(runtime, session, u
     assert status.result.best_score > 0.5
 
     with pytest.raises(InvalidInput, match="you already have a dataset named"):
-        upload_dataset(
-            session=session,
-            owner=user,
-            name=dataset.name,
-            content=customers_csv(),
-            target="churn",
-            max_bytes=10_000,
-        )
+        upload_customers(session, user, dataset.name)
+
+
+@pytest.mark.database
+def test_a_name_means_your_own_upload_and_an_admin_gives_an_id_when_two_share_it(session, user):
+    other, _ = create_user(session=session, name=f"other-{uuid.uuid4().hex[:8]}")
+    admin, _ = create_user(session=session, name=f"admin-{uuid.uuid4().hex[:8]}", is_admin=True)
+    name = f"sales-{uuid.uuid4().hex[:6]}"
+    mine, theirs = (upload_customers(session, owner, name) for owner in (user, other))
+
+    assert get_dataset(session=session, name=name, viewer=user).id == mine.id
+    assert get_dataset(session=session, name=name, viewer=other).id == theirs.id
+    with pytest.raises(InvalidInput, match="2 users have a dataset named"):
+        get_dataset(session=session, name=name, viewer=admin)
+    assert get_dataset(session=session, name=str(theirs.id), viewer=admin).id == theirs.id
+    with pytest.raises(InvalidInput, match="unknown dataset"):
+        get_dataset(session=session, name=str(theirs.id), viewer=user)
+    with pytest.raises(NotFound):
+        get_dataset_by_id(session=session, dataset_id=theirs.id, viewer=user)
+
+
+@pytest.mark.database
+def test_class_counts_are_read_once_and_kept_on_the_row(session, user):
+    uploaded = upload_customers(session, user, f"counts-{uuid.uuid4().hex[:6]}")
+    expected = [
+        (label, int(count)) for label, count in label_counts(read_csv(customers_csv(), "churn").y)
+    ]
+    assert dataset_classes(session=session, dataset=uploaded) == expected
+
+    # A row stored before counts were kept (as after the migration) gets them on first use.
+    uploaded.classes = None
+    session.add(uploaded)
+    session.commit()
+    assert dataset_classes(session=session, dataset=uploaded) == expected
+    session.expire_all()
+    assert session.get(Dataset, uploaded.id).classes == [list(pair) for pair in expected]
