@@ -101,9 +101,11 @@ def _evaluate(
             break
         if position in stored:
             continue
-        if not _is_active(session, run.id):
-            break  # cancelled: no candidate starts after the cancel is committed
+        # Stamped before the check: a candidate stamped after a cancel's commit sees it and does
+        # not start, so no stored candidate started after the cancel was committed.
         started_at = utcnow()
+        if not _is_active(session, run.id):
+            break  # cancelled
         params = work.candidates[position]
         result = evaluate_candidate(work.pipeline, params, work.table, work.splits, run.scoring)
         pending.append(_trial(run.id, position, params, result, worker, started_at))
