@@ -28,6 +28,8 @@ from tuning.domain import TaskType
 from tuning.errors import InvalidInput, shown
 
 ParamKind = Literal["int", "float", "str", "bool"]
+# Which way a parameter makes the model simpler (more regularized, smaller, smoother).
+Simpler = Literal["lower", "higher"]
 
 
 def _show(value: Any) -> str:
@@ -58,6 +60,8 @@ class ParamSpec:
 
     A value is valid when it is one of `choices` (strings, None, booleans), or when `kind` is
     numeric and it lies within [low, high] (an open bound where `*_inclusive` is False).
+    `simpler` says which way numbers make a simpler model, where that is clear; None (no limit)
+    is then the most complex setting, and named options such as 'sqrt' are not ordered.
     """
 
     kind: ParamKind
@@ -69,6 +73,7 @@ class ParamSpec:
     choices: tuple[Any, ...] = ()
     suggested: tuple[Any, ...] = ()
     help: str = ""
+    simpler: Simpler | None = None
 
     def check(self, value: Any) -> str | None:
         """Why `value` is not allowed, or None when it is."""
@@ -130,10 +135,18 @@ class EstimatorSpec:
     has_random_state: bool = False
 
 
-def _int(low: int, suggested: tuple[Any, ...], help: str, *, none: bool = False) -> ParamSpec:
+def _int(
+    low: int,
+    suggested: tuple[Any, ...],
+    help: str,
+    *,
+    none: bool = False,
+    simpler: Simpler | None = None,
+) -> ParamSpec:
     """An integer parameter >= low, optionally also None."""
+    choices = (None,) if none else ()
     return ParamSpec(
-        "int", low, None, choices=(None,) if none else (), suggested=suggested, help=help
+        "int", low, None, choices=choices, suggested=suggested, help=help, simpler=simpler
     )
 
 
@@ -146,10 +159,20 @@ def _float(
     open_low: bool = False,
     log: bool = False,
     choices: tuple[Any, ...] = (),
+    simpler: Simpler | None = None,
 ) -> ParamSpec:
     """A real parameter in [low, high], or (low, high] when open_low."""
     return ParamSpec(
-        "float", low, high, not open_low, True, log, choices, suggested=suggested, help=help
+        "float",
+        low,
+        high,
+        not open_low,
+        True,
+        log,
+        choices,
+        suggested=suggested,
+        help=help,
+        simpler=simpler,
     )
 
 
@@ -159,9 +182,21 @@ def _str(choices: tuple[Any, ...], suggested: tuple[Any, ...], help: str) -> Par
 
 
 # Parameters shared by several estimators; ranges follow each class's _parameter_constraints.
-_C = _float(0, None, (0.1, 1.0, 10.0), "Smaller C regularizes more", open_low=True, log=True)
-_ALPHA = _float(0, None, (0.1, 1.0, 10.0), "Larger alpha regularizes more", log=True)
-_SPARSE_ALPHA = _float(0, None, (0.01, 0.1, 1.0), "Larger alpha zeroes more coefficients", log=True)
+_C = _float(
+    0,
+    None,
+    (0.1, 1.0, 10.0),
+    "Smaller C regularizes more",
+    open_low=True,
+    log=True,
+    simpler="lower",
+)
+_ALPHA = _float(
+    0, None, (0.1, 1.0, 10.0), "Larger alpha regularizes more", log=True, simpler="higher"
+)
+_SPARSE_ALPHA = _float(
+    0, None, (0.01, 0.1, 1.0), "Larger alpha zeroes more coefficients", log=True, simpler="higher"
+)
 _FIT_INTERCEPT = ParamSpec("bool", suggested=(True, False), help="Fit an intercept (constant) term")
 _BALANCED = "'balanced' upweights rare classes; None weighs all equally"
 _CLASS_WEIGHT = _str(("balanced", None), (None, "balanced"), _BALANCED)
@@ -176,19 +211,22 @@ _GAMMA = _float(
     open_low=True,
     log=True,
     choices=("scale", "auto"),
+    simpler="lower",
 )
-_DEGREE = _int(0, (2, 3), "Degree of the 'poly' kernel (other kernels ignore it)")
+_DEGREE = _int(0, (2, 3), "Degree of the 'poly' kernel (other kernels ignore it)", simpler="lower")
 _DISTANCES = ("minkowski", "euclidean", "manhattan", "chebyshev", "cosine")
 _NEIGHBORS = {
-    "n_neighbors": _int(1, (3, 5, 11), "How many nearest neighbours vote"),
+    "n_neighbors": _int(1, (3, 5, 11), "How many nearest neighbours vote", simpler="higher"),
     "weights": _str(
         ("uniform", "distance"), ("uniform", "distance"), "'distance': nearer counts more"
     ),
     "p": _float(0, None, (1, 2), "Minkowski power: 1 Manhattan, 2 Euclidean", open_low=True),
     "metric": _str(_DISTANCES, ("minkowski", "manhattan"), "How distance between rows is measured"),
 }
-_N_ESTIMATORS = _int(1, (50, 100), "Number of trees: more is steadier but slower")
-_MIN_SAMPLES_LEAF = _int(1, (1, 2, 5), "Fewest rows in a leaf: larger smooths the model")
+_N_ESTIMATORS = _int(1, (50, 100), "Number of trees: more is steadier but slower", simpler="lower")
+_MIN_SAMPLES_LEAF = _int(
+    1, (1, 2, 5), "Fewest rows in a leaf: larger smooths the model", simpler="higher"
+)
 _MAX_FEATURES = _float(
     0,
     1,
@@ -196,31 +234,46 @@ _MAX_FEATURES = _float(
     "Features tried per split: 'sqrt', 'log2', None (all) or a fraction",
     open_low=True,
     choices=("sqrt", "log2", None),
+    simpler="lower",
 )
 _TREE = {
-    "max_depth": _int(1, (None, 5, 10), "Deepest a tree may grow; None: until pure", none=True),
-    "min_samples_split": _int(2, (2, 5, 10), "Fewest rows a node needs to be split"),
+    "max_depth": _int(
+        1, (None, 5, 10), "Deepest a tree may grow; None: until pure", none=True, simpler="lower"
+    ),
+    "min_samples_split": _int(
+        2, (2, 5, 10), "Fewest rows a node needs to be split", simpler="higher"
+    ),
     "min_samples_leaf": _MIN_SAMPLES_LEAF,
     "max_features": _MAX_FEATURES,
 }
 _CRITERION = _str(("gini", "entropy", "log_loss"), ("gini", "entropy"), "How splits are scored")
 _BOOSTING = {
     "n_estimators": _N_ESTIMATORS,
-    "learning_rate": _float(0, None, (0.05, 0.1, 0.2), "Step size per tree", log=True),
-    "max_depth": _int(1, (2, 3, 5), "Depth of each tree; shallow is typical", none=True),
+    "learning_rate": _float(
+        0, None, (0.05, 0.1, 0.2), "Step size per tree", log=True, simpler="lower"
+    ),
+    "max_depth": _int(
+        1, (2, 3, 5), "Depth of each tree; shallow is typical", none=True, simpler="lower"
+    ),
     "min_samples_leaf": _MIN_SAMPLES_LEAF,
     "subsample": _float(0, 1, (0.8, 1.0), "Fraction of rows per tree", open_low=True),
     "max_features": _MAX_FEATURES,
 }
 _HIST = {
     "learning_rate": _float(
-        0, None, (0.05, 0.1, 0.2), "Step size per tree", open_low=True, log=True
+        0, None, (0.05, 0.1, 0.2), "Step size per tree", open_low=True, log=True, simpler="lower"
     ),
-    "max_iter": _int(1, (50, 100), "Number of boosting iterations (trees)"),
-    "max_leaf_nodes": _int(2, (15, 31, 63), "Most leaves per tree; None: no limit", none=True),
-    "max_depth": _int(1, (None, 3, 6), "Deepest a tree may grow; None: no limit", none=True),
-    "min_samples_leaf": _int(1, (10, 20, 50), "Fewest rows in a leaf"),
-    "l2_regularization": _float(0, None, (0.0, 0.1, 1.0), "L2 penalty on leaf values", log=True),
+    "max_iter": _int(1, (50, 100), "Number of boosting iterations (trees)", simpler="lower"),
+    "max_leaf_nodes": _int(
+        2, (15, 31, 63), "Most leaves per tree; None: no limit", none=True, simpler="lower"
+    ),
+    "max_depth": _int(
+        1, (None, 3, 6), "Deepest a tree may grow; None: no limit", none=True, simpler="lower"
+    ),
+    "min_samples_leaf": _int(1, (10, 20, 50), "Fewest rows in a leaf", simpler="higher"),
+    "l2_regularization": _float(
+        0, None, (0.0, 0.1, 1.0), "L2 penalty on leaf values", log=True, simpler="higher"
+    ),
 }
 
 
@@ -242,7 +295,9 @@ _L1_RATIO = "Penalty mix: 0 is L2 (ridge), 1 is L1 (lasso), between is elastic-n
 _FOREST = {"n_estimators": _N_ESTIMATORS, **_TREE}
 _FOREST_CLF = {**_FOREST, "criterion": _CRITERION, "class_weight": _FOREST_CLASS_WEIGHT}
 _SVM = {"C": _C, "kernel": _KERNEL, "gamma": _GAMMA, "degree": _DEGREE}
-_EPSILON = _float(0, None, (0.01, 0.1, 1.0), "Errors below epsilon cost nothing", log=True)
+_EPSILON = _float(
+    0, None, (0.01, 0.1, 1.0), "Errors below epsilon cost nothing", log=True, simpler="higher"
+)
 _GB_LOSSES = ("squared_error", "absolute_error", "huber", "quantile")
 _GB_LOSS = _str(
     _GB_LOSSES, ("squared_error", "huber"), "Cost of an error; 'huber' resists outliers"
@@ -261,7 +316,9 @@ _LOGISTIC_FIXED = {"solver": "saga", "max_iter": 1000}
 _DECISION_TREE = {
     "criterion": _CRITERION,
     **_TREE,
-    "ccp_alpha": _float(0, None, (0.0, 0.01, 0.05), "Pruning: larger cuts more branches"),
+    "ccp_alpha": _float(
+        0, None, (0.0, 0.01, 0.05), "Pruning: larger cuts more branches", simpler="higher"
+    ),
     "class_weight": _CLASS_WEIGHT,
 }
 _RIDGE = {"alpha": _ALPHA, "fit_intercept": _FIT_INTERCEPT}

@@ -8,12 +8,16 @@ from tuning.ml.search import DEFAULT_SCORING, scorers_for
 from tuning.ml.snippet import reproduce_snippet
 from tuning.service.access import may_see, parse_id
 from tuning.service.analysis import (
+    SimplestPick,
     best_so_far,
     eta_seconds,
+    gap_by_value,
     parameter_importance,
     score_by_value,
     score_table,
     shared_params,
+    simplest_within_one_se,
+    train_vs_validation,
     value_label,
 )
 from tuning.service.datasets import (
@@ -30,6 +34,12 @@ from tuning.service.datasets import (
     upload_dataset,
 )
 from tuning.service.execution import execute_chunk
+from tuning.service.failures import (
+    FailedValue,
+    FailureGroup,
+    failure_groups,
+    grid_without_failures,
+)
 from tuning.service.health import check_health
 from tuning.service.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.queue import TaskQueue, TaskState
@@ -93,12 +103,15 @@ __all__ = [
     "CsvPreview",
     "DatasetChoice",
     "DurationEstimate",
+    "FailedValue",
+    "FailureGroup",
     "Page",
     "Reconciled",
     "RunFilterOptions",
     "RunPlan",
     "RunSummary",
     "RunTrials",
+    "SimplestPick",
     "TaskQueue",
     "TaskState",
     "TrialRecord",
@@ -117,6 +130,8 @@ __all__ = [
     "eta_seconds",
     "execute_chunk",
     "execute_training",
+    "failure_groups",
+    "gap_by_value",
     "get_dataset",
     "get_dataset_by_id",
     "get_model",
@@ -128,6 +143,7 @@ __all__ = [
     "get_training_run",
     "get_training_status",
     "get_user",
+    "grid_without_failures",
     "list_datasets",
     "list_runs",
     "list_training_runs",
@@ -149,12 +165,14 @@ __all__ = [
     "score_table",
     "scorers_for",
     "shared_params",
+    "simplest_within_one_se",
     "split_columns",
     "start_browser_session",
     "status_of_run",
     "status_of_training",
     "submit_run",
     "submit_training",
+    "train_vs_validation",
     "trials_csv",
     "trials_frame",
     "upload_dataset",

@@ -1,17 +1,21 @@
-"""What a run's trials say: best so far, time left, which parameter mattered and how.
+"""What a run's trials say: best so far, time left, which parameter mattered and how, where
+the model overfits, the simplest candidate about as good as the best, and why candidates failed.
 
 Pure functions over the frame of `trials_frame` (or the trial rows): no database, no Streamlit,
 so the dashboard's pages and the tests call them alike.
 """
 
 import math
+import numbers
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
 from tuning.domain import as_utc
+from tuning.ml.catalog import Simpler, get_estimator
 from tuning.service.runs import RunSummary
 from tuning.service.trials import SCORE, TrialRecord, param_column, split_columns
 
@@ -108,3 +112,163 @@ def shared_params(runs: Sequence[RunSummary]) -> list[str]:
         return []
     common = set.intersection(*(set(run.param_grid) for run in runs))
     return [param for param in runs[0].param_grid if param in common]
+
+
+# --- Overfitting: train against validation scores -------------------------------------------
+
+
+def _mean_train_scores(frame: pd.DataFrame) -> pd.Series:
+    """Each candidate's mean train score, as cv_results_' mean_train_score: nan unless every
+    split's train score is stored."""
+    columns = [c.replace("_test_score", "_train_score") for c in split_columns(frame)]
+    columns = [c for c in columns if c in frame]
+    if not columns:
+        return pd.Series(np.nan, index=frame.index, dtype=float)
+    means = np.average(frame[columns].to_numpy(dtype=float), axis=1)
+    return pd.Series(means, index=frame.index, dtype=float)
+
+
+_TRAIN_VS_VALIDATION_COLUMNS = ["trial", "mean_train_score", SCORE, "gap", "std_test_score"]
+
+
+def train_vs_validation(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per scored candidate, in trial order: trial, mean_train_score, mean_test_score (the
+    validation score), gap (train minus validation: large means overfitting), std_test_score.
+
+    Empty, with these columns, when the run stored no train scores (runs from before they were).
+    """
+    table = frame.assign(mean_train_score=_mean_train_scores(frame))
+    table = table[table[SCORE].notna() & table["mean_train_score"].notna()]
+    table = table.assign(gap=table["mean_train_score"] - table[SCORE])
+    return table[_TRAIN_VS_VALIDATION_COLUMNS].sort_values("trial", ignore_index=True)
+
+
+def gap_by_value(frame: pd.DataFrame, param: str, values: Sequence[Any]) -> pd.DataFrame:
+    """Per value of `param`, in grid order: value, label, n_candidates, mean_train_score,
+    mean_test_score (validation), mean_gap (train minus validation) and fold_std (the spread of
+    the validation split scores, as in `score_by_value`); nan where no candidate has the score.
+    """
+    train = _mean_train_scores(frame)
+    gap = train - frame[SCORE]
+    labels = frame[param_column(param)].map(value_label)
+    groups = [labels == value_label(value) for value in values]
+    table = score_by_value(frame, param, values).rename(columns={"mean_score": SCORE})
+    table["mean_train_score"] = [train[group].mean() for group in groups]
+    table["mean_gap"] = [gap[group].mean() for group in groups]
+    columns = ["value", "label", "n_candidates", "mean_train_score", SCORE, "mean_gap", "fold_std"]
+    return table[columns]
+
+
+# --- The simplest candidate about as good as the best ---------------------------------------
+
+
+@dataclass(frozen=True)
+class SimplestPick:
+    """The simplest candidate scoring within one standard deviation of the best, and why.
+
+    When no simpler candidate qualifies, it is the best itself (`is_best`) and `why` says so.
+    """
+
+    trial: int
+    params: dict[str, Any]
+    mean_test_score: float
+    threshold: float  # the best's mean test score minus its std_test_score
+    n_within: int  # candidates scoring at least the threshold, the best among them
+    best_trial: int
+    best_score: float
+    compared: tuple[str, ...]  # the parameters whose values were ranked by simplicity
+    why: str
+
+    @property
+    def is_best(self) -> bool:
+        return self.trial == self.best_trial
+
+
+def _simplicity(column: pd.Series, simpler: Simpler) -> pd.Series | None:
+    """Each candidate's value placed from 0 (the simplest value tried) to 1 (the most complex),
+    evenly by rank; None when the values cannot be ordered (a named option such as 'sqrt') or
+    are all the same. None as a value means no limit: the most complex."""
+    keys: dict[str, float] = {}
+    for value in column:
+        if value is None:
+            keys["None"] = math.inf
+        elif isinstance(value, numbers.Real) and not isinstance(value, bool):
+            keys[value_label(value)] = float(value) if simpler == "lower" else -float(value)
+        else:
+            return None
+    order = sorted(set(keys.values()))
+    if len(order) < 2:
+        return None
+    place = {key: rank / (len(order) - 1) for rank, key in enumerate(order)}
+    return column.map(lambda value: place[keys[value_label(value)]])
+
+
+def _directions(estimator: str, params: Sequence[str]) -> dict[str, Simpler]:
+    """The run's parameters the catalog orders by simplicity, and which way is simpler."""
+    specs = get_estimator(estimator).params
+    return {p: simpler for p in params if p in specs and (simpler := specs[p].simpler)}
+
+
+def simplest_within_one_se(
+    frame: pd.DataFrame, params: Sequence[str], estimator: str
+) -> SimplestPick | None:
+    """The simplest candidate whose mean test score is at least the best's minus the best's
+    std_test_score: the rule of scikit-learn's example "Balance model complexity and
+    cross-validated score" (plot_grid_search_refit_callable.py, `lower_bound` and
+    `best_low_complexity`), which calls it the one-standard-error rule of Hastie et al. and
+    measures it, as here, with the spread of the best candidate's split scores.
+
+    Simplest: each parameter the catalog gives a direction (`ParamSpec.simpler`) places the
+    values the run tried from 0 (simplest) to 1 (most complex), evenly by rank, and the
+    candidate with the lowest sum wins; ties go to the higher score, then the lower trial. The
+    best is the first of the highest scores, as best_index_. None when no candidate scored or
+    no parameter of the run can be ordered by simplicity.
+    """
+    directions = _directions(estimator, params)
+    scored = frame[frame[SCORE].notna()].sort_values("trial", ignore_index=True)
+    places = {
+        param: place
+        for param, simpler in directions.items()
+        if (place := _simplicity(scored[param_column(param)], simpler)) is not None
+    }
+    if scored.empty or not places:
+        return None
+    best = scored.iloc[int(np.argmax(scored[SCORE].to_numpy()))]  # the first of the highest
+    threshold = float(best[SCORE] - np.nan_to_num(best["std_test_score"]))
+    within = scored[scored[SCORE] >= threshold].assign(_complexity=pd.DataFrame(places).sum(axis=1))
+    ordered = within.sort_values(["_complexity", SCORE, "trial"], ascending=[True, False, True])
+    pick = ordered.iloc[0]
+    chosen = {param: pick[param_column(param)] for param in params}
+    return SimplestPick(
+        trial=int(pick["trial"]),
+        params=chosen,
+        mean_test_score=float(pick[SCORE]),
+        threshold=threshold,
+        n_within=len(within),
+        best_trial=int(best["trial"]),
+        best_score=float(best[SCORE]),
+        compared=tuple(places),
+        why=_why_simplest(pick, best, threshold, {p: directions[p] for p in places}),
+    )
+
+
+def _why_simplest(
+    pick: pd.Series, best: pd.Series, threshold: float, directions: dict[str, Simpler]
+) -> str:
+    """One sentence for the page: what was picked, against which bar, by which directions."""
+    by = " and ".join(f"{direction} {param}" for param, direction in directions.items())
+    if pick["trial"] == best["trial"]:
+        return (
+            f"No simpler candidate scores {threshold:.4g} or more (the best score minus one "
+            f"standard deviation), so the best, trial {best['trial']}, is also the simplest by "
+            f"{by}."
+        )
+    values = ", ".join(f"{p}={value_label(pick[param_column(p)])}" for p in directions)
+    return (
+        f"Trial {pick['trial']} ({values}) scores {pick[SCORE]:.4g}, within one standard "
+        f"deviation of the best, {best[SCORE]:.4g} (trial {best['trial']}), and is the "
+        f"simplest such candidate by {by}."
+    )
+
+
+# --- Failed candidates ----------------------------------------------------------------------

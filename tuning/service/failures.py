@@ -1,0 +1,122 @@
+"""Failure triage: a run's failed candidates grouped by error, with the parameter values that
+produced each group, and the grid without the values that never scored.
+
+Pure functions over the frame of `trials_frame`, like `analysis`.
+"""
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from tuning.service.analysis import value_label
+from tuning.service.trials import SCORE, param_column
+
+
+@dataclass(frozen=True)
+class FailedValue:
+    """A parameter value among the candidates of a failure group."""
+
+    param: str
+    value: Any
+    in_every_candidate: bool  # every candidate of the group has it
+    also_scores: bool  # a scored candidate has it too: the value alone does not fail
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Failed candidates with the same error, once numbers and ids in its message are set aside."""
+
+    error_type: str  # "ValueError"
+    message: str  # the first candidate's message, as raised
+    n_candidates: int
+    trials: tuple[int, ...]
+    values: tuple[FailedValue, ...]  # every value its candidates had, by parameter
+
+    @property
+    def shared(self) -> tuple[FailedValue, ...]:
+        """The param=value pairs every candidate of the group had: what produced the failure."""
+        return tuple(value for value in self.values if value.in_every_candidate)
+
+
+# Ids and numbers differ between candidates failing for one reason (n_neighbors=11 > 8 rows);
+# words such as l1 and log2 keep their digits.
+_IDS = re.compile(r"\b0x[0-9a-f]+\b|\b[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\b", re.I)
+_NUMBERS = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.I)
+_ERROR_TYPE = re.compile(r"[A-Za-z_][\w.]*")
+
+
+def _error_parts(error: str) -> tuple[str, str]:
+    """A stored error ("ValueError: message") as its type and message; "FitFailedError" when it
+    names no type."""
+    error_type, _, message = error.partition(": ")
+    if message and _ERROR_TYPE.fullmatch(error_type):
+        return error_type, message
+    return "FitFailedError", error
+
+
+def _failure_key(error: str) -> tuple[str, str]:
+    error_type, message = _error_parts(error)
+    message = _NUMBERS.sub("#", _IDS.sub("#", message))
+    return error_type, " ".join(message.split())
+
+
+def failure_groups(frame: pd.DataFrame, params: Sequence[str]) -> list[FailureGroup]:
+    """Failed candidates (error set) grouped by error type and message, numbers and ids aside;
+    the largest group first, then the earliest."""
+    failed = frame[frame["error"].notna()].sort_values("trial")
+    scored = frame[frame[SCORE].notna()]
+    scored_labels = {p: set(scored[param_column(p)].map(value_label)) for p in params}
+    rows_of: dict[tuple[str, str], list[Any]] = {}
+    for row, error in failed["error"].items():
+        rows_of.setdefault(_failure_key(str(error)), []).append(row)
+    groups = [_failure_group(failed.loc[rows], params, scored_labels) for rows in rows_of.values()]
+    return sorted(groups, key=lambda group: (-group.n_candidates, group.trials[0]))
+
+
+def _failure_group(
+    candidates: pd.DataFrame, params: Sequence[str], scored_labels: dict[str, set[str]]
+) -> FailureGroup:
+    values = []
+    for param in params:
+        by_label: dict[str, list[Any]] = {}
+        for value in candidates[param_column(param)]:
+            by_label.setdefault(value_label(value), []).append(value)
+        for label, same in by_label.items():
+            in_every = len(same) == len(candidates)
+            values.append(FailedValue(param, same[0], in_every, label in scored_labels[param]))
+    error_type, message = _error_parts(str(candidates["error"].iloc[0]))
+    trials = tuple(int(trial) for trial in candidates["trial"])
+    return FailureGroup(error_type, message, len(trials), trials, tuple(values))
+
+
+def grid_without_failures(
+    param_grid: dict[str, list[Any]], groups: Sequence[FailureGroup]
+) -> tuple[dict[str, list[Any]], list[tuple[str, Any]]]:
+    """The grid less every value that only ever failed (no scored candidate had it), and the
+    `(param, value)` pairs removed, in grid order.
+
+    When removing them would leave a parameter without values (no candidate scored), nothing is
+    removed: the grid comes back as it was, with an empty list.
+    """
+    failing = {
+        (value.param, value_label(value.value))
+        for group in groups
+        for value in group.values
+        if not value.also_scores
+    }
+    kept = {
+        param: [value for value in values if (param, value_label(value)) not in failing]
+        for param, values in param_grid.items()
+    }
+    if any(not values for values in kept.values()):
+        return {param: list(values) for param, values in param_grid.items()}, []
+    removed = [
+        (param, value)
+        for param, values in param_grid.items()
+        for value in values
+        if (param, value_label(value)) in failing
+    ]
+    return kept, removed
