@@ -51,11 +51,40 @@ def category_order(values: Sequence[Any]) -> list[str]:
     return [value_label(v) for v in sorted(dict.fromkeys(values), key=rank)]
 
 
-def score_by_param_figure(table: pd.DataFrame, param: str, *, log: bool, scoring: str) -> go.Figure:
-    """Mean test score per value with its spread across folds, and the best candidate's score."""
+# Past this many points a trace is drawn with WebGL (Scattergl): one canvas, not an SVG node
+# per point, so 20,000 candidates draw as fast as 200.
+GL_POINTS = 1_000
+
+
+def _scatter(n_points: int) -> type[go.Scatter] | type[go.Scattergl]:
+    return go.Scattergl if n_points > GL_POINTS else go.Scatter
+
+
+def score_by_param_figure(
+    table: pd.DataFrame,
+    param: str,
+    *,
+    log: bool,
+    scoring: str,
+    points: pd.DataFrame | None = None,
+) -> go.Figure:
+    """Mean test score per value (or per bin) with its spread across folds, and the best
+    candidate's score; with `points` (the trials), a faint dot per candidate beneath."""
     numeric = is_numeric(list(table["value"]))
     x = table["value"].astype(float) if numeric else table["label"]
     figure = go.Figure()
+    if points is not None:
+        scored = points[points[SCORE].notna()]
+        figure.add_trace(
+            _scatter(len(scored))(
+                x=scored[param_column(param)].astype(float),
+                y=scored[SCORE],
+                mode="markers",
+                marker={"size": 4, "opacity": 0.25, "color": "#8a94a6"},
+                name="each candidate",
+                hoverinfo="skip",
+            )
+        )
     figure.add_scatter(
         x=x,
         y=table["mean_score"],
@@ -92,15 +121,17 @@ def best_so_far_figure(frames: Mapping[str, pd.DataFrame], *, scoring: str) -> g
         color = PALETTE[position % len(PALETTE)]
         history = best_so_far(frame)
         name = chart_text(label)
-        figure.add_scatter(
-            x=frame["trial"],
-            y=frame[SCORE],
-            mode="markers",
-            marker={"size": 5, "opacity": 0.35, "color": "#8a94a6" if single else color},
-            name="each candidate" if single else f"{name}: candidates",
-            legendgroup=label,
-            showlegend=single,
-            hovertemplate="trial %{x}: %{y:.4f}<extra></extra>",
+        figure.add_trace(
+            _scatter(len(frame))(
+                x=frame["trial"],
+                y=frame[SCORE],
+                mode="markers",
+                marker={"size": 5, "opacity": 0.35, "color": "#8a94a6" if single else color},
+                name="each candidate" if single else f"{name}: candidates",
+                legendgroup=label,
+                showlegend=single,
+                hovertemplate="trial %{x}: %{y:.4f}<extra></extra>",
+            )
         )
         figure.add_scatter(
             x=history.index,
@@ -177,11 +208,20 @@ def _dimension(frame: pd.DataFrame, param: str, *, log: bool) -> dict[str, Any]:
     }
 
 
+# Lines beyond this blur into one band, and cost the browser more than they show.
+PARALLEL_LINES = 2_000
+
+
 def parallel_figure(
     frame: pd.DataFrame, params: Sequence[str], *, log: set[str], scoring: str
 ) -> go.Figure:
-    """One line per scored candidate through every parameter, coloured by its score."""
+    """One line per scored candidate through every parameter, coloured by its score; past
+    PARALLEL_LINES candidates, the best ones only (the title says so)."""
     scored = frame[frame[SCORE].notna()]
+    title = "Every candidate across all parameters"
+    if len(scored) > PARALLEL_LINES:
+        scored = scored.nlargest(PARALLEL_LINES, SCORE)
+        title = f"The best {PARALLEL_LINES:,} candidates across all parameters"
     dimensions = [_dimension(scored, p, log=p in log) for p in params]
     dimensions.append({"label": scoring, "values": scored[SCORE]})
     figure = go.Figure(
@@ -190,7 +230,7 @@ def parallel_figure(
             dimensions=dimensions,
         )
     )
-    figure = _layout(figure, "Every candidate across all parameters", height=420)
+    figure = _layout(figure, title, height=420)
     figure.update_layout(margin={"l": 60, "r": 40, "t": 80, "b": 20})
     return figure
 
@@ -203,7 +243,7 @@ def fit_time_figure(frame: pd.DataFrame, params: Sequence[str], *, scoring: str)
         for row in scored[[param_column(p) for p in params]].itertuples(index=False)
     ]
     figure = go.Figure(
-        go.Scatter(
+        _scatter(len(scored))(
             x=scored["mean_fit_time"],
             y=scored[SCORE],
             mode="markers",
@@ -243,3 +283,64 @@ def shared_param_figure(
     figure.update_xaxes(title=param)
     figure.update_yaxes(title=scoring)
     return _layout(figure, param)
+
+
+def train_vs_validation_figure(gaps: pd.DataFrame, *, scoring: str) -> go.Figure:
+    """Each candidate's mean train score against its validation score, with the diagonal
+    where they are equal: distance below it is overfitting."""
+    figure = go.Figure()
+    figure.add_trace(
+        _scatter(len(gaps))(
+            x=gaps["mean_train_score"],
+            y=gaps[SCORE],
+            mode="markers",
+            marker={
+                "size": 6,
+                "opacity": 0.6,
+                "color": gaps["gap"],
+                "colorscale": "OrRd",
+                "colorbar": {"title": {"text": "gap"}},
+            },
+            customdata=gaps[["trial", "gap"]],
+            hovertemplate=(
+                "trial %{customdata[0]}: train %{x:.4f}, validation %{y:.4f}, "
+                "gap %{customdata[1]:.4f}<extra></extra>"
+            ),
+            name="candidates",
+        )
+    )
+    low = float(min(gaps["mean_train_score"].min(), gaps[SCORE].min()))
+    high = float(max(gaps["mean_train_score"].max(), gaps[SCORE].max()))
+    figure.add_scatter(
+        x=[low, high],
+        y=[low, high],
+        mode="lines",
+        line={"dash": "dot", "color": "#6c757d"},
+        name="train = validation",
+        hoverinfo="skip",
+    )
+    figure.update_xaxes(title=f"train {scoring}")
+    figure.update_yaxes(title=f"validation {scoring}")
+    return _layout(figure, "Train against validation")
+
+
+def gap_by_value_figure(table: pd.DataFrame, param: str, *, log: bool, scoring: str) -> go.Figure:
+    """Mean train and validation score per value of one parameter: the gap between the lines."""
+    numeric = is_numeric(list(table["value"]))
+    x = table["value"].astype(float) if numeric else table["label"]
+    figure = go.Figure()
+    figure.add_scatter(x=x, y=table["mean_train_score"], mode="lines+markers", name="train")
+    figure.add_scatter(
+        x=x,
+        y=table[SCORE],
+        error_y={"type": "data", "array": table["fold_std"], "visible": True},
+        mode="lines+markers",
+        name="validation ± fold std",
+    )
+    if numeric:
+        figure.update_xaxes(type="log" if log else "linear")
+    else:
+        figure.update_xaxes(type="category")
+    figure.update_xaxes(title=param)
+    figure.update_yaxes(title=scoring)
+    return _layout(figure, f"Train and validation by {param}")

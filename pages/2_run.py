@@ -154,10 +154,15 @@ def show(status: TuningStatus, trials: list) -> None:
 
 def live(interval: float | None) -> None:
     trials: list = st.session_state.setdefault(trials_key, [])
-    after = trials[-1].index if trials else -1
-    with ui.db() as session:  # the tick's two reads: status (first), then only new trials
+    # Workers store candidates out of order (trial 5 may land before trial 4), so each tick
+    # reads from the first candidate not yet seen: the new ones and the few still in flight.
+    seen = next((n for n, trial in enumerate(trials) if trial.index != n), len(trials))
+    with ui.db() as session:  # the tick's two reads: status (first), then the unseen trials
         status = get_status(session=session, queue=ui.runtime().queue, run_id=run.id, viewer=user)
-        trials.extend(list_trials(session=session, run_id=run.id, after_index=after))
+        fresh = list_trials(session=session, run_id=run.id, after_index=seen - 1)
+    known = {trial.index for trial in trials}
+    trials.extend(trial for trial in fresh if trial.index not in known)
+    trials.sort(key=lambda trial: trial.index)
     st.session_state[status_key] = status.status
     age = (utcnow() - run.created_at).total_seconds()
     if poll_interval(status.status, age) != interval:  # next phase of the schedule, or the end

@@ -1,7 +1,14 @@
-"""Results (`/results?run=<id>`): which parameters mattered, every trial, the best estimator."""
+"""Results (`/results?run=<id>`): which parameters mattered, whether the best overfits, what
+failed and why, every trial, and the best estimator.
 
+The page is split in sections and draws only the chosen one (`?view=`), so its cost is that of
+a few charts whatever the run's size; the trials are read once per run and trial count.
+"""
+
+import uuid
 from typing import Literal
 
+import pandas as pd
 import streamlit as st
 
 from dashboard_ui import charts
@@ -10,20 +17,205 @@ from dashboard_ui.account import signed_in_user
 from dashboard_ui.text import plain
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
+from tuning.schemas import TuningRunCreate
 from tuning.service import (
+    MANY_VALUES,
     SCORE,
+    RunSummary,
+    failure_groups,
+    gap_by_value,
+    get_run_summary,
+    grid_without_failures,
+    list_trials,
     param_column,
     parameter_importance,
     reproduce_snippet,
-    run_trials,
+    score_by_bin,
     score_by_value,
     score_table,
+    simplest_within_one_se,
+    submit_run,
+    train_vs_validation,
     trials_csv,
+    trials_frame,
 )
 
 PANELS_PER_ROW = 2
 # How the two-parameter table sums up the candidates of a cell (score_table's `how`).
 AGGREGATES: list[Literal["mean", "max"]] = ["mean", "max"]
+VIEWS = ["Overview", "Parameters", "Overfitting", "Failures", "Trials"]
+
+
+@st.cache_data(max_entries=6, show_spinner="Reading the trials…")
+def load_trials(run_id: str, params: tuple[str, ...], version: tuple) -> pd.DataFrame:
+    """The run's trials as a frame, read once per `version` (its status and trial count)."""
+    with ui.db() as session:
+        trials = list_trials(session=session, run_id=uuid.UUID(run_id))
+        return trials_frame(trials, list(params))
+
+
+def overview(run: RunSummary, frame: pd.DataFrame, scored: pd.DataFrame) -> None:
+    best = scored.iloc[scored[SCORE].argmax()]
+    score_col, trial_col, candidates_col, time_col = st.columns(4)
+    score_col.metric(
+        f"Best {run.scoring}",
+        ui.format_score(best[SCORE]),
+        help=f"± {best['std_test_score']:.4f} across folds",
+    )
+    trial_col.metric("Best trial", f"#{int(best['trial'])}")
+    candidates_col.metric("Candidates scored", f"{len(scored):,} / {len(frame):,}")
+    time_col.metric("Tuning time", ui.format_duration(run.tuning_time or run.duration_s()))
+    pick = simplest_within_one_se(frame, params, run.estimator)
+    if pick is not None and not pick.is_best:
+        st.info(f"**Simpler choice:** {plain(pick.why)}", icon=":material/lightbulb:")
+    importance_col, history_col = st.columns(2)
+    importance = parameter_importance(frame, params)
+    with importance_col:
+        st.plotly_chart(charts.importance_figure(importance), key="results.importance")
+        st.caption("How much of the spread in scores each parameter explains on its own.")
+    with history_col:
+        figure = charts.best_so_far_figure({run.estimator: frame}, scoring=run.scoring)
+        st.plotly_chart(figure, key="results.history")
+
+
+def parameters(run: RunSummary, frame: pd.DataFrame) -> None:
+    st.caption(
+        "Mean test score of the candidates with each value; the bar is its spread across "
+        "folds, the star the best candidate. A number tried at many values is shown in bins, "
+        "over a dot per candidate."
+    )
+    ordered = list(parameter_importance(frame, params)["parameter"])
+    for start in range(0, len(ordered), PANELS_PER_ROW):
+        row = ordered[start : start + PANELS_PER_ROW]
+        for column, param in zip(st.columns(PANELS_PER_ROW), row, strict=False):
+            column.plotly_chart(param_figure(run, frame, param), key=f"results.param.{param}")
+    if len(params) >= 2:
+        st.subheader("Two parameters together")
+        rows_col, columns_col, how_col = st.columns([2, 2, 1])
+        rows = rows_col.selectbox("Rows", ordered, index=0, key="results.rows")
+        others = [p for p in ordered if p != rows]
+        columns = columns_col.selectbox("Columns", others, index=0, key="results.columns")
+        how = how_col.segmented_control(
+            "Score", AGGREGATES, default="mean", required=True, key="results.how"
+        )
+        table = score_table(frame, rows, columns, how=how)
+        figure = charts.heatmap_figure(table, rows, columns, how=how)
+        st.plotly_chart(figure, key="results.heatmap")
+    st.subheader("Every candidate across all parameters")
+    st.plotly_chart(
+        charts.parallel_figure(frame, params, log=log, scoring=run.scoring),
+        key="results.parallel",
+    )
+    st.plotly_chart(
+        charts.fit_time_figure(frame, params, scoring=run.scoring), key="results.fit_time"
+    )
+
+
+def param_figure(run: RunSummary, frame: pd.DataFrame, param: str) -> object:
+    values = run.param_grid[param]
+    if len(values) > MANY_VALUES and charts.is_numeric(values):
+        table = score_by_bin(frame, param, log=param in log)
+        return charts.score_by_param_figure(
+            table, param, log=param in log, scoring=run.scoring, points=frame
+        )
+    table = score_by_value(frame, param, values)
+    return charts.score_by_param_figure(table, param, log=param in log, scoring=run.scoring)
+
+
+def overfitting(run: RunSummary, frame: pd.DataFrame) -> None:
+    gaps = train_vs_validation(frame)
+    if gaps.empty:
+        st.info("This run stored no train scores (runs before train scores were kept).")
+        return
+    st.caption(
+        "Train against validation score per candidate: far below the diagonal, a candidate "
+        "learned its training folds more than the pattern. The gap is train minus validation."
+    )
+    left, right = st.columns(2)
+    with left:
+        figure = charts.train_vs_validation_figure(gaps, scoring=run.scoring)
+        st.plotly_chart(figure, key="results.overfit")
+    with right:
+        ordered = list(parameter_importance(frame, params)["parameter"])
+        param = st.selectbox("Gap by", ordered, key="results.gap_param")
+        values = run.param_grid[param]
+        table = gap_by_value(frame, param, values)
+        figure = charts.gap_by_value_figure(table, param, log=param in log, scoring=run.scoring)
+        st.plotly_chart(figure, key="results.gap")
+    pick = simplest_within_one_se(frame, params, run.estimator)
+    if pick is not None:
+        st.info(f"**Simplest within one standard error:** {plain(pick.why)}")
+
+
+def failures(run: RunSummary, frame: pd.DataFrame) -> None:
+    groups = failure_groups(frame, params)
+    if not groups:
+        st.success("No candidate failed.", icon=":material/check_circle:")
+        return
+    n_failed = sum(group.n_candidates for group in groups)
+    st.caption(f"{n_failed:,} of {len(frame):,} candidates failed, in {len(groups)} groups.")
+    for group in groups:
+        with st.container(border=True):
+            failure = ui.failure_text(group.error_type, group.message)
+            st.markdown(f"**{group.n_candidates:,} candidates** · {failure}")
+            for value in group.shared:
+                where = "fails every time" if not value.also_scores else "scores elsewhere"
+                st.caption(f"{plain(value.param)} = {plain(repr(value.value))}: {where}")
+    grid, removed = grid_without_failures(run.param_grid, groups)
+    if not removed:
+        st.caption("Every value that failed also scored in another combination: nothing to drop.")
+        return
+    dropped = ", ".join(f"{p}={v!r}" for p, v in removed)
+    st.write(f"Relaunch without the values that never scored: {plain(dropped)}")
+    if st.button("Relaunch without them", icon=":material/replay:", key="results.relaunch"):
+        relaunch(run, grid)
+
+
+def relaunch(run: RunSummary, grid: dict) -> None:
+    run_in = TuningRunCreate(
+        dataset=str(run.dataset_id),
+        estimator=run.estimator,
+        param_grid=grid,
+        search="random" if run.search == "random" else "grid",
+        n_iter=run.n_iter,
+        cv=run.cv,
+        scoring=run.scoring,
+        random_state=run.random_state,
+    )
+    try:
+        with ui.db() as session:
+            new = submit_run(
+                session=session,
+                queue=ui.runtime().queue,
+                settings=ui.runtime().settings,
+                owner=user,
+                run_in=run_in,
+            )
+    except TuningError as exc:
+        st.error(plain(exc))
+        return
+    st.switch_page(ui.RUN_PAGE, query_params={"run": str(new.id)})
+
+
+def trials(run: RunSummary, frame: pd.DataFrame, best_params: dict) -> None:
+    st.caption("Click a column header to sort.")
+    ui.trial_table(frame, params, splits=True, key="results.trials")
+    st.download_button(
+        "Download all trials (CSV)",
+        lambda: trials_csv(frame),  # built on click only
+        file_name=f"trials-{run.id}.csv",
+        mime="text/csv",
+        icon=":material/download:",
+        on_click="ignore",
+    )
+    st.subheader("Best estimator in Python")
+    st.caption(
+        "The pipeline the workers fitted, with the best parameters "
+        "(the button at its top right copies it)."
+    )
+    snippet = reproduce_snippet(run.estimator, best_params, random_state=run.random_state)
+    st.code(snippet, language="python")
+
 
 user = signed_in_user()
 run_id = ui.run_query_param() or ui.choose_run(
@@ -31,11 +223,13 @@ run_id = ui.run_query_param() or ui.choose_run(
 )
 try:
     with ui.db() as session:
-        results = run_trials(session=session, run_id=run_id, viewer=user)
+        run = get_run_summary(session=session, run_id=run_id, viewer=user)
 except TuningError as exc:
     ui.load_error(exc)
 
-run, frame, params = results.run, results.trials, results.params
+params = list(run.param_grid)
+version = (run.status.value, run.progress_current, str(run.finished_at))
+frame = load_trials(str(run.id), tuple(params), version)
 log = ui.log_params(run.estimator, params)
 scored = frame[frame[SCORE].notna()]
 
@@ -59,83 +253,34 @@ if run.status is RunStatus.REVOKED:
     st.warning("This run was cancelled: the results cover the candidates it finished.")
 if scored.empty:
     st.info("No candidate has a score yet, so there is nothing to chart.")
+    failures(run, frame)
     st.stop()
 
+n_failed = int(frame["error"].notna().sum())
+labels = {view: view for view in VIEWS}
+if n_failed:
+    labels["Failures"] = f"Failures ({n_failed:,})"
+asked = st.query_params.get("view")
+view = st.segmented_control(
+    "Show",
+    VIEWS,
+    default=asked if asked in VIEWS else VIEWS[0],
+    required=True,
+    format_func=labels.__getitem__,
+    key="results.view",
+    label_visibility="collapsed",
+)
+if view != VIEWS[0] or "view" in st.query_params:
+    st.query_params["view"] = view  # a link to this page opens this section
+
 best = scored.iloc[scored[SCORE].argmax()]
-best_params = {p: best[param_column(p)] for p in params}
-score_col, trial_col, candidates_col, time_col = st.columns(4)
-score_col.metric(
-    f"Best {run.scoring}",
-    ui.format_score(best[SCORE]),
-    help=f"± {best['std_test_score']:.4f} across folds",
-)
-trial_col.metric("Best trial", f"#{int(best['trial'])}")
-candidates_col.metric("Candidates scored", f"{len(scored):,} / {len(frame):,}")
-time_col.metric("Tuning time", ui.format_duration(run.tuning_time or run.duration_s()))
-
-# --- What mattered ----------------------------------------------------------------------
-importance = parameter_importance(frame, params)
-importance_col, history_col = st.columns(2)
-with importance_col:
-    st.plotly_chart(charts.importance_figure(importance), key="results.importance")
-    st.caption("How much of the spread in scores each parameter explains on its own.")
-with history_col:
-    st.plotly_chart(
-        charts.best_so_far_figure({run.estimator: frame}, scoring=run.scoring),
-        key="results.history",
-    )
-
-st.subheader("Score by parameter")
-st.caption(
-    "Mean test score of the candidates with each value; the bar is its spread across "
-    "folds, the star the best candidate."
-)
-ordered = list(importance["parameter"])
-for start in range(0, len(ordered), PANELS_PER_ROW):
-    for column, param in zip(
-        st.columns(PANELS_PER_ROW), ordered[start : start + PANELS_PER_ROW], strict=False
-    ):
-        table = score_by_value(frame, param, run.param_grid[param])
-        figure = charts.score_by_param_figure(table, param, log=param in log, scoring=run.scoring)
-        column.plotly_chart(figure, key=f"results.param.{param}")
-
-if len(params) >= 2:
-    st.subheader("Two parameters together")
-    rows_col, columns_col, how_col = st.columns([2, 2, 1])
-    rows = rows_col.selectbox("Rows", ordered, index=0, key="results.rows")
-    columns = columns_col.selectbox(
-        "Columns", [p for p in ordered if p != rows], index=0, key="results.columns"
-    )
-    how = how_col.segmented_control(
-        "Score", AGGREGATES, default="mean", required=True, key="results.how"
-    )
-    table = score_table(frame, rows, columns, how=how)
-    st.plotly_chart(charts.heatmap_figure(table, rows, columns, how=how), key="results.heatmap")
-
-st.subheader("All candidates")
-st.plotly_chart(
-    charts.parallel_figure(frame, params, log=log, scoring=run.scoring), key="results.parallel"
-)
-st.plotly_chart(charts.fit_time_figure(frame, params, scoring=run.scoring), key="results.fit_time")
-
-# --- Trials and the best estimator ---------------------------------------------------------
-st.subheader("Trials")
-st.caption("Click a column header to sort.")
-ui.trial_table(frame, params, splits=True, key="results.trials")
-st.download_button(
-    "Download all trials (CSV)",
-    lambda: trials_csv(frame),  # built on click only
-    file_name=f"trials-{run.id}.csv",
-    mime="text/csv",
-    icon=":material/download:",
-    on_click="ignore",
-)
-
-st.subheader("Best estimator in Python")
-st.caption(
-    "The pipeline the workers fitted, with the best parameters "
-    "(the button at its top right copies it)."
-)
-st.code(
-    reproduce_snippet(run.estimator, best_params, random_state=run.random_state), language="python"
-)
+if view == "Overview":
+    overview(run, frame, scored)
+elif view == "Parameters":
+    parameters(run, frame)
+elif view == "Overfitting":
+    overfitting(run, frame)
+elif view == "Failures":
+    failures(run, frame)
+else:
+    trials(run, frame, {p: best[param_column(p)] for p in params})

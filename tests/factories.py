@@ -105,6 +105,7 @@ def make_trial(
         mean_test_score=mean,
         std_test_score=float(np.std(splits)),
         split_scores=splits,
+        split_train_scores=[score + 0.05 for score in splits],
         mean_fit_time=0.01 * (1 + params.get("n_estimators", 10) / 10),
         mean_score_time=0.001,
         worker="factory@test",

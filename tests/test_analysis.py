@@ -19,6 +19,7 @@ from tuning.ml.datasets import load_bundled
 from tuning.ml.search import evaluate_candidate, make_splits
 from tuning.models import Trial
 from tuning.service import (
+    SCORE,
     FailureGroup,
     best_so_far,
     eta_seconds,
@@ -26,6 +27,7 @@ from tuning.service import (
     gap_by_value,
     grid_without_failures,
     parameter_importance,
+    score_by_bin,
     score_by_value,
     score_table,
     simplest_within_one_se,
@@ -173,7 +175,10 @@ def test_train_vs_validation_gives_each_scored_candidates_gap():
 
 
 def test_train_vs_validation_is_empty_for_a_run_without_train_scores():
-    frame = trials_frame(trials_of(GRID), list(GRID))  # no split_train_scores stored
+    trials = trials_of(GRID)
+    for trial in trials:
+        trial.split_train_scores = None  # a run from before train scores were kept
+    frame = trials_frame(trials, list(GRID))
 
     table = train_vs_validation(frame)
 
@@ -434,3 +439,29 @@ def test_the_grid_is_kept_when_no_candidate_scored():
     groups = failure_groups(trials_frame(trials, ["C"]), ["C"])
 
     assert grid_without_failures({"C": [0.1, 1.0]}, groups) == ({"C": [0.1, 1.0]}, [])
+
+
+def test_score_by_bin_sums_up_a_parameter_tried_at_many_values():
+    rng = np.random.default_rng(0)
+    alphas = np.geomspace(1e-4, 1e2, 1_000)
+    scores = 0.9 - 0.02 * np.abs(np.log10(alphas))  # best near alpha = 1
+    splits = scores[:, None] + rng.normal(0, 0.01, (1_000, 3))
+    frame = pd.DataFrame(
+        {
+            "trial": range(1_000),
+            "param_alpha": pd.Series(list(alphas), dtype=object),
+            SCORE: splits.mean(axis=1),
+            **{f"split{i}_test_score": splits[:, i] for i in range(3)},
+        }
+    )
+    table = score_by_bin(frame, "alpha", log=True, bins=12)
+
+    assert len(table) == 12 and table["n_candidates"].sum() == 1_000
+    assert table["value"].is_monotonic_increasing
+    best_bin = table.loc[table["mean_score"].idxmax()]
+    assert 0.3 < best_bin["value"] < 3  # the bin around alpha = 1
+    first = frame[frame["param_alpha"].astype(float) <= alphas[0] * 10 ** (6 / 12)]
+    assert table["n_candidates"].iloc[0] == len(first)
+    assert table["mean_score"].iloc[0] == pytest.approx(first[SCORE].mean())
+    folds = first[[f"split{i}_test_score" for i in range(3)]].to_numpy().ravel()
+    assert table["fold_std"].iloc[0] == pytest.approx(folds.std())

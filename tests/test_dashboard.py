@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from sklearn.model_selection import ParameterGrid
 from sqlalchemy import Engine, event
-from sqlmodel import Session
+from sqlmodel import Session, select
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
@@ -27,8 +28,8 @@ from dashboard_ui.support import (
 )
 from tuning.config import PROJECT_ROOT, get_settings
 from tuning.domain import RunStatus, utcnow
-from tuning.models import TuningRun, User
-from tuning.service import browser_session_user, create_user, list_trials
+from tuning.models import Trial, TuningRun, User
+from tuning.service import browser_session_user, create_user, list_runs, list_trials
 
 from factories import make_run, make_trial, other_user
 from helpers import submit, wait_until_finished
@@ -375,17 +376,41 @@ def test_a_launched_run_is_followed_to_success_and_its_results_are_charted(accou
     app.query_params["run"] = run_id
     app.run()
     assert not app.exception
-    # importance, best so far, 2 parameter panels, heatmap, parallel coordinates, fit time
-    assert len(charts(app)) == 7
+    assert len(charts(app)) == 2  # the overview: importance, best so far
+    show(app, "Parameters")  # 2 parameter panels, heatmap, parallel coordinates, fit time
+    assert len(charts(app)) == 5 and not app.exception
+    show(app, "Overfitting")  # train against validation, the gap by a parameter
+    assert len(charts(app)) == 2 and not app.exception
+    show(app, "Failures")
+    assert texts(app, "success") == ["No candidate failed."]
+    show(app, "Trials")
     assert len(app.dataframe[0].value) == 6
     assert {"split0_test_score", "split2_test_score"} <= set(app.dataframe[0].value.columns)
     assert "RandomForestClassifier(" in app.code[0].value
     assert app.download_button[0].label == "Download all trials (CSV)"
+    assert app.query_params["view"] == "Trials"  # a link to this section
 
     # The next similar run now comes with an estimated duration.
     app.switch_page(NEW_RUN_PAGE).run()
     app.selectbox(key="new.dataset").set_value("iris").run()
     assert texts(app, "metric")[2] != "—"
+
+
+def test_the_monitor_sees_candidates_stored_out_of_order(account, session):
+    user, token = account
+    run = make_run(session, user, status=RunStatus.PROGRESS, n_trials=4)  # trials 0 to 3
+    candidates = list(ParameterGrid(run.param_grid))
+    late = [make_trial(run.id, i, candidates[i], 0.9, run.cv, utcnow()) for i in (5, 4)]
+    session.add(late[0])  # another worker's chunk stores trial 5 first
+    session.commit()
+
+    app = open_app(token, RUN_PAGE, run=str(run.id))
+    assert texts(app, "metric")[0] == "5 / 6"
+    session.add(late[1])  # then trial 4 lands
+    session.commit()
+    app.run()
+    assert texts(app, "metric")[0] == "6 / 6"
+    assert list(app.dataframe[0].value["trial"]) == [5, 4, 3, 2, 1, 0]
 
 
 def test_cancel_asks_first_then_keeps_the_finished_candidates(account, runtime, worker):
@@ -498,7 +523,41 @@ def test_results_of_a_revoked_run_cover_its_finished_candidates(account, session
     app = open_app(token, RESULTS_PAGE, run=str(run.id))
 
     assert any("cancelled" in w for w in texts(app, "warning"))
-    assert len(app.dataframe[0].value) == 3 and charts(app)
+    assert charts(app)
+    show(app, "Trials")
+    assert len(app.dataframe[0].value) == 3
+
+
+def test_results_group_failed_candidates_and_relaunch_without_the_values_that_never_scored(
+    account, session
+):
+    user, token = account
+    grid = {"n_estimators": [10, 100], "max_depth": [None, 3, 6]}
+    run = make_run(session, user, param_grid=grid)
+    failing = "ValueError: max_depth 6 is not supported with 10 trees (trial 4)"
+    for trial in session.exec(select(Trial).where(Trial.run_id == run.id)).all():
+        if trial.params["max_depth"] == 6:
+            trial.mean_test_score = trial.std_test_score = None
+            trial.split_scores = [None, None, None]
+            trial.error = failing.replace("trial 4", f"trial {trial.index}")
+            session.add(trial)
+    session.commit()
+
+    app = open_app(token, RESULTS_PAGE, run=str(run.id), view="Failures")
+
+    assert app.segmented_control(key="results.view").value == "Failures"
+    group = next(m for m in texts(app, "markdown") if "2 candidates" in m)
+    assert "ValueError" in group and "max\\_depth 6 is not supported" in group
+    assert any("max\\_depth = 6: fails every time" in c for c in texts(app, "caption"))
+    next(b for b in app.button if b.label == "Relaunch without them").click().run()
+    relaunched = list_runs(session=session, viewer=user).items[0]
+    assert relaunched.id != run.id
+    assert relaunched.param_grid == {"n_estimators": [10, 100], "max_depth": [None, 3]}
+
+
+def show(app: AppTest, view: str) -> None:
+    """Open one section of the Results page."""
+    app.segmented_control(key="results.view").set_value(view).run()
 
 
 def test_compare_puts_two_runs_side_by_side(account, session):

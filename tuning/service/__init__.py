@@ -8,11 +8,13 @@ from tuning.ml.search import DEFAULT_SCORING, scorers_for
 from tuning.ml.snippet import reproduce_snippet
 from tuning.service.access import may_see, parse_id
 from tuning.service.analysis import (
+    MANY_VALUES,
     SimplestPick,
     best_so_far,
     eta_seconds,
     gap_by_value,
     parameter_importance,
+    score_by_bin,
     score_by_value,
     score_table,
     shared_params,
@@ -97,6 +99,7 @@ from tuning.service.users import (
 
 __all__ = [
     "DEFAULT_SCORING",
+    "MANY_VALUES",
     "NAME_LIMIT",
     "PAGE_SIZE",
     "SCORE",
@@ -161,6 +164,7 @@ __all__ = [
     "rotate_token",
     "run_filter_options",
     "run_trials",
+    "score_by_bin",
     "score_by_value",
     "score_table",
     "scorers_for",

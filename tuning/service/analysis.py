@@ -5,6 +5,7 @@ Pure functions over the frame of `trials_frame` (or the trial rows): no database
 so the dashboard's pages and the tests call them alike.
 """
 
+import itertools
 import math
 import numbers
 from collections.abc import Sequence
@@ -58,27 +59,61 @@ _SCORE_BY_VALUE_COLUMNS = ("value", "label", "n_candidates", "mean_score", "best
 def score_by_value(frame: pd.DataFrame, param: str, values: Sequence[Any]) -> pd.DataFrame:
     """Per value of `param`, in grid order: candidates, mean and best score, fold spread.
 
-    `fold_std` is the spread of every split score of the candidates with that value.
+    `fold_std` is the spread of every split score of the candidates with that value. One pass
+    over the trials, whatever the number of values.
     """
-    splits = split_columns(frame)
     labels = frame[param_column(param)].map(value_label)
-    rows = []
-    for value in values:
-        group = frame[labels == value_label(value)]
-        folds = group[splits].to_numpy(dtype=float).ravel()
-        folds = folds[~np.isnan(folds)]
-        rows.append(
-            {
-                "value": value,
-                "label": value_label(value),
-                "n_candidates": len(group),
-                "mean_score": group[SCORE].mean(),
-                "best_score": group[SCORE].max(),
-                "fold_std": float(folds.std()) if folds.size else math.nan,
-            }
-        )
-    table = pd.DataFrame(rows, columns=list(_SCORE_BY_VALUE_COLUMNS))
+    table = _score_by_label(frame, labels, [value_label(value) for value in values])
     table["value"] = pd.Series(list(values), dtype=object)  # None stays None, not NaN
+    return table
+
+
+# A numeric parameter with more values than this is summed up in bins on its chart.
+MANY_VALUES = 30
+
+
+def score_by_bin(frame: pd.DataFrame, param: str, *, log: bool, bins: int = 24) -> pd.DataFrame:
+    """`score_by_value`'s columns over `bins` equal bins of a numeric parameter's range (equal
+    on a log scale when `log`): `value` is a bin's centre, `label` its range. For a parameter
+    tried at hundreds of values, where one point per value is a band no one can read."""
+    numbers = frame[param_column(param)].astype(float)
+    low, high = float(numbers.min()), float(numbers.max())
+    if log and low > 0:
+        edges = np.geomspace(low, high, bins + 1)
+        centres = np.sqrt(edges[:-1] * edges[1:])
+    else:
+        edges = np.linspace(low, high, bins + 1)
+        centres = (edges[:-1] + edges[1:]) / 2
+    codes = np.clip(np.searchsorted(edges, numbers, side="right") - 1, 0, bins - 1)
+    order = [str(code) for code in range(bins)]
+    table = _score_by_label(frame, pd.Series(codes.astype(str), index=frame.index), order)
+    table["label"] = [f"{a:.3g} to {b:.3g}" for a, b in itertools.pairwise(edges)]
+    table["value"] = centres
+    return table[table["n_candidates"] > 0].reset_index(drop=True)
+
+
+def _score_by_label(frame: pd.DataFrame, labels: pd.Series, order: list[str]) -> pd.DataFrame:
+    """Candidates, mean and best score and the spread of all split scores per label, in `order`;
+    one groupby over the trials (two passes for the spread, as numpy's std computes it)."""
+    splits = frame[split_columns(frame)].to_numpy(dtype=float)
+    grouped = frame.groupby(labels, sort=False)[SCORE]
+    folds = pd.DataFrame(
+        {"label": np.repeat(labels.to_numpy(), splits.shape[1]), "fold": splits.ravel()}
+    ).dropna()
+    by_label = folds.groupby("label", sort=False)["fold"]
+    deviation = folds["fold"] - by_label.transform("mean")
+    spread = (deviation**2).groupby(folds["label"], sort=False).mean().pow(0.5)
+    table = pd.DataFrame(
+        {
+            "value": order,
+            "label": order,
+            "n_candidates": grouped.size().reindex(order, fill_value=0).to_numpy(),
+            "mean_score": grouped.mean().reindex(order).to_numpy(),
+            "best_score": grouped.max().reindex(order).to_numpy(),
+            "fold_std": spread.reindex(order).to_numpy(),
+        },
+        columns=list(_SCORE_BY_VALUE_COLUMNS),
+    )
     return table
 
 
@@ -151,10 +186,10 @@ def gap_by_value(frame: pd.DataFrame, param: str, values: Sequence[Any]) -> pd.D
     train = _mean_train_scores(frame)
     gap = train - frame[SCORE]
     labels = frame[param_column(param)].map(value_label)
-    groups = [labels == value_label(value) for value in values]
+    order = [value_label(value) for value in values]
     table = score_by_value(frame, param, values).rename(columns={"mean_score": SCORE})
-    table["mean_train_score"] = [train[group].mean() for group in groups]
-    table["mean_gap"] = [gap[group].mean() for group in groups]
+    table["mean_train_score"] = train.groupby(labels, sort=False).mean().reindex(order).to_numpy()
+    table["mean_gap"] = gap.groupby(labels, sort=False).mean().reindex(order).to_numpy()
     columns = ["value", "label", "n_candidates", "mean_train_score", SCORE, "mean_gap", "fold_std"]
     return table[columns]
 

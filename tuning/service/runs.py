@@ -143,6 +143,7 @@ class RunSummary:
     id: uuid.UUID
     owner_id: int
     owner: str
+    dataset_id: uuid.UUID
     dataset: str
     task: TaskType
     estimator: str
