@@ -7,7 +7,18 @@ runs. Signing in keeps the URL, so a deep link opens its page, query parameters 
 docs/dashboard.md.
 """
 
+import sys
+
 import streamlit as st
+
+if "dashboard_ui.support" not in sys.modules:
+    # This server's first page: importing scikit-learn, pandas and plotly takes seconds, once
+    # per server. Show the frame and a spinner meanwhile rather than a blank page.
+    starting = st.empty()
+    with starting.container(), st.spinner("Starting the dashboard…"):
+        st.title("Hyperparameter tuning")
+        import dashboard_ui.support  # noqa: F401
+    starting.empty()
 
 from dashboard_ui import account
 from dashboard_ui import support as ui

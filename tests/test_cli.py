@@ -5,8 +5,10 @@ import subprocess
 import sys
 
 import pytest
+from sqlmodel import Session
 
 from tuning.config import PROJECT_ROOT
+from tuning.service import authenticate, browser_session_user, start_browser_session
 
 from stack import stack_env
 
@@ -98,6 +100,27 @@ def test_users_add_prints_the_token_last(settings):
     assert len(token) >= 40 and " " not in token
     again = cli(settings, "users", "add", "grace")
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_users_revoke_stops_a_token_and_users_token_gives_a_new_one(settings, runtime):
+    added = cli(settings, "users", "add", "hopper")
+    old = added.stdout.strip().splitlines()[-1]
+    with Session(runtime.engine) as session:
+        user = authenticate(session=session, token=old)
+        assert user is not None
+        secret = start_browser_session(session=session, user=user, lifetime_s=60)
+
+    assert cli(settings, "users", "revoke", "hopper").returncode == 0
+    with Session(runtime.engine) as session:
+        assert authenticate(session=session, token=old) is None
+        assert browser_session_user(session=session, secret=secret) is None
+
+    issued = cli(settings, "users", "token", "hopper")
+    new = issued.stdout.strip().splitlines()[-1]
+    with Session(runtime.engine) as session:
+        assert authenticate(session=session, token=new).name == "hopper"
+    missing = cli(settings, "users", "revoke", "nobody-here")
+    assert missing.returncode != 0 and "no user named 'nobody-here'" in missing.stderr
 
 
 def test_cancel_and_status_of_unknown_runs(settings):

@@ -138,9 +138,15 @@ def test_a_person_signs_in_launches_a_run_watches_it_finish_and_reads_the_charts
     page.get_by_text("Open the results").click()
     page.wait_for_url("**/results?run=*")
     charts = page.locator(".js-plotly-plot")
-    expect(charts).to_have_count(7)  # importance, history, 2 panels, heatmap, parallel, fit time
+    expect(charts).to_have_count(2)  # the overview: importance, best so far
     expect(page.get_by_text("Parameter importance")).to_be_visible()
     shots.take("results")
+    page.get_by_text("Parameters", exact=True).click()
+    expect(charts).to_have_count(5)  # 2 parameter panels, heatmap, parallel, fit time
+    shots.take("results-parameters")
+    page.get_by_text("Overfitting", exact=True).click()
+    expect(charts).to_have_count(2)  # train against validation, gap by a parameter
+    shots.take("results-overfitting")
 
     menu(page, "Runs").click()
     expect(page.get_by_text("1 of 1 runs")).to_be_visible()
@@ -196,6 +202,11 @@ def document_runs_and_compare(
     shots.take("compare")
 
 
+# A sign-in link loads the page twice (the second time without the token); on a busy machine
+# each load can take seconds.
+WAIT_MS = 30_000
+
+
 def test_a_sign_in_link_leaves_no_token_in_history_and_the_sign_in_survives_a_reload(
     dashboard_url, browser_page, session
 ):
@@ -205,20 +216,20 @@ def test_a_sign_in_link_leaves_no_token_in_history_and_the_sign_in_survives_a_re
 
     page.goto(f"{dashboard_url}/_stcore/health")  # somewhere to go Back to
     page.goto(f"{dashboard_url}/?token={token}")
-    expect(signed_in).to_be_visible()
-    page.wait_for_url(lambda url: "token" not in url)
+    expect(signed_in).to_be_visible(timeout=WAIT_MS)
+    page.wait_for_url(lambda url: "token" not in url, timeout=WAIT_MS)
     page.go_back()
     assert page.url == f"{dashboard_url}/_stcore/health", "Back returned to the token's address"
     page.go_forward()
-    expect(signed_in).to_be_visible()
+    expect(signed_in).to_be_visible(timeout=WAIT_MS)
     assert "token" not in page.url
 
     page.reload()  # a new Streamlit session: the cookie signs it in
-    expect(signed_in).to_be_visible()
+    expect(signed_in).to_be_visible(timeout=WAIT_MS)
     expect(page.get_by_label("API token")).to_have_count(0)
 
     page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_label("API token")).to_be_visible()
+    expect(page.get_by_label("API token")).to_be_visible(timeout=WAIT_MS)
     page.reload()
-    expect(page.get_by_label("API token")).to_be_visible()
+    expect(page.get_by_label("API token")).to_be_visible(timeout=WAIT_MS)
     expect(signed_in).to_have_count(0)

@@ -57,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--admin", action="store_true", help="May see every user's runs")
     add.set_defaults(command=cmd_users_add)
+    revoke = users.add_parser(
+        "revoke", help="Stop a user's API token and end their dashboard sign-ins"
+    )
+    revoke.add_argument("name")
+    revoke.set_defaults(command=cmd_users_revoke)
+    token = users.add_parser("token", help="Print a new API token for a user; the old one stops")
+    token.add_argument("name")
+    token.set_defaults(command=cmd_users_token)
 
     tune = command("tune", cmd_tune, "Submit a tuning run")
     tune.add_argument("--dataset", required=True, help="iris, wine, breast_cancer, digits, ...")
@@ -126,6 +134,25 @@ def cmd_users_add(args: argparse.Namespace, settings: Settings) -> int:
         user, token = service.create_user(session=session, name=args.name, is_admin=args.admin)
     role = "admin" if user.is_admin else "user"
     print(f"created {role} '{user.name}'; API token (shown once, keep it safe):")
+    print(token)
+    return 0
+
+
+def cmd_users_revoke(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        user = service.get_user(session=session, name=args.name)
+        service.rotate_token(session=session, user=user)  # nobody is shown the new one
+    print(f"revoked: '{user.name}' can no longer sign in; `users token` gives them a new token")
+    return 0
+
+
+def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        user = service.get_user(session=session, name=args.name)
+        token = service.rotate_token(session=session, user=user)
+    print(f"a new API token for '{user.name}' (the old one and their sign-ins have ended):")
     print(token)
     return 0
 
