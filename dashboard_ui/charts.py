@@ -113,13 +113,17 @@ def score_by_param_figure(
     return _layout(figure, param)
 
 
-def best_so_far_figure(frames: Mapping[str, pd.DataFrame], *, scoring: str) -> go.Figure:
-    """Per run, the best score after each trial as a line over each trial's own score as dots."""
+def best_so_far_figure(
+    frames: Mapping[str, pd.DataFrame], *, scoring: str, history: pd.Series | None = None
+) -> go.Figure:
+    """Per run, the best score after each trial as a line over each trial's own score as dots.
+
+    `history` (one run): the line, when the frame holds only some of its trials."""
     single = len(frames) == 1
     figure = go.Figure()
     for position, (label, frame) in enumerate(frames.items()):
         color = PALETTE[position % len(PALETTE)]
-        history = best_so_far(frame)
+        line = history if history is not None and single else best_so_far(frame)
         name = chart_text(label)
         figure.add_trace(
             _scatter(len(frame))(
@@ -134,8 +138,8 @@ def best_so_far_figure(frames: Mapping[str, pd.DataFrame], *, scoring: str) -> g
             )
         )
         figure.add_scatter(
-            x=history.index,
-            y=history.to_numpy(),
+            x=line.index,
+            y=line.to_numpy(),
             mode="lines",
             line={"shape": "hv", "width": 2.5, "color": color},
             name="best so far" if single else name,

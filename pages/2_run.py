@@ -1,8 +1,10 @@
 """Run monitor (`/run?run=<id>`): progress, ETA, best so far and trials, live; cancel.
 
 The live part is a fragment on the spec's polling schedule. Each tick reads the status (one
-primary-key read, plus the queue's live state) and the trials newer than those it already
-holds in the session (one indexed read), so a tick costs the same at trial 10 and 10,000.
+primary-key read, plus the queue's live state) and the trials from the first one it has not
+seen (one indexed read: the new ones and the few still in flight), and draws a bounded window
+(the newest 500 candidates, the best-so-far line as its steps, the newest 100 rows), so a tick
+costs about the same at trial 100 and 5,000.
 """
 
 import math
@@ -18,7 +20,7 @@ from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import TuningError
 from tuning.schemas import TuningStatus
 from tuning.service import (
-    SCORE,
+    best_so_far_steps,
     cancel_run,
     eta_seconds,
     get_run_summary,
@@ -29,6 +31,8 @@ from tuning.service import (
 
 # The monitor's table shows the newest trials; all of them are on the Results page.
 TABLE_ROWS = 100
+# The chart's dots are the newest candidates; its best-so-far line covers them all.
+CHART_POINTS = 500
 
 user = signed_in_user()
 run_id = ui.run_query_param() or ui.choose_run(user)
@@ -104,8 +108,11 @@ def show(status: TuningStatus, trials: list) -> None:
     ui.status_badge(status.status)
     percentage, message = progress_bar(status, len(trials))
     st.progress(min(percentage, 100.0) / 100, text=f"{percentage:.0f}% · {message}")
-    frame = trials_frame(trials, params)
-    best = frame[SCORE].max() if len(frame) else math.nan
+    # A bounded window: the newest candidates for the dots and the table, and the best-so-far
+    # line as its steps only, so that a tick draws as much at trial 5,000 as at trial 100.
+    frame = trials_frame(trials[-CHART_POINTS:], params)
+    scores = [s for t in trials if (s := t.mean_test_score) is not None and not math.isnan(s)]
+    best = max(scores, default=math.nan)
     total = status.progress.total if status.progress else run.total_combinations
     done_col, best_col, eta_col, time_col = st.columns(4)
     done_col.metric("Candidates done", f"{len(trials)} / {total}")
@@ -140,14 +147,16 @@ def show(status: TuningStatus, trials: list) -> None:
         )
     if not len(frame):
         return
-    st.plotly_chart(
-        charts.best_so_far_figure({run.estimator: frame}, scoring=run.scoring), key="monitor.chart"
-    )
+    history = best_so_far_steps([(t.index, t.mean_test_score) for t in trials])
+    figure = charts.best_so_far_figure({run.estimator: frame}, scoring=run.scoring, history=history)
+    st.plotly_chart(figure, key="monitor.chart")
+    if len(trials) > CHART_POINTS:
+        st.caption(f"Dots: the {CHART_POINTS:,} newest candidates; the line covers them all.")
     newest = frame.iloc[::-1].head(TABLE_ROWS)
     ui.trial_table(newest, params)
-    if len(frame) > TABLE_ROWS:
+    if len(trials) > TABLE_ROWS:
         st.caption(
-            f"The newest {TABLE_ROWS} of {len(frame):,} trials; "
+            f"The newest {TABLE_ROWS} of {len(trials):,} trials; "
             "all of them are on the Results page."
         )
 

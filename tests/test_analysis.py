@@ -22,6 +22,7 @@ from tuning.service import (
     SCORE,
     FailureGroup,
     best_so_far,
+    best_so_far_steps,
     eta_seconds,
     failure_groups,
     gap_by_value,
@@ -465,3 +466,14 @@ def test_score_by_bin_sums_up_a_parameter_tried_at_many_values():
     assert table["mean_score"].iloc[0] == pytest.approx(first[SCORE].mean())
     folds = first[[f"split{i}_test_score" for i in range(3)]].to_numpy().ravel()
     assert table["fold_std"].iloc[0] == pytest.approx(folds.std())
+
+
+def test_best_so_far_steps_keeps_the_improvements_and_the_last_trial():
+    scores = [(0, None), (1, 0.5), (2, 0.4), (3, 0.7), (4, 0.7), (5, float("nan")), (6, 0.6)]
+    steps = best_so_far_steps(scores)
+    assert list(steps.index) == [1, 3, 6]
+    assert list(steps.to_numpy()) == [0.5, 0.7, 0.7]
+    frame = pd.DataFrame(scores, columns=["trial", SCORE]).astype({SCORE: float})
+    full = best_so_far(frame)
+    assert all(full[t] == steps[t] for t in steps.index)
+    assert best_so_far_steps([]).empty

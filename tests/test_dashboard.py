@@ -5,12 +5,15 @@ settings (read from the environment, as in production) at the test database and 
 """
 
 import ast
+import base64
+import json
 import re
 import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+import numpy as np
 import pytest
 from sklearn.model_selection import ParameterGrid
 from sqlalchemy import Engine, event
@@ -89,6 +92,13 @@ def texts(app: AppTest, kind: str) -> list[str]:
 
 def charts(app: AppTest) -> list:
     return app.get("plotly_chart")
+
+
+def points(values: list | dict) -> list:
+    """A trace's values from a chart's JSON spec (plotly sends numbers as base64 arrays)."""
+    if isinstance(values, dict):
+        return np.frombuffer(base64.b64decode(values["bdata"]), values["dtype"]).tolist()
+    return values
 
 
 def run_until(app: AppTest, done, timeout: float = 90) -> AppTest:
@@ -411,6 +421,20 @@ def test_the_monitor_sees_candidates_stored_out_of_order(account, session):
     app.run()
     assert texts(app, "metric")[0] == "6 / 6"
     assert list(app.dataframe[0].value["trial"]) == [5, 4, 3, 2, 1, 0]
+
+
+def test_a_monitor_tick_draws_a_bounded_window_however_many_trials(account, session):
+    user, token = account
+    grid = {"n_estimators": list(range(10, 410, 10)), "max_depth": list(range(1, 51))}
+    run = make_run(session, user, param_grid=grid, status=RunStatus.PROGRESS, n_trials=1_500)
+
+    app = open_app(token, RUN_PAGE, run=str(run.id))
+
+    assert texts(app, "metric")[0] == "1500 / 2000"
+    dots, line = json.loads(charts(app)[0].proto.spec)["data"]
+    assert len(points(dots["x"])) == 500  # the newest candidates only
+    assert points(dots["x"])[-1] == 1_499 and len(points(line["x"])) < 100  # the line: steps
+    assert len(app.dataframe[0].value) == 100
 
 
 def test_cancel_asks_first_then_keeps_the_finished_candidates(account, runtime, worker):

@@ -31,6 +31,18 @@ def best_so_far(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(best.to_numpy(), index=ordered["trial"].to_numpy(), name="best_so_far")
 
 
+def best_so_far_steps(scores: Sequence[tuple[int, float | None]]) -> pd.Series:
+    """`best_so_far` of (trial, score) pairs kept to the trials where it changes, and the last:
+    the same step line in as many points as there were improvements."""
+    frame = pd.DataFrame(scores, columns=["trial", SCORE]).astype({SCORE: float})
+    history = best_so_far(frame)
+    if history.empty:
+        return history
+    changed = history.ne(history.shift()) & history.notna()
+    changed.iloc[-1] = True
+    return history[changed.to_numpy()]
+
+
 def eta_seconds(trials: Sequence[TrialRecord], total: int, *, n_splits: int) -> float | None:
     """Seconds until the last candidate, at the pace of the most recent ones; None before one."""
     remaining = total - len(trials)
