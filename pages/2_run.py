@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
+from dashboard_ui.notes import run_notes
 from dashboard_ui.schedule import poll_interval
 from dashboard_ui.text import plain
 from tuning.domain import ACTIVE, RunStatus, utcnow
@@ -181,3 +182,4 @@ def live(interval: float | None) -> None:
 
 interval = poll_interval(seen, (utcnow() - run.created_at).total_seconds())
 st.fragment(live, run_every=interval)(interval)
+run_notes(run, user)

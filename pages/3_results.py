@@ -14,6 +14,7 @@ import streamlit as st
 from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
+from dashboard_ui.notes import run_notes
 from dashboard_ui.text import plain
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
@@ -284,3 +285,4 @@ elif view == "Failures":
     failures(run, frame)
 else:
     trials(run, frame, {p: best[param_column(p)] for p in params})
+run_notes(run, user)

@@ -298,3 +298,16 @@ def test_cors_lets_a_configured_browser_origin_poll(runtime, alice):
     assert preflight.headers["access-control-allow-origin"] == "https://app.example.com"
     other = client.get("/healthz", headers={"Origin": "https://evil.example.com"})
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_notes_on_a_run_through_the_api(client, alice, runtime):
+    run_id = start(client, alice)["tuning_run_id"]
+    url = f"/api/v1/tuning/tune/{run_id}/notes"
+
+    added = client.post(url, json={"text": "k=5 looks best"}, headers=alice)
+    assert added.status_code == 201 and added.json()["text"] == "k=5 looks best"
+    assert client.post(url, json={"text": ""}, headers=alice).status_code == 422
+    listed = client.get(url, headers=alice).json()
+    assert [note["text"] for note in listed] == ["k=5 looks best"]
+    assert listed[0]["author"].startswith("api-")
+    assert client.get(url, headers=bearer(runtime)).status_code == 403

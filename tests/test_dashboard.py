@@ -31,8 +31,16 @@ from dashboard_ui.support import (
 )
 from tuning.config import PROJECT_ROOT, get_settings
 from tuning.domain import RunStatus, utcnow
+from tuning.errors import Forbidden
 from tuning.models import Trial, TuningRun, User
-from tuning.service import browser_session_user, create_user, list_runs, list_trials
+from tuning.service import (
+    add_note,
+    browser_session_user,
+    create_user,
+    list_notes,
+    list_runs,
+    list_trials,
+)
 
 from factories import make_run, make_trial, other_user
 from helpers import submit, wait_until_finished
@@ -577,6 +585,31 @@ def test_results_group_failed_candidates_and_relaunch_without_the_values_that_ne
     relaunched = list_runs(session=session, viewer=user).items[0]
     assert relaunched.id != run.id
     assert relaunched.param_grid == {"n_estimators": [10, 100], "max_depth": [None, 3]}
+
+
+def test_notes_on_a_run_are_shared_with_whoever_may_see_it_and_shown_as_typed(account, session):
+    user, token = account
+    run = make_run(session, user)
+    admin, admin_token = create_user(
+        session=session, name=f"admin-{uuid.uuid4().hex[:8]}", is_admin=True
+    )
+
+    app = open_app(token, RESULTS_PAGE, run=str(run.id))
+    for text in ("   ", "depth 3 is **enough**"):  # a form sends its fields on submit only
+        app.text_area(key=f"notes.text.{run.id}").set_value(text)
+        next(b for b in app.button if b.label == "Add note").click().run()
+        if not text.strip():
+            assert "a note needs some text" in texts(app, "error")
+
+    other = open_app(admin_token, RUN_PAGE, run=str(run.id))
+    assert "depth 3 is \\*\\*enough\\*\\*" in texts(other, "markdown")
+    assert any(user.name in caption for caption in texts(other, "caption"))
+    assert [n.text for n in list_notes(session=session, run_id=run.id, viewer=admin)] == [
+        "depth 3 is **enough**"
+    ]
+    stranger, _ = create_user(session=session, name=f"stranger-{uuid.uuid4().hex[:8]}")
+    with pytest.raises(Forbidden):
+        add_note(session=session, run_id=run.id, author=stranger, text="mine now")
 
 
 def show(app: AppTest, view: str) -> None:

@@ -200,3 +200,15 @@ class Model(SQLModel, table=True):
     file: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size_bytes: int = 0
     created_at: datetime = _timestamp(default_factory=utcnow)
+
+
+class RunNote(SQLModel, table=True):
+    """A note on a tuning run: what someone concluded, for whoever opens it later."""
+
+    __tablename__ = "run_note"
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="tuning_run.id", index=True)
+    author_id: int = Field(foreign_key="user.id")
+    text: str = Field(max_length=2000)
+    created_at: datetime = _timestamp(default_factory=utcnow)

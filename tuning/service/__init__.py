@@ -44,6 +44,7 @@ from tuning.service.failures import (
     grid_without_failures,
 )
 from tuning.service.health import check_health
+from tuning.service.notes import NOTE_LIMIT, Note, add_note, list_notes
 from tuning.service.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.queue import TaskQueue, TaskState
 from tuning.service.reconcile import Reconciled, reconcile
@@ -102,6 +103,7 @@ __all__ = [
     "DEFAULT_SCORING",
     "MANY_VALUES",
     "NAME_LIMIT",
+    "NOTE_LIMIT",
     "PAGE_SIZE",
     "SCORE",
     "CsvPreview",
@@ -109,6 +111,7 @@ __all__ = [
     "DurationEstimate",
     "FailedValue",
     "FailureGroup",
+    "Note",
     "Page",
     "Reconciled",
     "RunFilterOptions",
@@ -119,6 +122,7 @@ __all__ = [
     "TaskQueue",
     "TaskState",
     "TrialRecord",
+    "add_note",
     "authenticate",
     "best_so_far",
     "best_so_far_steps",
@@ -150,6 +154,7 @@ __all__ = [
     "get_user",
     "grid_without_failures",
     "list_datasets",
+    "list_notes",
     "list_runs",
     "list_training_runs",
     "list_trials",

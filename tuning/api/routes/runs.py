@@ -1,18 +1,18 @@
-"""Tuning runs: submit, list, status (the spec's endpoint), results, cancel."""
+"""Tuning runs: submit, list, status (the spec's endpoint), results, cancel, notes."""
 
 from typing import Annotated, Literal
 
 import anyio
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, TokenDep, UserDep
 from tuning.api.responses import AUTH, BY_ID
 from tuning.db import session_scope
 from tuning.domain import RunStatus
-from tuning.schemas import RunPublic, RunResults, TuningRunCreate, TuningStatus
+from tuning.schemas import RunPublic, RunResults, TuningRunCreate, TuningStatus, UtcDatetime
 
 # Few threads for the polling path: measured on 2 cores, 2 threads serve 50 pollers at ~1,050
 # req/s and p99 54 ms, where the shared pool of 40 gave ~700 req/s and p99 200 ms (GIL handoffs).
@@ -143,3 +143,33 @@ def cancel_tuning(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> Tun
             session=session, queue=runtime.queue, run_id=tuning_run_id, viewer=user
         )
         return service.status_of_run(run=run, queue=runtime.queue)
+
+
+class NotePublic(BaseModel):
+    author: str
+    text: str
+    created_at: UtcDatetime
+
+
+class NoteCreate(BaseModel):
+    text: str = Field(min_length=1, max_length=service.NOTE_LIMIT)
+
+
+@router.get("/tune/{tuning_run_id}/notes", response_model=list[NotePublic], responses=BY_ID)
+def list_notes(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> list[NotePublic]:
+    """The run's notes, oldest first: who wrote what, when."""
+    with session_scope(runtime.engine) as session:
+        notes = service.list_notes(session=session, run_id=tuning_run_id, viewer=user)
+    return [NotePublic(**vars(note)) for note in notes]
+
+
+@router.post(
+    "/tune/{tuning_run_id}/notes", status_code=201, response_model=NotePublic, responses=BY_ID
+)
+def add_note(
+    tuning_run_id: str, note: NoteCreate, runtime: RuntimeDep, user: UserDep
+) -> NotePublic:
+    """Add a note to a run you may see."""
+    with session_scope(runtime.engine) as session:
+        added = service.add_note(session=session, run_id=tuning_run_id, author=user, text=note.text)
+    return NotePublic(**vars(added))

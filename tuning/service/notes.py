@@ -1,0 +1,50 @@
+"""Notes on tuning runs: anyone who may see a run may read its notes and add one."""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from tuning.domain import as_utc
+from tuning.errors import InvalidInput
+from tuning.models import RunNote, User
+from tuning.service.runs import get_run
+
+NOTE_LIMIT = 2000
+
+
+@dataclass(frozen=True)
+class Note:
+    author: str
+    text: str
+    created_at: datetime
+
+
+def add_note(*, session: Session, run_id: str | uuid.UUID, author: User, text: str) -> Note:
+    """A note by `author` on a run they may see; InvalidInput if it is empty or too long."""
+    run = get_run(session=session, run_id=run_id, viewer=author)
+    text = text.strip()
+    if not text:
+        raise InvalidInput("text", "a note needs some text")
+    if len(text) > NOTE_LIMIT:
+        raise InvalidInput("text", f"{len(text):,} characters; the limit is {NOTE_LIMIT:,}")
+    assert author.id is not None, "a stored user"
+    note = RunNote(run_id=run.id, author_id=author.id, text=text)
+    session.add(note)
+    session.commit()
+    return Note(author.name, text, as_utc(note.created_at) or note.created_at)
+
+
+def list_notes(*, session: Session, run_id: str | uuid.UUID, viewer: User) -> list[Note]:
+    """A run's notes, oldest first, with their authors' names."""
+    run = get_run(session=session, run_id=run_id, viewer=viewer)
+    rows = session.exec(
+        select(RunNote, User.name)
+        .join(User, col(User.id) == RunNote.author_id)
+        .where(RunNote.run_id == run.id)
+        .order_by(col(RunNote.created_at), col(RunNote.id))
+    ).all()
+    return [
+        Note(name, note.text, as_utc(note.created_at) or note.created_at) for note, name in rows
+    ]
