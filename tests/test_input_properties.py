@@ -42,7 +42,7 @@ JSON_VALUES = st.recursive(
 ESTIMATORS = sorted(catalog.ESTIMATORS)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     estimator=st.sampled_from(ESTIMATORS),
     grid=st.dictionaries(
@@ -59,7 +59,7 @@ def test_grid_validation_refuses_any_json_with_invalid_input_only(estimator: str
         assert len(exc.reason) < 1_000, "the reason quotes a short prefix at most"
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(content=st.binary(max_size=400), target=st.text(max_size=10))
 def test_csv_parsing_refuses_any_bytes_with_invalid_input_only(content: bytes, target: str):
     try:
