@@ -63,5 +63,12 @@ bench: $(VENV)/.dev
 bench-fanout: $(VENV)/.dev
 	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
 
+# The dashboard's pages in Debian's Chromium vs optuna-dashboard (issue 8); optuna-dashboard and
+# optuna come from requirements-bench.txt. E.g. BENCH_ARGS='--quick' (small data, one repeat).
+.PHONY: bench-dashboard
+bench-dashboard: $(VENV)/.dev chromium
+	$(BIN)/pip install -q -r requirements-bench.txt
+	$(BIN)/python -m bench.dashboard_browser $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .data .pytest_cache
