@@ -24,10 +24,11 @@ run: $(VENV)/.runtime
 test: $(VENV)/.dev chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The fast tier: everything that needs no worker or API process (pure ML, validation, analysis,
-# the database, AppTest pages). `make test` runs it too, with the rest.
+# The fast tier: everything that needs no worker, API or other child process (pure ML,
+# validation, analysis, the database, AppTest pages), on two pytest processes (pytest-xdist).
+# `make test` runs it too, with the rest.
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -m "not stack" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 -m "not stack" $(PYTEST_ARGS)
 
 # The dashboard's browser test drives Debian's Chromium through Playwright; no browser is ever
 # downloaded. Installed here when missing and we are root; otherwise that one test is skipped.

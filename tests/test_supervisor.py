@@ -25,6 +25,9 @@ from tuning.supervisor import DEFAULT_BACKOFF, Backoff, Service, build_services,
 
 from stack import wait_until
 
+# Every test runs real child processes under the supervisor: the stack tier.
+pytestmark = pytest.mark.stack
+
 
 def _gone(pid: int) -> bool:
     """True when no process (other than an unreaped zombie) has this pid."""
