@@ -168,6 +168,22 @@ def test_runs_of_one_user_are_invisible_to_another(client, runtime):
     assert client.get(f"/api/v1/tuning/tune/{run_id}/status", headers=admin).status_code == 200
 
 
+def test_a_refined_run_links_to_its_parent_only_if_its_owner_may_see_it(client, runtime):
+    erin, frank = bearer(runtime), bearer(runtime)
+    parent = start(client, erin)["tuning_run_id"]
+    child = start(client, erin, parent_run_id=parent)["tuning_run_id"]
+    run = client.get(f"/api/v1/tuning/tune/{child}/results", headers=erin).json()["run"]
+    assert run["parent_id"] == parent
+
+    body = {"dataset": "iris", "estimator": "RandomForestClassifier", "param_grid": RF_GRID}
+    for other, expected in ((parent, "no tuning run"), ("not-an-id", "not a valid UUID")):
+        refused = client.post(
+            "/api/v1/tuning/tune", json={**body, "parent_run_id": other}, headers=frank
+        )
+        assert refused.status_code == 422, refused.text
+        assert expected in refused.text and "parent_run_id" in refused.text
+
+
 def test_a_broker_that_cannot_take_the_run_keeps_it_in_the_outbox(runtime, alice):
     unreachable = CeleryQueue(_unreachable_celery(runtime), timeout=0.2, send_timeout=0.5)
     client = TestClient(create_app(replace(runtime, queue=unreachable)))

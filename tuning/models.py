@@ -91,6 +91,8 @@ class TuningRun(SQLModel, table=True):
     sent_at: datetime | None = _timestamp(default=None)
     # Candidates per task, measured on the first ones; None until the run's work is planned.
     chunk_size: int | None = None
+    # The run this one refines (Results' "Refine and relaunch"); its children link back here.
+    parent_id: uuid.UUID | None = Field(default=None, foreign_key="tuning_run.id", index=True)
 
 
 class Chunk(SQLModel, table=True):

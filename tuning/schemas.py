@@ -104,6 +104,9 @@ class TuningRunCreate(BaseModel):
     )
     scoring: Name | None = Field(default=None, description="A scikit-learn scorer name")
     random_state: Seed | None = None
+    parent_run_id: str | None = Field(
+        default=None, max_length=64, description="The run this one refines, if any"
+    )
 
 
 def testing_message(current: int, total: int) -> str:
@@ -138,6 +141,7 @@ class RunPublic(BaseModel):
     created_at: UtcDatetime
     started_at: UtcDatetime | None
     finished_at: UtcDatetime | None
+    parent_id: uuid.UUID | None = Field(default=None, description="The run this one refines")
 
 
 class TrialPublic(BaseModel):

@@ -25,7 +25,7 @@ from tuning.ml.checks import check_folds, check_scorer_on_labels
 from tuning.ml.search import DEFAULT_SCORING, SearchSpace, n_candidates, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
-from tuning.service.access import only_visible, parse_id, require_visible
+from tuning.service.access import may_see, only_visible, parse_id, require_visible
 from tuning.service.datasets import dataset_classes
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
@@ -64,6 +64,7 @@ def validate_run(
     space = _search_space(run_in, settings)
     total = n_candidates(space)
     _check_size(total, settings)
+    parent_id = _parent_id(session, run_in.parent_run_id, viewer)
     return TuningRun(
         dataset_id=dataset.id,
         estimator=spec.name,
@@ -76,7 +77,21 @@ def validate_run(
         progress_total=total,
         total_combinations=total,
         owner_id=0,
+        parent_id=parent_id,
     )
+
+
+def _parent_id(session: Session, parent_run_id: str | None, viewer: User) -> uuid.UUID | None:
+    """The run a submission refines: one the viewer may see; another user's reads as unknown."""
+    if parent_run_id is None:
+        return None
+    key = parse_id(parent_run_id, field="parent_run_id")
+    parent = session.get(TuningRun, key)
+    if parent is None or not may_see(
+        viewer_id=viewer.id, viewer_is_admin=viewer.is_admin, owner_id=parent.owner_id
+    ):
+        raise InvalidInput("parent_run_id", f"no tuning run with id {key}")
+    return parent.id
 
 
 def grid_size(param_grid: dict[str, Any]) -> int:
@@ -168,6 +183,7 @@ class RunSummary:
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
+    parent_id: uuid.UUID | None
 
     @property
     def is_active(self) -> bool:
