@@ -17,11 +17,15 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
+from sklearn.experimental import enable_halving_search_cv  # noqa: F401
+from sklearn.model_selection import HalvingGridSearchCV
 from sqlmodel import Session, select
 
 from tuning.config import Settings
 from tuning.db import upgrade_database
 from tuning.domain import RunStatus, as_utc, utcnow
+from tuning.ml.datasets import load_bundled
+from tuning.ml.search import build_pipeline, pipeline_params
 from tuning.models import TuningRun, User, WorkerHeartbeat
 from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
@@ -224,3 +228,43 @@ def _moment(value: datetime | None) -> datetime:
     moment = as_utc(value)
     assert moment is not None
     return moment
+
+
+def test_a_halving_run_spread_over_two_workers_survives_one_killed_and_equals_sklearn(fleet):
+    run = {**RUN, "search": "halving", "random_state": 9}
+    with fleet.worker("a") as a, fleet.worker("b"):
+        run_id = submit(fleet.runtime, fleet.user, **run)
+        wait_until(lambda: len(trials_of(fleet.runtime, run_id)) >= 3, 60, 0.05, "no trials")
+        kill_whole(a)
+        status = wait_until_finished(fleet.runtime, run_id, timeout=180)
+
+    table = load_bundled("digits")
+    theirs = HalvingGridSearchCV(
+        build_pipeline("RandomForestClassifier", random_state=9),
+        pipeline_params(GRID),
+        cv=3,
+        random_state=9,
+    ).fit(table.X, table.y)
+    trials = trials_of(fleet.runtime, run_id)
+    assert status.status is RunStatus.SUCCESS, status
+    assert [t.index for t in trials] == list(range(sum(theirs.n_candidates_)))
+    assert [t.rung for t in trials] == list(theirs.cv_results_["iter"])
+    best = {k.removeprefix("model__"): v for k, v in theirs.best_params_.items()}
+    assert (status.result.best_params, status.result.best_score) == (best, theirs.best_score_)
+
+
+def test_a_bayesian_run_keeps_every_worker_busy_and_survives_one_killed(fleet):
+    space = {"n_estimators": {"low": 20, "high": 60}, "max_depth": [None, 4, 8]}
+    run = {**RUN, "param_grid": space, "search": "bayes", "n_iter": 12, "random_state": 1}
+    with fleet.worker("a") as a, fleet.worker("b"):
+        run_id = submit(fleet.runtime, fleet.user, **run)
+        wait_until(lambda: len(trials_of(fleet.runtime, run_id)) >= 3, 60, 0.05, "no trials")
+        workers = {t.worker.split("@")[0] for t in trials_of(fleet.runtime, run_id)}
+        kill_whole(a)
+        status = wait_until_finished(fleet.runtime, run_id, timeout=180)
+
+    trials = trials_of(fleet.runtime, run_id)
+    assert status.status is RunStatus.SUCCESS, status
+    assert sorted(t.index for t in trials) == list(range(12)), "every proposal evaluated once"
+    assert workers == {"a", "b"}, "both workers proposed and evaluated candidates"
+    assert status.result.best_score == max(t.mean_test_score for t in trials)

@@ -63,7 +63,7 @@ class TuningRun(SQLModel, table=True):
     owner_id: int = Field(foreign_key="user.id")
     dataset_id: uuid.UUID = Field(foreign_key="dataset.id")
     estimator: str = Field(max_length=100)
-    search: str = Field(default="grid", max_length=10)  # "grid" or "random"
+    search: str = Field(default="grid", max_length=10)  # grid, random, halving or bayes
     param_grid: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     n_iter: int | None = None
     random_state: int | None = None
@@ -93,6 +93,22 @@ class TuningRun(SQLModel, table=True):
     chunk_size: int | None = None
     # The run this one refines (Results' "Refine and relaunch"); its children link back here.
     parent_id: uuid.UUID | None = Field(default=None, foreign_key="tuning_run.id", index=True)
+    # Successive halving: its options and schedule, fixed at submit (see tuning.ml.halving);
+    # `rung` is the rung being evaluated.
+    halving: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    rung: int = 0
+    # Early stopping: after this many candidates (in order of completion) without a better
+    # score, or this many seconds; `stop_reason` says why a run ended before its last candidate.
+    stop_after_no_improvement: int | None = None
+    time_budget_s: float | None = None
+    stop_reason: str | None = Field(default=None, max_length=200)
+
+    @property
+    def first_rung_size(self) -> int:
+        """The trials planned at launch: the first rung's for halving, else every candidate."""
+        if self.halving is not None:
+            return int(self.halving["n_candidates"][0])
+        return self.total_combinations
 
 
 class Chunk(SQLModel, table=True):
@@ -159,6 +175,24 @@ class Trial(SQLModel, table=True):
     worker: str | None = Field(default=None, max_length=200)
     started_at: datetime | None = _timestamp(default=None)
     finished_at: datetime = _timestamp(default_factory=utcnow)
+    # Successive halving: the rung the candidate was evaluated in, and on how many samples.
+    rung: int | None = None
+    n_resources: int | None = None
+
+
+class Proposal(SQLModel, table=True):
+    """A Bayesian search's candidate, stored when proposed: the runs' other workers see it in
+    flight (TPE's constant liar), and a redelivered task evaluates it rather than asking again.
+    `chunk` is the task (a chunk's index) that proposed it."""
+
+    __table_args__ = (UniqueConstraint("run_id", "index", name="uq_proposal_run_index"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="tuning_run.id")
+    index: int
+    chunk: int
+    params: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _timestamp(default_factory=utcnow)
 
 
 class TrainingRun(SQLModel, table=True):

@@ -9,7 +9,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from tuning.domain import RunStatus, as_utc
 
 # The searches a run can ask for.
-SearchKind = Literal["grid", "random"]
+SearchKind = Literal["grid", "random", "halving", "bayes"]
 
 # Stored moments are UTC; SQLite hands them back naive, so they are marked UTC on the way out.
 UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
@@ -91,12 +91,38 @@ class TrainingRunCreate(BaseModel):
     random_state: Seed | None = None
 
 
+class HalvingOptions(BaseModel):
+    """Successive halving as scikit-learn's HalvingGridSearchCV / HalvingRandomSearchCV."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    candidates: Literal["grid", "random"] = Field(
+        default="grid",
+        description="Every grid combination, or n_iter sampled ones (all the dataset allows "
+        "without n_iter)",
+    )
+    factor: float = Field(
+        default=3, gt=1, le=100, description="Keep 1/factor of the candidates at each rung"
+    )
+    min_resources: (
+        Annotated[int, Field(strict=True, ge=1)] | Literal["exhaust", "smallest"] | None
+    ) = Field(
+        default=None,
+        description='Samples in the first rung: a number, "exhaust" or "smallest" '
+        '(default: "exhaust" for grid candidates, "smallest" for random ones)',
+    )
+    aggressive_elimination: bool = False
+
+
 class TuningRunCreate(BaseModel):
     """What a user submits to start a search; the service layer checks it against the catalog."""
 
     dataset: Name = Field(description="A bundled dataset (iris, ...), an uploaded one, or its id")
     estimator: Name = Field(description="A scikit-learn class name from the catalog")
-    param_grid: dict[str, Any] = Field(description="Parameter name -> list of values to try")
+    param_grid: dict[str, Any] = Field(
+        description="Parameter name -> a list of values, or (random and Bayesian search) a "
+        'range {"low": 0.001, "high": 10, "log": true}'
+    )
     search: SearchKind = "grid"
     n_iter: Count | None = Field(default=None, description="Candidates to sample (random search)")
     cv: int = Field(
@@ -107,10 +133,20 @@ class TuningRunCreate(BaseModel):
     parent_run_id: str | None = Field(
         default=None, max_length=64, description="The run this one refines, if any"
     )
+    halving: HalvingOptions | None = Field(default=None, description="Successive halving options")
+    stop_after_no_improvement: Count | None = Field(
+        default=None, description="End after this many candidates without a better score"
+    )
+    time_budget_s: float | None = Field(
+        default=None, gt=0, le=7 * 24 * 3600, description="End after this many seconds"
+    )
 
 
-def testing_message(current: int, total: int) -> str:
-    return f"Testing parameter combination {current}/{total}..."
+def testing_message(current: int, total: int, rung: tuple[int, int] | None = None) -> str:
+    """The spec's progress message; a halving run's names its rung (1-based) out of all."""
+    if rung is None:
+        return f"Testing parameter combination {current}/{total}..."
+    return f"Testing parameter combination {current}/{total} (rung {rung[0] + 1} of {rung[1]})..."
 
 
 class RunPublic(BaseModel):
@@ -142,6 +178,12 @@ class RunPublic(BaseModel):
     started_at: UtcDatetime | None
     finished_at: UtcDatetime | None
     parent_id: uuid.UUID | None = Field(default=None, description="The run this one refines")
+    halving: dict[str, Any] | None = Field(
+        default=None, description="Successive halving's options and schedule per rung"
+    )
+    stop_after_no_improvement: int | None = None
+    time_budget_s: float | None = None
+    stop_reason: str | None = Field(default=None, description="Why the run ended early, if it did")
 
 
 class TrialPublic(BaseModel):
@@ -162,6 +204,8 @@ class TrialPublic(BaseModel):
     worker: str | None
     started_at: UtcDatetime | None
     finished_at: UtcDatetime
+    rung: int | None = Field(default=None, description="Successive halving's rung (from 0)")
+    n_resources: int | None = Field(default=None, description="Samples the rung used")
 
 
 class RunResults(BaseModel):

@@ -26,6 +26,7 @@ from sklearn.tree import DecisionTreeClassifier
 
 from tuning.domain import TaskType
 from tuning.errors import InvalidInput, shown
+from tuning.ml.ranges import Range, is_range, parse_range
 
 ParamKind = Literal["int", "float", "str", "bool"]
 # Which way a parameter makes the model simpler (more regularized, smaller, smoother).
@@ -382,16 +383,22 @@ def _grid_key(value: Any) -> tuple[str, Any]:
     return (type(value).__name__, value)
 
 
-def validate_param_grid(name: str, param_grid: dict[str, list[Any]]) -> None:
-    """Raise InvalidInput naming `param_grid.<param>` for any unknown name or bad value."""
+def validate_param_grid(name: str, param_grid: dict[str, Any]) -> None:
+    """Raise InvalidInput naming `param_grid.<param>` for any unknown name or bad value.
+
+    A parameter is a list of values or, for a number, a range (tuning.ml.ranges).
+    """
     spec = get_estimator(name)
     if not isinstance(param_grid, dict) or not param_grid:
         raise InvalidInput("param_grid", "the grid is empty: give at least one parameter")
     for param, values in param_grid.items():
         where = f"param_grid.{param}"
         _known(spec, param, where)
+        if is_range(values):
+            _range(spec.params[param], values, where)
+            continue
         if not isinstance(values, list | tuple) or not values:
-            raise InvalidInput(where, "give a non-empty list of values")
+            raise InvalidInput(where, "give a non-empty list of values or a range")
         seen: set[tuple[str, Any]] = set()
         for value in values:
             reason = spec.params[param].check(value)
@@ -401,6 +408,30 @@ def validate_param_grid(name: str, param_grid: dict[str, list[Any]]) -> None:
             if key in seen:
                 raise InvalidInput(where, f"duplicate value {_show(value)}")
             seen.add(key)
+
+
+def _range(param: ParamSpec, values: dict[str, Any], where: str) -> Range:
+    if param.kind not in ("int", "float"):
+        raise InvalidInput(
+            where, f"a range needs a numeric parameter; give a list of {param.allowed()}"
+        )
+    found = parse_range(values, integer=param.kind == "int", where=where)
+    for bound in (found.low, found.high):
+        reason = param.check(bound)
+        if reason is not None:
+            raise InvalidInput(where, f"the range's {reason}")
+    return found
+
+
+def search_space(name: str, param_grid: dict[str, Any]) -> dict[str, list[Any] | Range]:
+    """A checked grid with its ranges as `Range`s, as the search samples them."""
+    spec = get_estimator(name)
+    return {
+        param: _range(spec.params[param], values, f"param_grid.{param}")
+        if is_range(values)
+        else list(values)
+        for param, values in param_grid.items()
+    }
 
 
 def validate_params(name: str, params: dict[str, Any]) -> None:

@@ -23,6 +23,7 @@ from tuning.domain import TaskType
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
 from tuning.ml.datasets import Table, build_preprocessor
+from tuning.ml.ranges import Range
 
 MODEL_STEP = "model"
 DEFAULT_SCORING = {TaskType.CLASSIFICATION: "accuracy", TaskType.REGRESSION: "r2"}
@@ -32,12 +33,17 @@ Splits = list[tuple[np.ndarray, np.ndarray]]
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """What to try: the grid, and for a random search how many candidates and the seed."""
+    """What to try: the grid (lists of values, and ranges for sampled searches), and for a
+    sampled search how many candidates and the seed."""
 
-    param_grid: dict[str, list[Any]]
+    param_grid: dict[str, list[Any] | Range]
     search: str = "grid"
     n_iter: int | None = None
     random_state: int | None = None
+
+    @property
+    def has_ranges(self) -> bool:
+        return any(isinstance(values, Range) for values in self.param_grid.values())
 
 
 @dataclass(frozen=True)
@@ -53,14 +59,17 @@ class CandidateResult:
 
 def n_candidates(space: SearchSpace) -> int:
     """How many candidates the search holds, without listing them."""
+    if space.search == "bayes" or (space.search == "random" and space.has_ranges):
+        return space.n_iter or 0
     grid_size = len(ParameterGrid(space.param_grid))
-    if space.search == "random":
+    if space.search == "random":  # ParameterSampler takes the whole grid when it is smaller
         return min(space.n_iter or 0, grid_size)
     return grid_size
 
 
 def iter_candidates(space: SearchSpace) -> Iterator[dict[str, Any]]:
-    """Candidates in scikit-learn's order: ParameterGrid's, or ParameterSampler's for a seed."""
+    """Candidates in scikit-learn's order: ParameterGrid's, or ParameterSampler's for a seed
+    (ranges sampled as RandomizedSearchCV samples scipy.stats distributions)."""
     if space.search == "random":
         return iter(
             ParameterSampler(space.param_grid, space.n_iter, random_state=space.random_state)

@@ -76,7 +76,7 @@ def plan_chunks(
 ) -> int:
     """Chunk 0 ends at `probed_to`; the rest become chunks, stored, then sent. Returns where
     chunk 0 ends now: `probed_to`, or where another delivery of chunk 0 planned it to end."""
-    total = run.total_combinations
+    total = run.first_rung_size
     n_processes = sum(
         w.concurrency for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)
     )

@@ -19,14 +19,18 @@ from sqlmodel import Session, col
 
 from tuning.config import Settings
 from tuning.db import insert_new, session_scope
-from tuning.domain import ACTIVE, FINISHED, RunStatus, as_utc, utcnow
-from tuning.ml.search import CandidateResult, best_index, evaluate_candidate
+from tuning.domain import ACTIVE, FINISHED, RunStatus, utcnow
+from tuning.ml.halving import HalvingPlan
+from tuning.ml.search import CandidateResult, Splits, evaluate_candidate
 from tuning.models import Chunk, Trial, TuningRun
 from tuning.schemas import Progress, testing_message
+from tuning.service.bayesian import next_proposal, plan_slots
 from tuning.service.chunks import claim_chunk, plan_chunks
+from tuning.service.endings import after_stored
 from tuning.service.lifecycle import finish, update_active
-from tuning.service.preparation import prepare
+from tuning.service.preparation import Prepared, prepare
 from tuning.service.queue import TaskQueue
+from tuning.service.rungs import halving_plan, rung_candidates, splits_for
 
 log = logging.getLogger(__name__)
 
@@ -77,9 +81,17 @@ def execute_chunk(
 def _start(session: Session, run: TuningRun) -> bool:
     values: dict[str, Any] = {"status": RunStatus.PROGRESS}
     if run.started_at is None:
-        values["started_at"] = utcnow()
-        values["progress_message"] = testing_message(0, run.total_combinations)
+        values["started_at"] = run.started_at = utcnow()
+        values["progress_message"] = _message(run, 0)
     return update_active(session=session, kind=TuningRun, run_id=run.id, **values)
+
+
+def _message(run: TuningRun, n_stored: int) -> str:
+    plan = halving_plan(run)
+    if plan is None:
+        return testing_message(n_stored, run.total_combinations)
+    rung = plan.rung_of(min(n_stored, plan.total - 1))
+    return testing_message(n_stored, run.total_combinations, (rung, plan.n_rungs))
 
 
 def _evaluate(
@@ -91,6 +103,10 @@ def _evaluate(
     worker: str,
 ) -> None:
     work = prepare(session=session, run=run)
+    if run.search == "bayes":
+        _evaluate_proposals(session, queue, settings, run, chunk, worker, work)
+        return
+    plan = halving_plan(run)
     stored = _stored(session, run.id, chunk.start, chunk.stop)
     probing = chunk.index == 0 and run.chunk_size is None
     stop, pending = chunk.stop, []
@@ -106,9 +122,9 @@ def _evaluate(
         started_at = utcnow()
         if not _is_active(session, run.id):
             break  # cancelled
-        params = work.candidates[position]
-        result = evaluate_candidate(work.pipeline, params, work.table, work.splits, run.scoring)
-        pending.append(_trial(run.id, position, params, result, worker, started_at))
+        params, splits, rung = _candidate(session, run, work, plan, position)
+        result = evaluate_candidate(work.pipeline, params, work.table, splits, run.scoring)
+        pending.append(_trial(run.id, position, params, result, worker, started_at, **rung))
         n_evaluated += 1
         if probing and time.monotonic() - began >= PROBE_S:
             per_candidate = (time.monotonic() - began) / n_evaluated
@@ -134,8 +150,48 @@ def _evaluate(
             per_candidate_s=0.0,
         )
     n_stored = _flush(session, queue, run, pending, done=chunk)
-    if n_stored >= run.total_combinations:
-        record_best(session=session, run=run)
+    after_stored(session=session, queue=queue, settings=settings, run=run, n_stored=n_stored)
+
+
+def _evaluate_proposals(
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    run: TuningRun,
+    chunk: Chunk,
+    worker: str,
+    work: Prepared,
+) -> None:
+    """A Bayesian run's slot: propose, evaluate, store at once (the next proposal sees it)."""
+    if chunk.index == 0 and run.chunk_size is None:
+        plan_slots(session=session, queue=queue, settings=settings, run=run)
+    while True:
+        started_at = utcnow()  # stamped before the check, as for every candidate
+        if not _is_active(session, run.id):
+            break
+        proposal = next_proposal(session=session, run=run, slot=chunk.index, work=work)
+        if proposal is None:
+            break
+        index, params = proposal
+        result = evaluate_candidate(work.pipeline, params, work.table, work.splits, run.scoring)
+        n_stored = _flush(
+            session, queue, run, [_trial(run.id, index, params, result, worker, started_at)]
+        )
+        after_stored(session=session, queue=queue, settings=settings, run=run, n_stored=n_stored)
+    _flush(session, queue, run, [], done=chunk)
+
+
+def _candidate(
+    session: Session, run: TuningRun, work: Prepared, plan: HalvingPlan | None, position: int
+) -> tuple[dict[str, Any], Splits, dict[str, int]]:
+    """Trial `position`'s parameters and CV splits, and for halving its rung and samples."""
+    if plan is None:
+        return work.candidates[position], work.splits, {}
+    rung = plan.rung_of(position)
+    candidates = rung_candidates(session=session, run=run, work=work, plan=plan, rung=rung)
+    splits = splits_for(run=run, work=work, plan=plan, rung=rung)
+    extra = {"rung": rung, "n_resources": plan.n_resources[rung]}
+    return candidates[position - plan.rung_start(rung)], splits, extra
 
 
 def _stored(session: Session, run_id: uuid.UUID, start: int, stop: int) -> set[int]:
@@ -162,8 +218,12 @@ def _trial(
     result: CandidateResult,
     worker: str,
     started_at: Any,
+    rung: int | None = None,
+    n_resources: int | None = None,
 ) -> dict[str, Any]:
     return {
+        "rung": rung,
+        "n_resources": n_resources,
         "run_id": run_id,
         "index": index,
         "params": params,
@@ -195,7 +255,7 @@ def _flush(
         select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
     ).scalar_one()
     total = run.total_combinations
-    message = testing_message(n_stored, total)
+    message = _message(run, n_stored)
     active = update_active(  # commits the trials too, whatever the run's status
         session=session,
         kind=TuningRun,
@@ -211,45 +271,6 @@ def _flush(
     if active and run.task_id:
         queue.report_progress(run.task_id, Progress.of(n_stored, total, message).model_dump())
     return n_stored
-
-
-def record_best(*, session: Session, run: TuningRun) -> None:
-    """End a run whose every candidate is stored: SUCCESS with scikit-learn's best, or FAILURE
-    when none scored. Guarded: the first caller ends it, a late one changes nothing."""
-    rows = session.execute(
-        select(col(Trial.index), col(Trial.mean_test_score), col(Trial.params), col(Trial.error))
-        .where(col(Trial.run_id) == run.id)
-        .order_by(col(Trial.index))
-    ).all()
-    best = best_index([score for _, score, _, _ in rows])
-    started = as_utc(run.started_at) or utcnow()
-    tuning_time = round((utcnow() - started).total_seconds(), 3)
-    if best is None:
-        first_error = next((error for *_, error in rows if error), "no candidate scored")
-        error_type, _, message = first_error.partition(": ")
-        finish(
-            session=session,
-            kind=TuningRun,
-            run_id=run.id,
-            status=RunStatus.FAILURE,
-            error_type=error_type if message else "FitFailedError",
-            error_message=f"all {len(rows)} candidates failed; first: {message or first_error}",
-            tuning_time=tuning_time,
-        )
-        return
-    index, score, params, _ = rows[best]
-    finish(
-        session=session,
-        kind=TuningRun,
-        run_id=run.id,
-        status=RunStatus.SUCCESS,
-        best_params=params,
-        best_score=score,
-        best_trial_index=index,
-        tuning_time=tuning_time,
-        progress_current=len(rows),
-        progress_message=f"Completed {len(rows)} parameter combinations",
-    )
 
 
 def _finite(value: float) -> float | None:

@@ -48,10 +48,10 @@ def store_and_enqueue(*, session: Session, run: R, queue: TaskQueue) -> R:
     session.add(run)
     session.flush()  # the run's row first: the chunk refers to it
     if isinstance(run, TuningRun):
-        # Chunk 0 holds every candidate until its task has timed the first ones and planned
-        # the rest; its task id is the run's.
+        # Chunk 0 holds every candidate (of the first rung, for halving) until its task has
+        # timed the first ones and planned the rest; its task id is the run's.
         session.add(
-            Chunk(run_id=run.id, index=0, start=0, stop=run.total_combinations, task_id=run.task_id)
+            Chunk(run_id=run.id, index=0, start=0, stop=run.first_rung_size, task_id=run.task_id)
         )
     session.commit()
     send_run(session=session, queue=queue, run=run)

@@ -8,16 +8,18 @@ computes the same ones.
 
 import uuid
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sklearn.pipeline import Pipeline
 from sqlmodel import Session
 
+from tuning.ml import catalog
 from tuning.ml.datasets import Table
 from tuning.ml.search import SearchSpace, Splits, build_pipeline, iter_candidates, make_splits
 from tuning.models import TuningRun
 from tuning.service.datasets import load_table
+from tuning.service.strategies import first_rung
 
 # Runs and datasets a worker process keeps ready: a few, so memory stays bounded.
 KEEP = 4
@@ -25,10 +27,14 @@ KEEP = 4
 
 @dataclass(frozen=True)
 class Prepared:
-    candidates: list[dict[str, Any]]
+    candidates: list[dict[str, Any]]  # a halving run's: its first rung's; a Bayesian run's: none
     table: Table
     pipeline: Pipeline
     splits: Splits
+    space: SearchSpace
+    # Successive halving: each later rung's candidates and subsampled splits, once read.
+    rungs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
+    rung_splits: dict[int, Splits] = field(default_factory=dict)
 
 
 _runs: OrderedDict[uuid.UUID, Prepared] = OrderedDict()
@@ -42,12 +48,21 @@ def prepare(*, session: Session, run: TuningRun) -> Prepared:
         return _runs[run.id]
     table = _table(session, run.dataset_id)
     pipeline = build_pipeline(run.estimator, random_state=run.random_state)
-    space = SearchSpace(run.param_grid, run.search, run.n_iter, run.random_state)
+    space = SearchSpace(
+        catalog.search_space(run.estimator, run.param_grid),
+        run.search,
+        run.n_iter,
+        run.random_state,
+    )
+    listed = space
+    if run.halving is not None:
+        listed = first_rung(space, run.halving["candidates"])
     prepared = Prepared(
-        candidates=list(iter_candidates(space)),
+        candidates=[] if run.search == "bayes" else list(iter_candidates(listed)),
         table=table,
         pipeline=pipeline,
         splits=make_splits(run.cv, table, pipeline),
+        space=space,
     )
     _keep(_runs, run.id, prepared)
     return prepared

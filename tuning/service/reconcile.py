@@ -5,8 +5,9 @@ One worker process at a time runs it (a lease in the database), every few second
 - the outbox: a run stored but never handed to the broker (it was down or stalled) is sent;
 - lost work: a chunk running on a worker that stopped sending heartbeats is queued again, and
   a chunk planned but never sent is sent;
-- loose ends: a run whose every candidate is stored is ended, and a run past the time limit
-  fails.
+- loose ends: a run whose every candidate is stored is ended, a halving run whose rung is
+  stored but whose next rung was never opened (its opener crashed) has it opened, and a run
+  past the time limit fails.
 
 Everything it does is harmless to repeat: a chunk delivered twice stores nothing twice.
 """
@@ -25,9 +26,10 @@ from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, as_utc, utcnow
 from tuning.models import Chunk, TrainingRun, Trial, TuningRun
 from tuning.service.chunks import send_chunks
-from tuning.service.execution import record_best
+from tuning.service.endings import record_best
 from tuning.service.lifecycle import finish, send_run
 from tuning.service.queue import TaskQueue
+from tuning.service.rungs import open_next_rung
 from tuning.service.workers import LiveWorker, live_workers
 
 log = logging.getLogger(__name__)
@@ -49,7 +51,7 @@ def reconcile(*, session: Session, queue: TaskQueue, settings: Settings) -> Reco
     done = Reconciled(
         sent=_send_outbox(session, queue),
         requeued=_requeue_lost_chunks(session, queue, settings),
-        finished=_finish_complete_runs(session),
+        finished=_finish_complete_runs(session) + _open_stalled_rungs(session, queue, settings),
         timed_out=_fail_overdue_runs(session, settings),
     )
     if done != Reconciled():
@@ -172,6 +174,28 @@ def _finish_complete_runs(session: Session) -> int:
     for run in complete:
         record_best(session=session, run=run)
     return len(complete)
+
+
+def _open_stalled_rungs(session: Session, queue: TaskQueue, settings: Settings) -> int:
+    """Halving runs with every chunk done but runs to go: the next rung was never opened."""
+    unfinished = select(Chunk.run_id).where(col(Chunk.state) != "done")
+    stalled = session.exec(
+        select(TuningRun).where(
+            col(TuningRun.status).in_(list(ACTIVE)),
+            col(TuningRun.search) == "halving",
+            col(TuningRun.chunk_size).is_not(None),
+            col(TuningRun.id).not_in(unfinished),
+        )
+    ).all()
+    opened = 0
+    for run in stalled:
+        n_stored = session.exec(
+            select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
+        ).one()
+        opened += open_next_rung(
+            session=session, queue=queue, settings=settings, run=run, n_stored=n_stored
+        )
+    return opened
 
 
 def _fail_overdue_runs(session: Session, settings: Settings) -> int:

@@ -6,10 +6,9 @@ shape these themselves.
 """
 
 import math
-import secrets
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -22,13 +21,14 @@ from tuning.domain import ACTIVE, RunStatus, TaskType, as_utc, utcnow
 from tuning.errors import InvalidInput, NotFound
 from tuning.ml import catalog
 from tuning.ml.checks import check_folds, check_scorer_on_labels
-from tuning.ml.search import DEFAULT_SCORING, SearchSpace, n_candidates, validate_scoring
+from tuning.ml.search import DEFAULT_SCORING, n_candidates, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.access import may_see, only_visible, parse_id, require_visible
 from tuning.service.datasets import dataset_classes
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
+from tuning.service.strategies import check_early_stopping, halving_schedule, search_space
 
 PAGE_SIZE = 50
 T = TypeVar("T")
@@ -61,15 +61,26 @@ def validate_run(
     check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
     if classes:
         check_scorer_on_labels(scoring, classes)
-    space = _search_space(run_in, settings)
-    total = n_candidates(space)
+    space = search_space(run_in, spec.name, settings)
+    halving = None
+    if run_in.search == "halving":
+        n_classes = len(classes) if classes else None
+        halving, first = halving_schedule(run_in, space, n_rows=dataset.n_rows, n_classes=n_classes)
+        space = replace(space, n_iter=first.n_iter)
+        total = sum(halving["n_candidates"])
+    else:
+        total = n_candidates(space)
     _check_size(total, settings)
+    check_early_stopping(run_in)
     parent_id = _parent_id(session, run_in.parent_run_id, viewer)
     return TuningRun(
         dataset_id=dataset.id,
         estimator=spec.name,
-        search=space.search,
-        param_grid=space.param_grid,
+        search=run_in.search,
+        param_grid=run_in.param_grid,
+        halving=halving,
+        stop_after_no_improvement=run_in.stop_after_no_improvement,
+        time_budget_s=run_in.time_budget_s,
         n_iter=space.n_iter,
         random_state=space.random_state,
         cv=run_in.cv,
@@ -110,20 +121,6 @@ def _check_size(total: int, settings: Settings) -> None:
 def _check_cv(cv: int, settings: Settings) -> None:
     if not 2 <= cv <= settings.max_cv_folds:
         raise InvalidInput("cv", f"{cv:,} folds; choose between 2 and {settings.max_cv_folds}")
-
-
-def _search_space(run_in: TuningRunCreate, settings: Settings) -> SearchSpace:
-    if run_in.search == "grid":
-        return SearchSpace(param_grid=run_in.param_grid, random_state=run_in.random_state)
-    if run_in.n_iter is None or run_in.n_iter < 1:
-        raise InvalidInput("n_iter", "a random search needs n_iter, a number of candidates >= 1")
-    if run_in.n_iter > settings.max_candidates:
-        raise InvalidInput(
-            "n_iter", f"{run_in.n_iter:,} candidates; the limit is {settings.max_candidates:,}"
-        )
-    # A seed fixed now keeps the candidates the same if the run is delivered twice.
-    seed = run_in.random_state if run_in.random_state is not None else secrets.randbelow(2**31)
-    return SearchSpace(run_in.param_grid, search="random", n_iter=run_in.n_iter, random_state=seed)
 
 
 def submit_run(
@@ -184,6 +181,11 @@ class RunSummary:
     started_at: datetime | None
     finished_at: datetime | None
     parent_id: uuid.UUID | None
+    halving: dict[str, Any] | None
+    rung: int
+    stop_after_no_improvement: int | None
+    time_budget_s: float | None
+    stop_reason: str | None
 
     @property
     def is_active(self) -> bool:

@@ -40,6 +40,8 @@ class TrialRecord(Protocol):
     worker: str | None
     started_at: datetime | None
     finished_at: datetime
+    rung: int | None
+    n_resources: int | None
 
 
 _TRIAL_COLUMNS = tuple(getattr(Trial, name) for name in TrialRecord.__annotations__)

@@ -1,0 +1,131 @@
+"""Bayesian search over the workers: each task a slot that proposes, evaluates and stores.
+
+A Bayesian run's tasks are slots, one per worker process at launch (chunk 0 plans the others).
+A slot asks TPE (tuning.ml.bayes) for the next candidate given every stored trial and every
+proposal still in flight, stores the proposal (a unique index per run: two slots never take
+the same one), evaluates it and stores its trial at once, so the next proposal sees it. A
+redelivered slot first evaluates the proposals it made and did not store.
+"""
+
+import uuid
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlmodel import Session, col
+
+from tuning.config import Settings
+from tuning.db import insert_new
+from tuning.ml.bayes import Observed, propose
+from tuning.models import Chunk, Proposal, Trial, TuningRun
+from tuning.service.chunks import send_chunks
+from tuning.service.preparation import Prepared
+from tuning.service.queue import TaskQueue
+from tuning.service.workers import live_workers
+
+
+def plan_slots(*, session: Session, queue: TaskQueue, settings: Settings, run: TuningRun) -> None:
+    """Chunk 0's first task: one more slot per live worker process, up to the candidates."""
+    planned = session.execute(
+        update(TuningRun)
+        .where(col(TuningRun.id) == run.id, col(TuningRun.chunk_size).is_(None))
+        .values(chunk_size=1)
+    )
+    session.commit()
+    if planned.rowcount == 0:  # type: ignore[attr-defined]  # another delivery planned them
+        return
+    run.chunk_size = 1
+    n_processes = sum(
+        w.concurrency for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)
+    )
+    n_slots = max(1, min(n_processes, run.total_combinations))
+    rows: list[dict[str, Any]] = [
+        {
+            "run_id": run.id,
+            "index": slot,
+            "start": 0,
+            "stop": run.total_combinations,
+            "state": "queued",
+            "task_id": str(uuid.uuid4()),
+            "attempts": 0,
+        }
+        for slot in range(1, n_slots)
+    ]
+    insert_new(session, Chunk, rows)
+    session.commit()
+    send_chunks(
+        session=session,
+        queue=queue,
+        run_id=run.id,
+        chunks=[(int(row["index"]), str(row["task_id"])) for row in rows],
+    )
+
+
+def next_proposal(
+    *, session: Session, run: TuningRun, slot: int, work: Prepared
+) -> tuple[int, dict[str, Any]] | None:
+    """The next candidate this slot evaluates (its index and parameters), or None when every
+    candidate of the run has been proposed."""
+    stored = select(col(Trial.index)).where(col(Trial.run_id) == run.id)
+    own = session.execute(
+        select(col(Proposal.index), col(Proposal.params))
+        .where(
+            col(Proposal.run_id) == run.id,
+            col(Proposal.chunk) == slot,
+            col(Proposal.index).not_in(stored),
+        )
+        .order_by(col(Proposal.index))
+        .limit(1)
+    ).first()
+    if own is not None:  # proposed by an earlier delivery of this slot, never stored
+        return int(own[0]), dict(own[1])
+    while True:
+        index = session.execute(
+            select(func.count()).select_from(Proposal).where(col(Proposal.run_id) == run.id)
+        ).scalar_one()
+        if index >= run.total_combinations:
+            session.commit()
+            return None
+        params = _ask(session, run, work, index)
+        taken = session.execute(
+            select(func.count())
+            .select_from(Proposal)
+            .where(col(Proposal.run_id) == run.id, col(Proposal.index) == index)
+        ).scalar_one()
+        if not taken:
+            insert_new(
+                session,
+                Proposal,
+                [{"run_id": run.id, "index": index, "chunk": slot, "params": params}],
+            )
+        session.commit()
+        mine = session.execute(
+            select(col(Proposal.chunk)).where(
+                col(Proposal.run_id) == run.id, col(Proposal.index) == index
+            )
+        ).scalar_one()
+        session.commit()
+        if mine == slot:
+            return index, params
+        # Another slot took this index first: ask again with its proposal in flight.
+
+
+def _ask(session: Session, run: TuningRun, work: Prepared, index: int) -> dict[str, Any]:
+    trials = session.execute(
+        select(col(Trial.index), col(Trial.params), col(Trial.mean_test_score))
+        .where(col(Trial.run_id) == run.id)
+        .order_by(col(Trial.index))
+    ).all()
+    done = {row[0] for row in trials}
+    in_flight = session.execute(
+        select(col(Proposal.index), col(Proposal.params))
+        .where(col(Proposal.run_id) == run.id)
+        .order_by(col(Proposal.index))
+    ).all()
+    assert run.random_state is not None, "a Bayesian run's seed is fixed at submit"
+    return propose(
+        work.space.param_grid,
+        observed=[Observed(params=params, score=score) for _, params, score in trials],
+        in_flight=[params for i, params in in_flight if i not in done],
+        seed=run.random_state,
+        index=index,
+    )

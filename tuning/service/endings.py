@@ -1,0 +1,84 @@
+"""How a run ends, or moves on, once a task has stored its trials: SUCCESS with scikit-learn's
+best when every candidate is stored, an early stop with the best so far, or halving's next rung.
+"""
+
+from sqlalchemy import func, select
+from sqlmodel import Session, col
+
+from tuning.config import Settings
+from tuning.domain import RunStatus, as_utc, utcnow
+from tuning.ml.search import best_index
+from tuning.models import Trial, TuningRun
+from tuning.service.lifecycle import finish
+from tuning.service.queue import TaskQueue
+from tuning.service.rungs import open_next_rung
+from tuning.service.stopping import stop_reason
+
+
+def after_stored(
+    *, session: Session, queue: TaskQueue, settings: Settings, run: TuningRun, n_stored: int
+) -> None:
+    """What a task's stored trials settle: the run's end, an early stop, or the next rung."""
+    if n_stored >= run.total_combinations:
+        record_best(session=session, run=run)
+    elif reason := stop_reason(session=session, run=run):
+        record_best(session=session, run=run, stopped_because=reason)
+    else:
+        open_next_rung(session=session, queue=queue, settings=settings, run=run, n_stored=n_stored)
+
+
+def record_best(*, session: Session, run: TuningRun, stopped_because: str | None = None) -> None:
+    """End a run: SUCCESS with scikit-learn's best, or FAILURE when none scored. Called when
+    every candidate is stored, or early (`stopped_because`) with the best so far. Halving's
+    best is the best of its last rung (of the last rung reached, when stopped early). Guarded:
+    the first caller ends it, a late one changes nothing."""
+    query = (
+        select(col(Trial.index), col(Trial.mean_test_score), col(Trial.params), col(Trial.error))
+        .where(col(Trial.run_id) == run.id)
+        .order_by(col(Trial.index))
+    )
+    if run.halving is not None:
+        last_rung = (
+            select(func.max(col(Trial.rung))).where(col(Trial.run_id) == run.id).scalar_subquery()
+        )
+        query = query.where(col(Trial.rung) == last_rung)
+    rows = session.execute(query).all()
+    n_stored = session.execute(
+        select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
+    ).scalar_one()
+    best = best_index([score for _, score, _, _ in rows])
+    started = as_utc(run.started_at) or utcnow()
+    tuning_time = round((utcnow() - started).total_seconds(), 3)
+    if best is None:
+        first_error = next((error for *_, error in rows if error), "no candidate scored")
+        error_type, _, message = first_error.partition(": ")
+        finish(
+            session=session,
+            kind=TuningRun,
+            run_id=run.id,
+            status=RunStatus.FAILURE,
+            error_type=error_type if message else "FitFailedError",
+            error_message=f"all {len(rows)} candidates failed; first: {message or first_error}",
+            tuning_time=tuning_time,
+        )
+        return
+    index, score, params, _ = rows[best]
+    message = f"Completed {n_stored} parameter combinations"
+    if stopped_because is not None:
+        message = (
+            f"Stopped after {n_stored} of {run.total_combinations} parameter combinations: "
+            f"{stopped_because}"
+        )
+    finish(
+        session=session,
+        kind=TuningRun,
+        run_id=run.id,
+        status=RunStatus.SUCCESS,
+        best_params=params,
+        best_score=score,
+        best_trial_index=index,
+        tuning_time=tuning_time,
+        progress_current=n_stored,
+        progress_message=message[:200],
+        stop_reason=stopped_because,
+    )

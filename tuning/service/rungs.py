@@ -1,0 +1,153 @@
+"""Successive halving over the workers: each rung's candidates fanned out, then the next rung.
+
+A halving run's trials are stored rung after rung: rung r holds trials `rung_start(r)` to
+`rung_start(r + 1)`. Rung 0 is planned like any run (chunk 0 probes, then chunks). The task
+that stores a rung's last trial opens the next: its candidates are the stored survivors
+(`tuning.ml.halving.survivors`, read back from the trials, so every worker on every host lists
+the same ones), its chunks are stored and sent; a guarded update of `tuning_run.rung` lets one
+task do it. The reconciler opens a rung whose opener crashed.
+"""
+
+import logging
+import math
+import uuid
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlmodel import Session, col
+
+from tuning.config import Settings
+from tuning.db import insert_new
+from tuning.domain import ACTIVE
+from tuning.ml.halving import HalvingPlan, rung_splits, survivors
+from tuning.ml.search import Splits
+from tuning.models import Chunk, Trial, TuningRun
+from tuning.service.chunks import chunk_size, send_chunks
+from tuning.service.preparation import Prepared
+from tuning.service.queue import TaskQueue
+from tuning.service.workers import live_workers
+
+log = logging.getLogger(__name__)
+
+
+def halving_plan(run: TuningRun) -> HalvingPlan | None:
+    """The run's schedule, stored at submit; None for other searches."""
+    if run.halving is None:
+        return None
+    return HalvingPlan(
+        n_candidates=list(run.halving["n_candidates"]), n_resources=list(run.halving["n_resources"])
+    )
+
+
+def rung_candidates(
+    *, session: Session, run: TuningRun, work: Prepared, plan: HalvingPlan, rung: int
+) -> list[dict[str, Any]]:
+    """The rung's candidates in scikit-learn's order: the first rung's list, or the survivors of
+    the rung before, read from its stored trials (kept per worker process once read)."""
+    if rung == 0:
+        return work.candidates
+    if rung not in work.rungs:
+        start, stop = plan.rung_start(rung - 1), plan.rung_start(rung)
+        rows = session.execute(
+            select(col(Trial.params), col(Trial.mean_test_score))
+            .where(col(Trial.run_id) == run.id, col(Trial.index) >= start, col(Trial.index) < stop)
+            .order_by(col(Trial.index))
+        ).all()
+        if len(rows) < stop - start:
+            raise RuntimeError(f"rung {rung} of run {run.id} opened before rung {rung - 1} ended")
+        factor = float(run.halving["factor"]) if run.halving else 3.0
+        keep = survivors([score for _, score in rows], factor=factor)
+        work.rungs[rung] = [rows[position][0] for position in keep]
+    return work.rungs[rung]
+
+
+def splits_for(*, run: TuningRun, work: Prepared, plan: HalvingPlan, rung: int) -> Splits:
+    """The rung's CV splits: GridSearchCV's, subsampled to the rung's samples."""
+    if rung not in work.rung_splits:
+        assert run.random_state is not None, "a halving run's seed is fixed at submit"
+        work.rung_splits[rung] = rung_splits(
+            work.splits,
+            n_resources=plan.n_resources[rung],
+            n_samples=len(work.table.y),
+            random_state=run.random_state,
+        )
+    return work.rung_splits[rung]
+
+
+def open_next_rung(
+    *, session: Session, queue: TaskQueue, settings: Settings, run: TuningRun, n_stored: int
+) -> bool:
+    """If every trial of the run's current rung is stored, open the next one: store its chunks
+    and send them. Only one caller opens a rung; False when there was nothing to open."""
+    plan = halving_plan(run)
+    if plan is None:
+        return False
+    current = session.execute(
+        select(col(TuningRun.rung)).where(col(TuningRun.id) == run.id)
+    ).scalar_one()
+    rung = current + 1
+    if rung >= plan.n_rungs or n_stored < plan.rung_start(rung):
+        session.commit()
+        return False
+    opened = session.execute(
+        update(TuningRun)
+        .where(
+            col(TuningRun.id) == run.id,
+            col(TuningRun.rung) == current,
+            col(TuningRun.status).in_(list(ACTIVE)),
+        )
+        .values(rung=rung)
+    )
+    if opened.rowcount == 0:  # type: ignore[attr-defined]  # another task opened it
+        session.commit()
+        return False
+    run.rung = rung
+    start, stop = plan.rung_start(rung), plan.rung_start(rung + 1)
+    size = chunk_size(
+        per_candidate_s=_expected_seconds(session, run, plan, rung),
+        n_remaining=stop - start,
+        n_processes=sum(
+            w.concurrency
+            for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)
+        ),
+        target_s=settings.task_target_s,
+    )
+    # A later rung's chunk is numbered by its first trial: unique, as rung 0's chunks number
+    # fewer than its trials.
+    rows: list[dict[str, Any]] = [
+        {
+            "run_id": run.id,
+            "index": first,
+            "start": first,
+            "stop": min(first + size, stop),
+            "state": "queued",
+            "task_id": str(uuid.uuid4()),
+            "attempts": 0,
+        }
+        for first in range(start, stop, size)
+    ]
+    insert_new(session, Chunk, rows)
+    session.commit()
+    log.info("run %s: rung %d of %d opened, %d chunks", run.id, rung + 1, plan.n_rungs, len(rows))
+    send_chunks(
+        session=session,
+        queue=queue,
+        run_id=run.id,
+        chunks=[(int(row["index"]), str(row["task_id"])) for row in rows],
+    )
+    return True
+
+
+def _expected_seconds(session: Session, run: TuningRun, plan: HalvingPlan, rung: int) -> float:
+    """Seconds per candidate in `rung`: the rung before's, times the growth in samples."""
+    start, stop = plan.rung_start(rung - 1), plan.rung_start(rung)
+    times = session.execute(
+        select(col(Trial.mean_fit_time), col(Trial.mean_score_time)).where(
+            col(Trial.run_id) == run.id, col(Trial.index) >= start, col(Trial.index) < stop
+        )
+    ).all()
+    if not times:
+        return 0.0
+    per_candidate = sum(fit + score for fit, score in times) / len(times) * run.cv
+    growth = plan.n_resources[rung] / max(plan.n_resources[rung - 1], 1)
+    return per_candidate * growth if math.isfinite(per_candidate) else 0.0
