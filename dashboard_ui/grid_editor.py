@@ -22,12 +22,11 @@ def grid_editor(estimator: str, slots: dict[str, Any]) -> tuple[dict[str, list],
     grid: dict[str, list] = {}
     problems: dict[str, str] = {}
     for position, (name, meta) in enumerate(ui.param_meta(estimator).items()):
-        key = f"new.grid.{estimator}.{name}"
+        key = _key(estimator, name)
         with st.container(border=True):
             left, right = st.columns([1, 3])
-            tuned = left.checkbox(
-                f"**{name}**", value=position < TUNED_AT_FIRST, key=f"{key}.on", help=meta["help"]
-            )
+            st.session_state.setdefault(f"{key}.on", position < TUNED_AT_FIRST)
+            tuned = left.checkbox(f"**{name}**", key=f"{key}.on", help=meta["help"])
             left.caption(meta["allowed"])
             with right:
                 if tuned:
@@ -42,30 +41,52 @@ def grid_editor(estimator: str, slots: dict[str, Any]) -> tuple[dict[str, list],
     return grid, problems
 
 
+def prefill_grid(estimator: str, grid: dict[str, list]) -> None:
+    """Set the editor's widgets to `grid`: its parameters ticked with their values listed, the
+    others unticked. Call before the editor is drawn."""
+    state = st.session_state
+    for name, meta in ui.param_meta(estimator).items():
+        key = _key(estimator, name)
+        state[f"{key}.on"] = name in grid
+        if name not in grid:
+            continue
+        if _is_choice(meta):
+            state[f"{key}.choices"] = list(grid[name])
+        else:
+            state[f"{key}.mode"] = LIST
+            state[f"{key}.text"] = ", ".join(map(value_label, grid[name]))
+
+
+def _key(estimator: str, name: str) -> str:
+    """The start of the keys of a parameter's widgets."""
+    return f"new.grid.{estimator}.{name}"
+
+
+def _is_choice(meta: dict[str, Any]) -> bool:
+    return meta["kind"] in ("str", "bool")
+
+
 def _values(meta: dict[str, Any], key: str) -> list:
-    if meta["kind"] in ("str", "bool"):
+    state = st.session_state
+    if _is_choice(meta):
         options = meta["choices"] or [True, False]
+        state.setdefault(f"{key}.choices", [v for v in meta["suggested"] if v in options])
         return st.multiselect(
             "Values",
             options,
-            default=[v for v in meta["suggested"] if v in options],
             format_func=value_label,
             key=f"{key}.choices",
             label_visibility="collapsed",
         )
+    state.setdefault(f"{key}.mode", LIST)
     mode = st.segmented_control(
-        "How",
-        [LIST, RANGE],
-        default=LIST,
-        required=True,
-        key=f"{key}.mode",
-        label_visibility="collapsed",
+        "How", [LIST, RANGE], required=True, key=f"{key}.mode", label_visibility="collapsed"
     )
     if mode == RANGE:
         return _range(meta, key)
+    state.setdefault(f"{key}.text", ", ".join(map(value_label, meta["suggested"])))
     text = st.text_input(
         "Values",
-        value=", ".join(map(value_label, meta["suggested"])),
         key=f"{key}.text",
         help="Comma-separated, e.g. 0.1, 1, 10" + (" or None" if None in meta["choices"] else ""),
         label_visibility="collapsed",
@@ -83,16 +104,18 @@ def _range(meta: dict[str, Any], key: str) -> list:
     low_default = min(numbers, default=meta["low"] or 1)
     high_default = max(numbers, default=low_default * 10)
     cast = int if is_int else float
+    state = st.session_state
+    state.setdefault(f"{key}.low", cast(low_default))
+    state.setdefault(f"{key}.high", cast(high_default))
+    state.setdefault(f"{key}.n", 4)
+    state.setdefault(f"{key}.spacing", "log" if meta["log"] else "linear")
+    step = 1 if is_int else None  # whole numbers for an int parameter, as its values are
     low_col, high_col, count_col, spacing_col = st.columns([2, 2, 1, 2])
-    low = low_col.number_input("From", value=cast(low_default), key=f"{key}.low")
-    high = high_col.number_input("To", value=cast(high_default), key=f"{key}.high")
-    count = count_col.number_input("Values", min_value=1, max_value=50, value=4, key=f"{key}.n")
+    low = low_col.number_input("From", step=step, key=f"{key}.low")
+    high = high_col.number_input("To", step=step, key=f"{key}.high")
+    count = count_col.number_input("Values", min_value=1, max_value=50, key=f"{key}.n")
     spacing = spacing_col.segmented_control(
-        "Spacing",
-        ["linear", "log"],
-        default="log" if meta["log"] else "linear",
-        required=True,
-        key=f"{key}.spacing",
+        "Spacing", ["linear", "log"], required=True, key=f"{key}.spacing"
     )
     values = value_range(
         param=meta["name"],

@@ -8,13 +8,15 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
-from dashboard_ui.grid_editor import grid_editor
+from dashboard_ui.grid_editor import grid_editor, prefill_grid
+from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
 from dashboard_ui.text import plain
 from tuning.errors import InvalidInput, TuningError
 from tuning.schemas import SearchKind, TuningRunCreate
 from tuning.service import (
     DEFAULT_SCORING,
     CsvPreview,
+    RefinedGrid,
     RunPlan,
     check_submission,
     csv_columns,
@@ -39,6 +41,27 @@ settings = ui.runtime().settings
 slots: dict[str, Any] = {}  # field -> the empty spot under its widget, for its error
 
 st.title("New run")
+
+
+def start_from(refined: RefinedGrid) -> None:
+    """Fill the form with a refined grid of a run (from its Results) and link the run."""
+    run, state = refined.run, st.session_state
+    state["new.source"] = SAVED
+    state["new.dataset"] = run.dataset
+    state[f"new.estimator.{run.task.value}"] = run.estimator
+    prefill_grid(run.estimator, refined.param_grid)
+    state["new.search"] = "grid"
+    state["new.seed"] = run.random_state
+    state["new.cv"] = run.cv
+    state[f"new.scoring.{run.task.value}"] = run.scoring
+    state[PARENT] = str(run.id)
+
+
+# Widgets take their first value from session state (setdefault below), never from a default
+# argument as well: a refined run fills the form through the same keys.
+if (refined := st.session_state.pop(START_FROM, None)) is not None:
+    start_from(refined)
+parent_run_id = refines_line(user)
 
 
 @st.cache_data(max_entries=4, show_spinner=False)
@@ -81,9 +104,9 @@ def upload_section() -> None:
     except InvalidInput as exc:
         slots["file"].error(plain(exc.reason))
         return
-    target = st.selectbox(
-        "Target column (what to predict)", columns, index=len(columns) - 1, key="new.target"
-    )
+    if st.session_state.get("new.target") not in columns:  # the last column to start with
+        st.session_state["new.target"] = columns[-1]
+    target = st.selectbox("Target column (what to predict)", columns, key="new.target")
     slots["target"] = st.empty()
     try:
         shown = preview(content, target, settings.max_upload_bytes)
@@ -100,7 +123,8 @@ def upload_section() -> None:
         {"column": list(shown.column_types), "read as": list(shown.column_types.values())}
     )
     types_col.dataframe(types, hide_index=True)
-    st.text_input("Save as", value=Path(file.name).stem, key="new.name")
+    st.session_state.setdefault("new.name", Path(file.name).stem)
+    st.text_input("Save as", key="new.name")
     slots["name"] = st.empty()
     st.button(
         "Save dataset and use it", type="primary", on_click=save_upload, args=(content, target)
@@ -111,9 +135,8 @@ def upload_section() -> None:
 
 # --- 1. Data -------------------------------------------------------------------------------
 st.subheader("1. Data")
-source = st.segmented_control(
-    "Source", [SAVED, UPLOAD], default=SAVED, required=True, key="new.source"
-)
+st.session_state.setdefault("new.source", SAVED)
+source = st.segmented_control("Source", [SAVED, UPLOAD], required=True, key="new.source")
 if source == UPLOAD:
     upload_section()
     st.stop()
@@ -121,10 +144,11 @@ if source == UPLOAD:
 with ui.db() as session:
     choices = {choice.name: choice for choice in dataset_choices(session=session, viewer=user)}
 names = list(choices)
+if st.session_state.get("new.dataset") not in choices:  # first visit, or a dataset now gone
+    st.session_state["new.dataset"] = PREFERRED_DATASET if PREFERRED_DATASET in names else names[0]
 dataset = st.selectbox(
     "Dataset",
     names,
-    index=names.index(PREFERRED_DATASET) if PREFERRED_DATASET in names else 0,
     format_func=lambda n: (
         f"{n} — {choices[n].description} ({choices[n].task.value}, {choices[n].n_rows:,} rows)"
     ),
@@ -137,11 +161,9 @@ task = choices[dataset].task
 st.subheader("2. Estimator and parameter grid")
 estimators = [name for name, entry in ui.estimators().items() if entry["task"] == task.value]
 preferred = next((e for e in PREFERRED_ESTIMATORS if e in estimators), estimators[0])
+st.session_state.setdefault(f"new.estimator.{task.value}", preferred)
 estimator = st.selectbox(
-    f"Estimator (for {task.value})",
-    estimators,
-    index=estimators.index(preferred),
-    key=f"new.estimator.{task.value}",
+    f"Estimator (for {task.value})", estimators, key=f"new.estimator.{task.value}"
 )
 slots["estimator"] = st.empty()
 st.caption("Tick the parameters to tune and give their values; unticked ones keep their defaults.")
@@ -151,11 +173,11 @@ grid, problems = grid_editor(estimator, slots)
 # --- 3. Search ----------------------------------------------------------------------------
 st.subheader("3. Search")
 search_col, n_iter_col, seed_col, cv_col, scoring_col = st.columns([3, 1.2, 1.2, 1.2, 2])
+st.session_state.setdefault("new.search", "grid")
 with search_col:
     search = st.segmented_control(
         "Search",
         list(SEARCHES),
-        default="grid",
         required=True,
         key="new.search",
         format_func=SEARCHES.__getitem__,
@@ -163,31 +185,27 @@ with search_col:
 n_iter = None
 if search == "random":
     with n_iter_col:
-        n_iter = st.number_input("Candidates (n_iter)", min_value=1, value=10, key="new.n_iter")
+        st.session_state.setdefault("new.n_iter", 10)
+        n_iter = st.number_input("Candidates (n_iter)", min_value=1, key="new.n_iter")
         slots["n_iter"] = st.empty()
 with seed_col:
+    st.session_state.setdefault("new.seed", None)  # no seed: the field starts empty
     seed = st.number_input(
         "Seed",
         min_value=0,
-        value=None,
         step=1,
         placeholder="none",
         key="new.seed",
         help="random_state: fixes the sample and the estimator's own randomness",
     )
+st.session_state.setdefault("new.cv", 5)
 with cv_col:
-    cv = st.number_input(
-        "CV folds", min_value=2, max_value=settings.max_cv_folds, value=5, key="new.cv"
-    )
+    cv = st.number_input("CV folds", min_value=2, max_value=settings.max_cv_folds, key="new.cv")
     slots["cv"] = st.empty()
 with scoring_col:
     scorers = scorers_for(task)
-    scoring = st.selectbox(
-        "Scoring",
-        scorers,
-        index=scorers.index(DEFAULT_SCORING[task]),
-        key=f"new.scoring.{task.value}",
-    )
+    st.session_state.setdefault(f"new.scoring.{task.value}", DEFAULT_SCORING[task])
+    scoring = st.selectbox("Scoring", scorers, key=f"new.scoring.{task.value}")
     slots["scoring"] = st.empty()
 
 # --- 4. Launch ----------------------------------------------------------------------------
@@ -196,11 +214,12 @@ run_in = TuningRunCreate(
     dataset=dataset,
     estimator=estimator,
     param_grid=grid,
-    search=search,
+    search=search or "grid",  # required: only None before its first value
     n_iter=n_iter,
     cv=cv,
     scoring=scoring,
     random_state=seed,
+    parent_run_id=parent_run_id,
 )
 plan: RunPlan | None = None
 with ui.db() as session:
@@ -215,20 +234,7 @@ for field, reason in errors.items():
     slots.get(field, slots["general"]).error(plain(reason), icon=":material/error:")
 
 if plan is not None:
-    candidates_col, fits_col, duration_col = st.columns(3)
-    candidates_col.metric("Candidates", f"{plan.n_candidates:,}")
-    fits_col.metric(
-        "Fits", f"{plan.n_fits:,}", help=f"{plan.n_candidates:,} candidates x {plan.n_splits} folds"
-    )
-    if plan.estimate is not None:
-        duration_col.metric(
-            "Estimated duration",
-            ui.format_duration(plan.estimate.seconds),
-            help=f"From {plan.estimate.n_similar} finished run(s) of {estimator} "
-            f"on {plain(dataset)}",
-        )
-    else:
-        duration_col.metric("Estimated duration", "—", help="Shown once a similar run has finished")
+    plan_metrics(plan, estimator=estimator, dataset=dataset)
 
 if st.button("Launch run", type="primary", disabled=bool(errors), icon=":material/rocket_launch:"):
     try:
@@ -243,4 +249,5 @@ if st.button("Launch run", type="primary", disabled=bool(errors), icon=":materia
     except TuningError as exc:
         slots["general"].error(plain(exc))
     else:
+        st.session_state.pop(PARENT, None)  # the next run refines nothing unless asked
         st.switch_page(ui.RUN_PAGE, query_params={"run": str(run.id)})

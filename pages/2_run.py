@@ -15,6 +15,7 @@ from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
 from dashboard_ui.notes import run_notes
+from dashboard_ui.refine import lineage
 from dashboard_ui.schedule import poll_interval
 from dashboard_ui.text import plain
 from tuning.domain import ACTIVE, RunStatus, utcnow
@@ -58,6 +59,7 @@ st.caption(
     f"Run `{run.id}` · {search} · {run.cv}-fold CV · scoring **{run.scoring}** · "
     f"by {plain(run.owner)} · created {ui.format_time(run.created_at)}"
 )
+lineage(run, user, page=ui.RUN_PAGE)
 with st.expander("Parameter grid"):
     st.json(run.param_grid)
 

@@ -1,5 +1,5 @@
 """Results (`/results?run=<id>`): which parameters mattered, whether the best overfits, what
-failed and why, every trial, and the best estimator.
+failed and why, every trial, the best estimator, and a finer grid around the best to relaunch.
 
 The page is split in sections and draws only the chosen one (`?view=`), so its cost is that of
 a few charts whatever the run's size; the trials are read once per run and trial count.
@@ -15,10 +15,10 @@ from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
 from dashboard_ui.notes import run_notes
+from dashboard_ui.refine import lineage, refine_section
 from dashboard_ui.text import plain
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
-from tuning.schemas import TuningRunCreate
 from tuning.service import (
     MANY_VALUES,
     SCORE,
@@ -31,6 +31,7 @@ from tuning.service import (
     param_column,
     parameter_importance,
     reproduce_snippet,
+    run_like,
     score_by_bin,
     score_by_value,
     score_table,
@@ -44,7 +45,7 @@ from tuning.service import (
 PANELS_PER_ROW = 2
 # How the two-parameter table sums up the candidates of a cell (score_table's `how`).
 AGGREGATES: list[Literal["mean", "max"]] = ["mean", "max"]
-VIEWS = ["Overview", "Parameters", "Overfitting", "Failures", "Trials"]
+VIEWS = ["Overview", "Parameters", "Overfitting", "Failures", "Trials", "Refine"]
 
 
 @st.cache_data(max_entries=6, show_spinner="Reading the trials…")
@@ -173,16 +174,7 @@ def failures(run: RunSummary, frame: pd.DataFrame) -> None:
 
 
 def relaunch(run: RunSummary, grid: dict) -> None:
-    run_in = TuningRunCreate(
-        dataset=str(run.dataset_id),
-        estimator=run.estimator,
-        param_grid=grid,
-        search="random" if run.search == "random" else "grid",
-        n_iter=run.n_iter,
-        cv=run.cv,
-        scoring=run.scoring,
-        random_state=run.random_state,
-    )
+    run_in = run_like(run, param_grid=grid)
     try:
         with ui.db() as session:
             new = submit_run(
@@ -252,6 +244,7 @@ if run.status is RunStatus.FAILURE:
     st.error(ui.failure_text(run.error_type, run.error_message), icon=":material/error:")
 if run.status is RunStatus.REVOKED:
     st.warning("This run was cancelled: the results cover the candidates it finished.")
+lineage(run, user, page=ui.RESULTS_PAGE)
 if scored.empty:
     st.info("No candidate has a score yet, so there is nothing to chart.")
     failures(run, frame)
@@ -283,6 +276,8 @@ elif view == "Overfitting":
     overfitting(run, frame)
 elif view == "Failures":
     failures(run, frame)
+elif view == "Refine":
+    refine_section(run, frame, user)
 else:
     trials(run, frame, {p: best[param_column(p)] for p in params})
 run_notes(run, user)

@@ -18,6 +18,7 @@ import pytest
 from sklearn.model_selection import ParameterGrid
 from sqlalchemy import Engine, event
 from sqlmodel import Session, select
+from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1.element_tree import Block
 
@@ -666,3 +667,90 @@ def test_models_trains_a_runs_best_parameters_and_offers_the_file(account, runti
 
     next(b for b in app.button if b.label == "Prepare download").click().run()
     assert app.download_button[0].label == "Download .skops"
+
+
+# --- Refine and relaunch ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def widget_warnings(monkeypatch) -> list[str]:
+    """Streamlit's warnings about a widget given a default while its key holds a value already
+    (it logs the first one of a process only: counted from here)."""
+    logged: list[str] = []
+    monkeypatch.setattr(policies, "_shown_default_value_warning", False)
+    monkeypatch.setattr(policies._LOGGER, "warning", lambda msg, *a, **kw: logged.append(msg % a))
+    return logged
+
+
+def svc_score(params: dict) -> float:
+    """Best at C = 1, and with the rbf kernel a little better."""
+    return 0.9 - 0.1 * abs(np.log10(params["C"])) + (0.01 if params["kernel"] == "rbf" else 0)
+
+
+def page_links(app: AppTest) -> list[str]:
+    return [element.proto.label for element in app.get("page_link")]
+
+
+def test_refine_opens_new_run_filled_in_and_the_launched_run_links_its_parent(
+    account, session, widget_warnings
+):
+    user, token = account
+    grid = {"C": [0.01, 0.1, 1, 10, 100], "kernel": ["linear", "rbf"]}
+    run = make_run(session, user, estimator="SVC", param_grid=grid, score=svc_score)
+
+    app = open_app(token, RESULTS_PAGE, run=str(run.id), view="Refine")
+    app.number_input(key=f"results.refine.top_k.{run.id}").set_value(2).run()
+    table = app.dataframe[0].value
+    assert dict(zip(table["parameter"], table["refined values"], strict=True)) == {
+        "C": "0.215, 0.464, 1, 2.15, 4.64",
+        "kernel": "linear, rbf",
+    }
+    assert texts(app, "metric")[:2] == ["10", "30"]
+    assert texts(app, "metric")[2] != "—"  # this run took 6 s for as many fits
+    next(b for b in app.button if b.label == "Open in New run").click().run()
+
+    assert texts(app, "title") == ["New run"]
+    app.switch_page(NEW_RUN_PAGE)  # AppTest would otherwise rerun the page it last switched to
+    assert app.selectbox(key="new.dataset").value == "iris"
+    assert app.selectbox(key="new.estimator.classification").value == "SVC"
+    assert app.text_input(key="new.grid.SVC.C.text").value == "0.215, 0.464, 1, 2.15, 4.64"
+    assert app.multiselect(key="new.grid.SVC.kernel.choices").value == ["linear", "rbf"]
+    assert not app.checkbox(key="new.grid.SVC.gamma.on").value
+    assert app.number_input(key="new.cv").value == run.cv
+    assert app.segmented_control(key="new.search").value == "grid"
+    assert any(f"Refines run `{str(run.id)[:8]}`" in m for m in texts(app, "markdown"))
+    assert texts(app, "metric")[:2] == ["10", "30"]
+    assert not widget_warnings, widget_warnings
+
+    next(b for b in app.button if b.label == "Launch run").click().run()
+    child = list_runs(session=session, viewer=user).items[0]
+    assert child.id != run.id and child.parent_id == run.id
+    assert child.param_grid == {"C": [0.215, 0.464, 1, 2.15, 4.64], "kernel": ["linear", "rbf"]}
+    assert f"run {str(run.id)[:8]} (finished, best 0.9100)" in page_links(app)  # the monitor
+    assert "new.parent" not in app.session_state  # the next new run refines nothing
+
+    parent = open_app(token, RESULTS_PAGE, run=str(run.id))
+    assert any(f"run {str(child.id)[:8]} (queued" in link for link in page_links(parent))
+
+
+def test_the_link_to_the_refined_run_can_be_dropped_before_launch(account, session):
+    user, token = account
+    run = make_run(session, user)
+    app = open_app(token, RESULTS_PAGE, run=str(run.id), view="Refine")
+    next(b for b in app.button if b.label == "Open in New run").click().run()
+    assert any("Refines run" in m for m in texts(app, "markdown"))
+    app.switch_page(NEW_RUN_PAGE)
+
+    app.button(key="new.unlink").click().run()
+    assert not any("Refines run" in m for m in texts(app, "markdown"))
+    next(b for b in app.button if b.label == "Launch run").click().run()
+    launched = list_runs(session=session, viewer=user).items[0]
+    assert launched.id != run.id and launched.parent_id is None
+
+
+def test_a_run_still_going_is_not_refined_yet(account, session):
+    user, token = account
+    run = make_run(session, user, status=RunStatus.PROGRESS, n_trials=3)
+    app = open_app(token, RESULTS_PAGE, run=str(run.id), view="Refine")
+    assert any("refine it once it finishes" in i for i in texts(app, "info"))
+    assert not [b for b in app.button if b.label == "Open in New run"]

@@ -48,6 +48,15 @@ from tuning.service.notes import NOTE_LIMIT, Note, add_note, list_notes
 from tuning.service.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.queue import TaskQueue, TaskState
 from tuning.service.reconcile import Reconciled, reconcile
+from tuning.service.refine import (
+    REFINED_CANDIDATES,
+    RefinedGrid,
+    refine_grid,
+    refine_trials,
+    run_children,
+    run_like,
+    run_parent,
+)
 from tuning.service.runs import (
     PAGE_SIZE,
     Page,
@@ -105,6 +114,7 @@ __all__ = [
     "NAME_LIMIT",
     "NOTE_LIMIT",
     "PAGE_SIZE",
+    "REFINED_CANDIDATES",
     "SCORE",
     "CsvPreview",
     "DatasetChoice",
@@ -114,6 +124,7 @@ __all__ = [
     "Note",
     "Page",
     "Reconciled",
+    "RefinedGrid",
     "RunFilterOptions",
     "RunPlan",
     "RunSummary",
@@ -167,9 +178,14 @@ __all__ = [
     "preview_csv",
     "ranks",
     "reconcile",
+    "refine_grid",
+    "refine_trials",
     "reproduce_snippet",
     "rotate_token",
+    "run_children",
     "run_filter_options",
+    "run_like",
+    "run_parent",
     "run_trials",
     "score_by_bin",
     "score_by_value",
