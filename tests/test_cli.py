@@ -55,6 +55,31 @@ def test_tune_wait_prints_the_final_status_last_and_exits_0(settings):
 
 
 @pytest.mark.usefixtures("worker")
+def test_tune_a_halving_run_with_its_options(settings):
+    result = cli(
+        settings,
+        "tune",
+        "--dataset",
+        "iris",
+        "--estimator",
+        "SVC",
+        "--param-grid",
+        '{"C": [0.1, 1, 10, 100]}',
+        "--search",
+        "halving",
+        "--halving",
+        '{"factor": 2, "min_resources": "smallest"}',
+        "--cv",
+        "3",
+        "--wait",
+    )
+    assert result.returncode == 0, result.stderr
+    final = json.loads(result.stdout.strip().splitlines()[-1])
+    assert final["status"] == "SUCCESS"
+    assert final["result"]["total_combinations"] == 4 + 2 + 1  # three rungs, halved each time
+
+
+@pytest.mark.usefixtures("worker")
 def test_tune_exits_non_zero_on_failure(settings):
     result = cli(
         settings,
@@ -91,6 +116,21 @@ def test_validation_error_goes_to_stderr_with_exit_2(settings):
         settings, "tune", "--dataset", "iris", "--estimator", "SVC", "--param-grid", "{C: 1}"
     )
     assert bad_json.returncode == 2 and "not valid JSON" in bad_json.stderr
+    bad_factor = cli(
+        settings,
+        "tune",
+        "--dataset",
+        "iris",
+        "--estimator",
+        "SVC",
+        "--param-grid",
+        '{"C": [1, 10]}',
+        "--search",
+        "halving",
+        "--halving",
+        '{"factor": 1}',
+    )
+    assert bad_factor.returncode == 2 and "factor" in bad_factor.stderr
 
 
 def test_users_add_prints_the_token_last(settings):

@@ -5,6 +5,9 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from typing import get_args
+
+from pydantic import ValidationError
 
 from tuning import service
 from tuning.config import Settings, get_settings
@@ -12,7 +15,7 @@ from tuning.db import session_scope, upgrade_database
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
 from tuning.runtime import Runtime, create_runtime
-from tuning.schemas import TuningRunCreate, TuningStatus
+from tuning.schemas import HalvingOptions, SearchKind, TuningRunCreate, TuningStatus
 
 POLL_SECONDS = 0.5
 
@@ -70,8 +73,18 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--dataset", required=True, help="iris, wine, breast_cancer, digits, ...")
     tune.add_argument("--estimator", required=True, help="A scikit-learn class name")
     tune.add_argument("--param-grid", required=True, help="JSON, e.g. '{\"max_depth\":[null,5]}'")
-    tune.add_argument("--search", choices=["grid", "random"], default="grid")
-    tune.add_argument("--n-iter", type=int, help="Candidates to sample (random search)")
+    tune.add_argument("--search", choices=list(get_args(SearchKind)), default="grid")
+    tune.add_argument("--n-iter", type=int, help="Candidates (random and Bayesian search)")
+    tune.add_argument(
+        "--halving",
+        help='Successive halving options as JSON, e.g. \'{"factor": 3, "candidates": "random"}\'',
+    )
+    tune.add_argument(
+        "--stop-after-no-improvement",
+        type=int,
+        help="End after N candidates without a better score",
+    )
+    tune.add_argument("--time-budget", type=float, help="End after this many seconds")
     tune.add_argument("--random-state", type=int, help="Seed for sampling and estimators")
     tune.add_argument("--cv", type=int, default=5, help="CV folds (default 5)")
     tune.add_argument("--scoring", help="A scikit-learn scorer name (default by task)")
@@ -157,13 +170,8 @@ def cmd_users_token(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        param_grid = json.loads(args.param_grid)
-    except json.JSONDecodeError as exc:
-        print(f"error: --param-grid is not valid JSON: {exc}", file=sys.stderr)
-        return 2
-    run_in = TuningRunCreate(
+def _tuning_run(args: argparse.Namespace, param_grid: object, halving: object) -> TuningRunCreate:
+    return TuningRunCreate(
         dataset=args.dataset,
         estimator=args.estimator,
         param_grid=param_grid if isinstance(param_grid, dict) else {"": param_grid},
@@ -172,7 +180,27 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
         cv=args.cv,
         scoring=args.scoring,
         random_state=args.random_state,
+        halving=HalvingOptions.model_validate(halving) if halving is not None else None,
+        stop_after_no_improvement=args.stop_after_no_improvement,
+        time_budget_s=args.time_budget,
     )
+
+
+def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        param_grid = json.loads(args.param_grid)
+        halving = json.loads(args.halving) if args.halving else None
+    except json.JSONDecodeError as exc:
+        print(f"error: --param-grid or --halving is not valid JSON: {exc}", file=sys.stderr)
+        return 2
+    try:
+        run_in = _tuning_run(args, param_grid, halving)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        print(f"error: {problems}", file=sys.stderr)
+        return 2
     runtime = create_runtime(settings)
     with session_scope(runtime.engine) as session:
         if args.user:
