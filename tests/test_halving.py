@@ -3,6 +3,7 @@ HalvingRandomSearchCV: the schedule, each rung's splits and survivors, and the b
 
 import numpy as np
 import pytest
+from scipy import stats
 from sklearn.dummy import DummyClassifier
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import (
@@ -23,7 +24,7 @@ from tuning.ml.halving import (
     rung_splits,
     survivors,
 )
-from tuning.ml.ranges import Range
+from tuning.ml.ranges import Range, parse_range
 from tuning.ml.search import (
     build_pipeline,
     evaluate_candidate,
@@ -270,3 +271,37 @@ def test_halving_random_equals_halvingrandomsearchcv():
     )
     assert best_params == strip(theirs.best_params_)
     assert best_score == theirs.best_score_
+
+
+@pytest.mark.parametrize(
+    ("values", "integer", "phrase"),
+    [
+        ({"low": 1, "high": 1, "log": True}, False, "for one value give a list"),
+        ({"low": 5, "high": 1}, True, "at or below its start"),
+        ({"low": 0, "high": 1, "log": True}, False, "above 0"),
+        ({"low": 1.5, "high": 3}, True, "must be an integer"),
+        ({"low": 1, "high": float("inf")}, False, "finite"),
+        ({"low": True, "high": 3}, False, "must be a number"),
+        ({"low": 1, "high": 3, "log": "yes"}, False, "true or false"),
+        ({"low": 1, "high": 3, "step": 1}, False, "unknown key 'step'"),
+        ({"high": 3}, False, 'needs "low" and "high"'),
+    ],
+)
+def test_a_bad_range_is_refused_with_its_reason(values, integer, phrase):
+    with pytest.raises(InvalidInput) as refused:
+        parse_range(values, integer=integer, where="param_grid.C")
+    assert refused.value.field == "param_grid.C" and phrase in refused.value.reason
+
+
+def test_a_range_samples_like_the_scipy_distribution_randomizedsearchcv_is_given():
+    ours = {"C": Range(1e-3, 10, log=True), "n": Range(1, 50, integer=True), "x": Range(0.1, 0.9)}
+    theirs = {
+        "C": stats.loguniform(1e-3, 10),
+        "n": stats.randint(1, 51),
+        "x": stats.uniform(0.1, 0.8),
+    }
+    drawn = list(ParameterSampler(ours, 20, random_state=4))
+    assert drawn == list(ParameterSampler(theirs, 20, random_state=4))
+    assert all(type(c["n"]) is int and type(c["C"]) is float for c in drawn)
+    logs = [Range(1, 1000, log=True, integer=True).rvs(random_state=seed) for seed in range(200)]
+    assert min(logs) >= 1 and max(logs) <= 1000 and sorted(logs)[100] < 100, "log density"

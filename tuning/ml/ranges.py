@@ -71,8 +71,11 @@ def parse_range(values: dict[str, Any], *, integer: bool, where: str) -> Range:
             raise InvalidInput(where, f"the range's {name} must be an integer for this parameter")
     if not isinstance(log, bool):
         raise InvalidInput(where, "the range's log must be true or false")
-    if high < low:
-        raise InvalidInput(where, f"the range ends ({high:g}) below its start ({low:g})")
+    if high <= low:
+        raise InvalidInput(
+            where,
+            f"the range ends ({high:g}) at or below its start ({low:g}); for one value give a list",
+        )
     if log and low <= 0:
         raise InvalidInput(where, "a log range needs a low above 0")
     return Range(low=low, high=high, log=log, integer=integer)
