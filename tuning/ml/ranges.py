@@ -65,7 +65,7 @@ def parse_range(values: dict[str, Any], *, integer: bool, where: str) -> Range:
     for name, bound in (("low", low), ("high", high)):
         if isinstance(bound, bool) or not isinstance(bound, int | float):
             raise InvalidInput(where, f"the range's {name} must be a number")
-        if not math.isfinite(bound):
+        if not _finite(bound):
             raise InvalidInput(where, f"the range's {name} must be a finite number")
         if integer and not isinstance(bound, int):
             raise InvalidInput(where, f"the range's {name} must be an integer for this parameter")
@@ -79,3 +79,10 @@ def parse_range(values: dict[str, Any], *, integer: bool, where: str) -> Range:
     if log and low <= 0:
         raise InvalidInput(where, "a log range needs a low above 0")
     return Range(low=low, high=high, log=log, integer=integer)
+
+
+def _finite(number: float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer beyond any float, e.g. 10**400
+        return False
