@@ -268,3 +268,18 @@ def test_a_bayesian_run_keeps_every_worker_busy_and_survives_one_killed(fleet):
     assert sorted(t.index for t in trials) == list(range(12)), "every proposal evaluated once"
     assert workers == {"a", "b"}, "both workers proposed and evaluated candidates"
     assert status.result.best_score == max(t.mean_test_score for t in trials)
+
+
+def test_a_bayesian_run_on_one_worker_process_replays_the_same_candidates_for_a_seed(fleet):
+    space = {"C": {"low": 0.01, "high": 100, "log": True}, "kernel": ["rbf", "linear"]}
+    run = {"dataset": "iris", "estimator": "SVC", "param_grid": space, "cv": 3}
+
+    def candidates() -> list[dict]:
+        run_id = submit(fleet.runtime, fleet.user, **run, search="bayes", n_iter=16, random_state=3)
+        assert wait_until_finished(fleet.runtime, run_id).status is RunStatus.SUCCESS
+        return [t.params for t in trials_of(fleet.runtime, run_id)]
+
+    with fleet.worker("solo", concurrency=1):
+        first, second = candidates(), candidates()
+    assert first == second
+    assert len({(c["C"], c["kernel"]) for c in first}) == 16
