@@ -7,7 +7,6 @@ the same one), evaluates it and stores its trial at once, so the next proposal s
 redelivered slot first evaluates the proposals it made and did not store.
 """
 
-import uuid
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -16,11 +15,10 @@ from sqlmodel import Session, col
 from tuning.config import Settings
 from tuning.db import insert_new
 from tuning.ml.bayes import Observed, propose
-from tuning.models import Chunk, Proposal, Trial, TuningRun
-from tuning.service.chunks import send_chunks
+from tuning.models import Proposal, Trial, TuningRun
+from tuning.service.chunks import add_chunks, live_processes
 from tuning.service.preparation import Prepared
 from tuning.service.queue import TaskQueue
-from tuning.service.workers import live_workers
 
 
 def plan_slots(*, session: Session, queue: TaskQueue, settings: Settings, run: TuningRun) -> None:
@@ -34,30 +32,11 @@ def plan_slots(*, session: Session, queue: TaskQueue, settings: Settings, run: T
     if planned.rowcount == 0:  # type: ignore[attr-defined]  # another delivery planned them
         return
     run.chunk_size = 1
-    n_processes = sum(
-        w.concurrency for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)
+    n_slots = max(
+        1, min(live_processes(session=session, settings=settings), run.total_combinations)
     )
-    n_slots = max(1, min(n_processes, run.total_combinations))
-    rows: list[dict[str, Any]] = [
-        {
-            "run_id": run.id,
-            "index": slot,
-            "start": 0,
-            "stop": run.total_combinations,
-            "state": "queued",
-            "task_id": str(uuid.uuid4()),
-            "attempts": 0,
-        }
-        for slot in range(1, n_slots)
-    ]
-    insert_new(session, Chunk, rows)
-    session.commit()
-    send_chunks(
-        session=session,
-        queue=queue,
-        run_id=run.id,
-        chunks=[(int(row["index"]), str(row["task_id"])) for row in rows],
-    )
+    spans = [(slot, 0, run.total_combinations) for slot in range(1, n_slots)]
+    add_chunks(session=session, queue=queue, run_id=run.id, spans=spans)
 
 
 def next_proposal(

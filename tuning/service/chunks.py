@@ -77,13 +77,10 @@ def plan_chunks(
     """Chunk 0 ends at `probed_to`; the rest become chunks, stored, then sent. Returns where
     chunk 0 ends now: `probed_to`, or where another delivery of chunk 0 planned it to end."""
     total = run.first_rung_size
-    n_processes = sum(
-        w.concurrency for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)
-    )
     size = chunk_size(
         per_candidate_s=per_candidate_s,
         n_remaining=total - probed_to,
-        n_processes=n_processes,
+        n_processes=live_processes(session=session, settings=settings),
         target_s=settings.task_target_s,
     )
     planned = session.execute(
@@ -103,23 +100,44 @@ def plan_chunks(
         .values(stop=probed_to)
     )
     starts = range(probed_to, total, size)
+    add_chunks(
+        session=session,
+        queue=queue,
+        run_id=run.id,
+        spans=[
+            (number, start, min(start + size, total))
+            for number, start in enumerate(starts, start=1)
+        ],
+    )
+    return probed_to
+
+
+def live_processes(*, session: Session, settings: Settings) -> int:
+    """Worker processes that sent a heartbeat within the timeout, over every host."""
+    live = live_workers(session=session, timeout_s=settings.worker_timeout_s)
+    return sum(worker.concurrency for worker in live)
+
+
+def add_chunks(
+    *, session: Session, queue: TaskQueue, run_id: uuid.UUID, spans: list[tuple[int, int, int]]
+) -> None:
+    """Store chunks (index, start, stop) as queued, each with its task id, then send them."""
     rows: list[dict[str, Any]] = [
         {
-            "run_id": run.id,
-            "index": number,
+            "run_id": run_id,
+            "index": index,
             "start": start,
-            "stop": min(start + size, total),
+            "stop": stop,
             "state": "queued",
             "task_id": str(uuid.uuid4()),
             "attempts": 0,
         }
-        for number, start in enumerate(starts, start=1)
+        for index, start, stop in spans
     ]
     insert_new(session, Chunk, rows)
     session.commit()
     chunks = [(int(row["index"]), str(row["task_id"])) for row in rows]
-    send_chunks(session=session, queue=queue, run_id=run.id, chunks=chunks)
-    return probed_to
+    send_chunks(session=session, queue=queue, run_id=run_id, chunks=chunks)
 
 
 def send_chunks(

@@ -10,22 +10,19 @@ task do it. The reconciler opens a rung whose opener crashed.
 
 import logging
 import math
-import uuid
 from typing import Any
 
 from sqlalchemy import select, update
 from sqlmodel import Session, col
 
 from tuning.config import Settings
-from tuning.db import insert_new
 from tuning.domain import ACTIVE
 from tuning.ml.halving import HalvingPlan, rung_splits, survivors
 from tuning.ml.search import Splits
-from tuning.models import Chunk, Trial, TuningRun
-from tuning.service.chunks import chunk_size, send_chunks
+from tuning.models import Trial, TuningRun
+from tuning.service.chunks import add_chunks, chunk_size, live_processes
 from tuning.service.preparation import Prepared
 from tuning.service.queue import TaskQueue
-from tuning.service.workers import live_workers
 
 log = logging.getLogger(__name__)
 
@@ -106,35 +103,14 @@ def open_next_rung(
     size = chunk_size(
         per_candidate_s=_expected_seconds(session, run, plan, rung),
         n_remaining=stop - start,
-        n_processes=sum(
-            w.concurrency
-            for w in live_workers(session=session, timeout_s=settings.worker_timeout_s)
-        ),
+        n_processes=live_processes(session=session, settings=settings),
         target_s=settings.task_target_s,
     )
     # A later rung's chunk is numbered by its first trial: unique, as rung 0's chunks number
     # fewer than its trials.
-    rows: list[dict[str, Any]] = [
-        {
-            "run_id": run.id,
-            "index": first,
-            "start": first,
-            "stop": min(first + size, stop),
-            "state": "queued",
-            "task_id": str(uuid.uuid4()),
-            "attempts": 0,
-        }
-        for first in range(start, stop, size)
-    ]
-    insert_new(session, Chunk, rows)
-    session.commit()
-    log.info("run %s: rung %d of %d opened, %d chunks", run.id, rung + 1, plan.n_rungs, len(rows))
-    send_chunks(
-        session=session,
-        queue=queue,
-        run_id=run.id,
-        chunks=[(int(row["index"]), str(row["task_id"])) for row in rows],
-    )
+    spans = [(first, first, min(first + size, stop)) for first in range(start, stop, size)]
+    log.info("run %s: rung %d of %d opened, %d chunks", run.id, rung + 1, plan.n_rungs, len(spans))
+    add_chunks(session=session, queue=queue, run_id=run.id, spans=spans)
     return True
 
 
