@@ -241,11 +241,16 @@ def trial_table(
         columns += [c for c in frame.columns if c.startswith("split")]
     columns += ["mean_fit_time", "mean_score_time", "error"]
     shown = frame[columns].copy()
+    if "iter" in frame:  # successive halving: the rung (from 1) and its samples
+        shown.insert(1, "rung", frame["iter"] + 1)
+        shown.insert(2, "samples", frame["n_resources"])
     for param in params:  # None and words next to numbers: show every value as typed
         shown[param_column(param)] = shown[param_column(param)].map(value_label)
     config: dict[str, Any] = {
         "trial": st.column_config.NumberColumn("trial", format="%d"),
         "rank_test_score": st.column_config.NumberColumn("rank", format="%d"),
+        "rung": st.column_config.NumberColumn("rung", format="%d"),
+        "samples": st.column_config.NumberColumn("samples", format="%d"),
         "mean_fit_time": st.column_config.NumberColumn("fit time (s)", format="%.3f"),
         "mean_score_time": st.column_config.NumberColumn("score time (s)", format="%.3f"),
     }

@@ -10,9 +10,17 @@ from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
 from dashboard_ui.grid_editor import grid_editor, prefill_grid
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
+from dashboard_ui.rungs import schedule_table
+from dashboard_ui.search_form import (
+    early_stopping,
+    halving_options,
+    n_iter_input,
+    samples_candidates,
+    search_control,
+)
 from dashboard_ui.text import plain
 from tuning.errors import InvalidInput, TuningError
-from tuning.schemas import SearchKind, TuningRunCreate
+from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service import (
     DEFAULT_SCORING,
     CsvPreview,
@@ -31,10 +39,6 @@ from tuning.service import (
 SAVED, UPLOAD = "Saved dataset", "Upload a CSV"
 PREFERRED_ESTIMATORS = ("RandomForestClassifier", "RandomForestRegressor")
 PREFERRED_DATASET = "breast_cancer"
-SEARCHES: dict[SearchKind, str] = {  # TuningRunCreate.search: its label
-    "grid": "Every combination",
-    "random": "Random sample",
-}
 
 user = signed_in_user()
 settings = ui.runtime().settings
@@ -168,26 +172,16 @@ estimator = st.selectbox(
 slots["estimator"] = st.empty()
 st.caption("Tick the parameters to tune and give their values; unticked ones keep their defaults.")
 slots["param_grid"] = st.empty()
-grid, problems = grid_editor(estimator, slots)
+# The search is chosen below; a sampling one lets a numeric range stay continuous.
+grid, problems = grid_editor(estimator, slots, sampled=samples_candidates())
 
 # --- 3. Search ----------------------------------------------------------------------------
 st.subheader("3. Search")
-search_col, n_iter_col, seed_col, cv_col, scoring_col = st.columns([3, 1.2, 1.2, 1.2, 2])
-st.session_state.setdefault("new.search", "grid")
-with search_col:
-    search = st.segmented_control(
-        "Search",
-        list(SEARCHES),
-        required=True,
-        key="new.search",
-        format_func=SEARCHES.__getitem__,
-    )
-n_iter = None
-if search == "random":
-    with n_iter_col:
-        st.session_state.setdefault("new.n_iter", 10)
-        n_iter = st.number_input("Candidates (n_iter)", min_value=1, key="new.n_iter")
-        slots["n_iter"] = st.empty()
+search = search_control(slots)
+halving: HalvingOptions | None = halving_options(slots) if search == "halving" else None
+n_iter_col, seed_col, cv_col, scoring_col = st.columns([1.2, 1.2, 1.2, 2])
+with n_iter_col:
+    n_iter = n_iter_input(search, halving, slots)
 with seed_col:
     st.session_state.setdefault("new.seed", None)  # no seed: the field starts empty
     seed = st.number_input(
@@ -207,6 +201,7 @@ with scoring_col:
     st.session_state.setdefault(f"new.scoring.{task.value}", DEFAULT_SCORING[task])
     scoring = st.selectbox("Scoring", scorers, key=f"new.scoring.{task.value}")
     slots["scoring"] = st.empty()
+stopping = early_stopping(search, slots)
 
 # --- 4. Launch ----------------------------------------------------------------------------
 st.subheader("4. Launch")
@@ -214,8 +209,10 @@ run_in = TuningRunCreate(
     dataset=dataset,
     estimator=estimator,
     param_grid=grid,
-    search=search or "grid",  # required: only None before its first value
+    search=search,
     n_iter=n_iter,
+    halving=halving,
+    **stopping,
     cv=cv,
     scoring=scoring,
     random_state=seed,
@@ -235,6 +232,12 @@ for field, reason in errors.items():
 
 if plan is not None:
     plan_metrics(plan, estimator=estimator, dataset=dataset)
+if plan is not None and plan.halving is not None:  # as the service resolves and stores it
+    st.caption(
+        "Successive halving's schedule: each rung keeps the best candidates of the one "
+        "before, on more samples."
+    )
+    st.dataframe(schedule_table(plan.halving), hide_index=True, key="new.schedule")
 
 if st.button("Launch run", type="primary", disabled=bool(errors), icon=":material/rocket_launch:"):
     try:

@@ -16,7 +16,9 @@ from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
 from dashboard_ui.notes import run_notes
 from dashboard_ui.refine import lineage
+from dashboard_ui.rungs import current_rung, schedule_table, stored_per_rung
 from dashboard_ui.schedule import poll_interval
+from dashboard_ui.search_form import search_words
 from dashboard_ui.text import plain
 from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import TuningError
@@ -54,7 +56,7 @@ for key in list(st.session_state):  # keep the trials of the run on screen only
 params = list(run.param_grid)
 
 st.title(ui.run_title(run))
-search = f"random search of {run.n_iter}" if run.search == "random" else "grid search"
+search = search_words(run.search, run.n_iter, run.halving)
 st.caption(
     f"Run `{run.id}` · {search} · {run.cv}-fold CV · scoring **{run.scoring}** · "
     f"by {plain(run.owner)} · created {ui.format_time(run.created_at)}"
@@ -141,6 +143,10 @@ def show(status: TuningStatus, trials: list) -> None:
     elif status.status is RunStatus.SUCCESS and status.result:
         shown = plain(", ".join(f"{k}={v!r}" for k, v in status.result.best_params.items()))
         st.success(f"Finished. Best {run.scoring}: **{status.result.best_score:.4f}** with {shown}")
+    if status.status.is_finished and run.stop_reason:
+        st.info(f"Stopped early: {plain(run.stop_reason)}.", icon=":material/timer_off:")
+    if run.halving is not None:
+        rungs(status, trials)
     if status.status.is_finished and len(trials):
         st.page_link(
             ui.RESULTS_PAGE,
@@ -162,6 +168,14 @@ def show(status: TuningStatus, trials: list) -> None:
             f"The newest {TABLE_ROWS} of {len(trials):,} trials; "
             "all of them are on the Results page."
         )
+
+
+def rungs(status: TuningStatus, trials: list) -> None:
+    """Successive halving's rungs: candidates, samples and trials stored so far in each."""
+    assert run.halving is not None
+    stored = stored_per_rung(run.halving, (trial.rung for trial in trials))
+    current = current_rung(run.halving, stored) if status.status in ACTIVE else None
+    st.dataframe(schedule_table(run.halving, stored, current), hide_index=True, key="monitor.rungs")
 
 
 def live(interval: float | None) -> None:

@@ -53,11 +53,10 @@ def load_trials(run_id: str, params: tuple[str, ...], version: tuple) -> pd.Data
     """The run's trials as a frame, read once per `version` (its status and trial count)."""
     with ui.db() as session:
         trials = list_trials(session=session, run_id=uuid.UUID(run_id))
-        return trials_frame(trials, list(params))
+    return trials_frame(trials, list(params))
 
 
-def overview(run: RunSummary, frame: pd.DataFrame, scored: pd.DataFrame) -> None:
-    best = scored.iloc[scored[SCORE].argmax()]
+def overview(run: RunSummary, frame: pd.DataFrame, scored: pd.DataFrame, best: pd.Series) -> None:
     score_col, trial_col, candidates_col, time_col = st.columns(4)
     score_col.metric(
         f"Best {run.scoring}",
@@ -67,6 +66,12 @@ def overview(run: RunSummary, frame: pd.DataFrame, scored: pd.DataFrame) -> None
     trial_col.metric("Best trial", f"#{int(best['trial'])}")
     candidates_col.metric("Candidates scored", f"{len(scored):,} / {len(frame):,}")
     time_col.metric("Tuning time", ui.format_duration(run.tuning_time or run.duration_s()))
+    if "iter" in best and pd.notna(best["iter"]):
+        st.markdown(
+            f"The best of the last rung (rung {int(best['iter']) + 1}, on "
+            f"{int(best['n_resources']):,} samples), as HalvingGridSearchCV picks it: earlier "
+            "rungs scored on fewer samples."
+        )
     pick = simplest_within_one_se(frame, params, run.estimator)
     if pick is not None and not pick.is_best:
         st.info(f"**Simpler choice:** {plain(pick.why)}", icon=":material/lightbulb:")
@@ -115,13 +120,21 @@ def parameters(run: RunSummary, frame: pd.DataFrame) -> None:
 
 def param_figure(run: RunSummary, frame: pd.DataFrame, param: str) -> object:
     values = run.param_grid[param]
-    if len(values) > MANY_VALUES and charts.is_numeric(values):
+    if isinstance(values, dict) or (len(values) > MANY_VALUES and charts.is_numeric(values)):
         table = score_by_bin(frame, param, log=param in log)
         return charts.score_by_param_figure(
             table, param, log=param in log, scoring=run.scoring, points=frame
         )
-    table = score_by_value(frame, param, values)
+    table = score_by_value(frame, param, tried_values(run, frame, param))
     return charts.score_by_param_figure(table, param, log=param in log, scoring=run.scoring)
+
+
+def tried_values(run: RunSummary, frame: pd.DataFrame, param: str) -> list:
+    """A parameter's values as in the grid; for a range sampled continuously, those tried."""
+    values = run.param_grid[param]
+    if isinstance(values, dict):
+        return sorted(frame[param_column(param)].dropna().unique())
+    return values
 
 
 def overfitting(run: RunSummary, frame: pd.DataFrame) -> None:
@@ -140,7 +153,7 @@ def overfitting(run: RunSummary, frame: pd.DataFrame) -> None:
     with right:
         ordered = list(parameter_importance(frame, params)["parameter"])
         param = st.selectbox("Gap by", ordered, key="results.gap_param")
-        values = run.param_grid[param]
+        values = tried_values(run, frame, param)
         table = gap_by_value(frame, param, values)
         figure = charts.gap_by_value_figure(table, param, log=param in log, scoring=run.scoring)
         st.plotly_chart(figure, key="results.gap")
@@ -244,6 +257,8 @@ if run.status is RunStatus.FAILURE:
     st.error(ui.failure_text(run.error_type, run.error_message), icon=":material/error:")
 if run.status is RunStatus.REVOKED:
     st.warning("This run was cancelled: the results cover the candidates it finished.")
+if run.stop_reason:
+    st.info(f"Stopped early: {plain(run.stop_reason)}.", icon=":material/timer_off:")
 lineage(run, user, page=ui.RESULTS_PAGE)
 if scored.empty:
     st.info("No candidate has a score yet, so there is nothing to chart.")
@@ -267,9 +282,12 @@ view = st.segmented_control(
 if view != VIEWS[0] or "view" in st.query_params:
     st.query_params["view"] = view  # a link to this page opens this section
 
-best = scored.iloc[scored[SCORE].argmax()]
+# The run's own best (a halving run's: the best of its last rung, as scikit-learn picks it);
+# while it has none yet, the best scored so far.
+recorded = frame[frame["trial"] == run.best_trial_index]
+best = recorded.iloc[0] if len(recorded) else scored.iloc[scored[SCORE].argmax()]
 if view == "Overview":
-    overview(run, frame, scored)
+    overview(run, frame, scored, best)
 elif view == "Parameters":
     parameters(run, frame)
 elif view == "Overfitting":

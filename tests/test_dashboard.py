@@ -730,7 +730,9 @@ def test_refine_opens_new_run_filled_in_and_the_launched_run_links_its_parent(
     assert "new.parent" not in app.session_state  # the next new run refines nothing
 
     parent = open_app(token, RESULTS_PAGE, run=str(run.id))
-    assert any(f"run {str(child.id)[:8]} (queued" in link for link in page_links(parent))
+    assert any(
+        f"run {str(child.id)[:8]} (" in link for link in page_links(parent)
+    )  # queued, or started where a worker is up
 
 
 def test_the_link_to_the_refined_run_can_be_dropped_before_launch(account, session):
@@ -754,3 +756,162 @@ def test_a_run_still_going_is_not_refined_yet(account, session):
     app = open_app(token, RESULTS_PAGE, run=str(run.id), view="Refine")
     assert any("refine it once it finishes" in i for i in texts(app, "info"))
     assert not [b for b in app.button if b.label == "Open in New run"]
+
+
+# --- Searches beyond a grid: halving, sampled ranges, early stopping --------------------------
+
+
+def make_halving_run(session: Session, user: User, status: RunStatus, **fields) -> TuningRun:
+    """A halving run over the factories' grid: rung 1 on 50 samples (6 candidates), rung 2 on
+    150 (2 candidates, stored as trials 6 and 7 when the run is finished)."""
+    halving = {
+        "candidates": "grid",
+        "factor": 3,
+        "min_resources": "exhaust",
+        "aggressive_elimination": False,
+        "n_candidates": [6, 2],
+        "n_resources": [50, 150],
+    }
+    run = make_run(session, user, status=status, search="halving", halving=halving, **fields)
+    survivors = [{"n_estimators": 100, "max_depth": None}, {"n_estimators": 100, "max_depth": 6}]
+    for trial in session.exec(select(Trial).where(Trial.run_id == run.id)):
+        trial.rung, trial.n_resources = 0, 50
+        session.add(trial)
+    n_second = 2 if status.is_finished else 1
+    for offset, params in enumerate(survivors[:n_second]):
+        trial = make_trial(run.id, 6 + offset, params, 0.8 - offset / 100, run.cv, utcnow())
+        trial.rung, trial.n_resources = 1, 150
+        session.add(trial)
+    run.rung, run.total_combinations, run.progress_total = 1, 8, 8
+    if status is RunStatus.SUCCESS:  # the best of the last rung, as the worker records it
+        run.best_trial_index, run.best_score, run.best_params = 6, 0.8, survivors[0]
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
+
+
+def test_new_run_with_halving_shows_its_schedule_and_launches_a_halving_run(account, session):
+    user, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+    app.segmented_control(key="new.search").set_value("halving").run()
+
+    assert any("Scores many candidates on a few samples" in c for c in texts(app, "caption"))
+    schedule = app.dataframe[0].value
+    assert list(schedule.columns) == ["rung", "candidates", "samples"]
+    assert schedule["candidates"].iloc[0] == 6 and schedule["rung"].iloc[0] == 1
+    assert schedule["samples"].is_monotonic_increasing
+    assert texts(app, "metric")[0] == str(schedule["candidates"].sum())
+
+    app.number_input(key="new.halving.factor").set_value(2.0)
+    app.segmented_control(key="new.halving.min_samples.grid").set_value("number").run()
+    app.number_input(key="new.halving.min_number").set_value(60).run()
+    assert app.dataframe[0].value["samples"].iloc[0] == 60
+    assert not app.error
+    next(b for b in app.button if b.label == "Launch run").click().run()
+
+    launched = list_runs(session=session, viewer=user).items[0]
+    assert launched.search == "halving"
+    assert launched.halving is not None
+    assert launched.halving["factor"] == 2 and launched.halving["min_resources"] == 60
+
+
+def test_a_continuous_range_for_a_random_search_submits_a_range(account, session):
+    user, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+    grid = "new.grid.RandomForestClassifier.n_estimators"
+    app.segmented_control(key=f"{grid}.mode").set_value("Range").run()
+    assert f"{grid}.how" not in [w.key for w in app.segmented_control]  # a grid takes values
+
+    app.segmented_control(key="new.search").set_value("random").run()
+    app.segmented_control(key=f"{grid}.how").set_value("Sample continuously").run()
+    app.number_input(key=f"{grid}.low").set_value(10)
+    app.number_input(key=f"{grid}.high").set_value(300)
+    app.segmented_control(key=f"{grid}.spacing").set_value("log").run()
+    app.number_input(key="new.n_iter").set_value(5).run()
+    assert not app.error
+    assert texts(app, "metric")[0] == "5"
+    next(b for b in app.button if b.label == "Launch run").click().run()
+
+    launched = list_runs(session=session, viewer=user).items[0]
+    assert launched.search == "random" and launched.n_iter == 5
+    assert launched.param_grid["n_estimators"] == {"low": 10, "high": 300, "log": True}
+
+
+def test_early_stopping_fields_reach_the_stored_run(account, session):
+    user, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+    app.number_input(key="new.stop_after").set_value(3)
+    app.number_input(key="new.time_budget").set_value(120.0).run()
+    assert not app.error
+    next(b for b in app.button if b.label == "Launch run").click().run()
+
+    launched = list_runs(session=session, viewer=user).items[0]
+    assert launched.stop_after_no_improvement == 3 and launched.time_budget_s == 120.0
+
+    app = open_app(token, NEW_RUN_PAGE)
+    app.segmented_control(key="new.search").set_value("halving").run()
+    assert "new.stop_after" not in [w.key for w in app.number_input]  # explained instead
+    assert any("scores do not compare" in c for c in texts(app, "caption"))
+
+
+def test_the_monitor_of_a_halving_run_shows_its_rungs(account, session):
+    user, token = account
+    run = make_halving_run(session, user, RunStatus.PROGRESS)
+
+    app = open_app(token, RUN_PAGE, run=str(run.id))
+
+    rungs = app.dataframe[0].value
+    assert list(rungs["stored"]) == ["6 / 6", "1 / 2"]
+    assert list(rungs["now"]) == ["", "◀ current"]
+    assert charts(app)  # best so far
+
+
+def test_results_of_a_halving_run_show_each_candidates_rung(account, session):
+    user, token = account
+    reason = "the time budget of 60 s was reached"
+    run = make_halving_run(session, user, RunStatus.SUCCESS, stop_reason=reason)
+
+    app = open_app(token, RESULTS_PAGE, run=str(run.id))
+    assert any("time budget of 60 s" in i for i in texts(app, "info"))
+    assert any(
+        "best of the last rung (rung 2, on 150 samples)" in m for m in texts(app, "markdown")
+    )
+    show(app, "Trials")
+    table = app.dataframe[0].value
+    assert list(table["rung"]) == [1] * 6 + [2] * 2
+    assert list(table["samples"]) == [50] * 6 + [150] * 2
+
+
+def test_halving_over_a_random_sample_takes_continuous_ranges(account, session):
+    user, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+    grid = "new.grid.RandomForestClassifier.n_estimators"
+    app.segmented_control(key="new.search").set_value("halving").run()
+    app.segmented_control(key="new.halving.candidates").set_value("random").run()
+    app.segmented_control(key=f"{grid}.mode").set_value("Range").run()
+    app.segmented_control(key=f"{grid}.how").set_value("Sample continuously").run()
+    assert not app.error, texts(app, "error")
+    assert app.number_input(key="new.halving.n_iter").value is None  # as the data allows
+    app.number_input(key="new.halving.n_iter").set_value(9).run()
+    assert app.dataframe[0].value["candidates"].iloc[0] == 9
+    next(b for b in app.button if b.label == "Launch run").click().run()
+
+    launched = list_runs(session=session, viewer=user).items[0]
+    assert launched.search == "halving" and launched.halving["candidates"] == "random"
+    assert isinstance(launched.param_grid["n_estimators"], dict)
+
+
+def test_results_of_a_run_over_a_continuous_range_chart_the_values_tried(account, session):
+    user, token = account
+    run = make_run(session, user, search="random", n_iter=6)
+    run.param_grid = {"n_estimators": {"low": 10, "high": 100, "log": True}, "max_depth": [3, 6]}
+    session.add(run)
+    session.commit()
+
+    app = open_app(token, RESULTS_PAGE, run=str(run.id))
+    for view in ("Parameters", "Overfitting", "Trials"):
+        show(app, view)
+        assert not app.exception, (view, app.exception)
+        assert charts(app) or view == "Trials", view
+    assert len(app.dataframe[0].value) == 6

@@ -1,8 +1,10 @@
-"""The grid editor's parsing and the monitor's polling schedule: the dashboard's pure parts."""
+"""The grid editor's parsing, the monitor's polling schedule and halving's rungs: the dashboard's
+pure parts."""
 
 import pytest
 
 from dashboard_ui.grid_values import parse_values, value_range
+from dashboard_ui.rungs import current_rung, schedule_table, stored_per_rung
 from dashboard_ui.schedule import poll_interval
 from tuning.domain import RunStatus
 from tuning.errors import InvalidInput
@@ -49,3 +51,17 @@ def test_value_range_spaces_values_linearly_or_on_a_log_scale():
     with pytest.raises(InvalidInput) as error:
         value_range(param="C", low=0, high=1, count=3, log=True, kind="float")
     assert error.value.field == "param_grid.C"
+
+
+HALVING = {"n_candidates": [9, 3, 1], "n_resources": [30, 90, 270]}
+
+
+def test_the_rungs_table_counts_stored_trials_and_marks_the_current_rung():
+    stored = stored_per_rung(HALVING, [0] * 9 + [1, 1, None])
+    assert stored == [9, 2, 0]
+    assert current_rung(HALVING, stored) == 1
+    table = schedule_table(HALVING, stored, current=1)
+    assert list(table["rung"]) == [1, 2, 3] and list(table["samples"]) == [30, 90, 270]
+    assert list(table["stored"]) == ["9 / 9", "2 / 3", "0 / 1"]
+    assert list(table["now"]) == ["", "◀ current", ""]
+    assert current_rung(HALVING, [9, 3, 1]) == 2  # all stored: the last

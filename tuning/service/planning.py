@@ -3,6 +3,7 @@
 import statistics
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -31,6 +32,8 @@ class RunPlan:
     n_candidates: int
     n_splits: int
     estimate: DurationEstimate | None
+    # Successive halving's options and schedule (candidates and samples per rung), else None.
+    halving: dict[str, Any] | None = None
 
     @property
     def n_fits(self) -> int:
@@ -46,7 +49,12 @@ def plan_run(
     estimate = estimate_duration(
         session=session, estimator=run.estimator, dataset_id=run.dataset_id, n_fits=n_fits
     )
-    return RunPlan(n_candidates=run.total_combinations, n_splits=run.cv, estimate=estimate)
+    return RunPlan(
+        n_candidates=run.total_combinations,
+        n_splits=run.cv,
+        estimate=estimate,
+        halving=run.halving,
+    )
 
 
 def estimate_duration(

@@ -97,7 +97,8 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
 
     Columns: trial, rank_test_score, param_* (values as given: None, words, ints, as objects),
     mean_test_score, std_test_score, split*_test_score, split*_train_score (nan where not
-    recorded), mean_fit_time, mean_score_time, error, worker, finished_at.
+    recorded), mean_fit_time, mean_score_time, error, worker, finished_at; for successive
+    halving also scikit-learn's iter (the rung, from 0) and n_resources (its samples).
     """
     n_splits = max((len(trial.split_scores) for trial in trials), default=0)
     splits = _split_matrix([trial.split_scores for trial in trials], n_splits)
@@ -117,6 +118,9 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
     columns["error"] = pd.Series([trial.error for trial in trials], dtype=object)
     columns["worker"] = pd.Series([trial.worker for trial in trials], dtype=object)
     columns["finished_at"] = [as_utc(trial.finished_at) for trial in trials]
+    if any(trial.rung is not None for trial in trials):
+        columns["iter"] = pd.Series([trial.rung for trial in trials], dtype="Int64")
+        columns["n_resources"] = pd.Series([trial.n_resources for trial in trials], dtype="Int64")
     frame = pd.DataFrame(columns)
     ranks = rank_test_scores([None if np.isnan(score) else score for score in frame[SCORE]])
     frame.insert(1, "rank_test_score", pd.Series(ranks, index=frame.index, dtype="Int64"))

@@ -1,0 +1,195 @@
+"""New run's Search section: the strategy, its options and early stopping, as submission fields."""
+
+from typing import Any, Literal
+
+import streamlit as st
+
+from tuning.schemas import HalvingOptions, SearchKind
+
+SEARCHES: dict[SearchKind, str] = {  # TuningRunCreate.search: its label
+    "grid": "Every combination",
+    "random": "Random sample",
+    "halving": "Successive halving",
+    "bayes": "Bayesian (TPE)",
+}
+EXPLAINED: dict[SearchKind, str] = {
+    "grid": "Tries every combination of the values given, as GridSearchCV does.",
+    "random": "Tries a fixed number of candidates drawn at random from the values or ranges, "
+    "as RandomizedSearchCV does.",
+    "halving": "Scores many candidates on a few samples, then keeps the best third (1/factor) "
+    "on ever more samples, as HalvingGridSearchCV and HalvingRandomSearchCV do.",
+    "bayes": "Proposes each next candidate from the scores so far (Optuna's TPE sampler), "
+    "so that later candidates gather where the scores are best.",
+}
+HALVING_CANDIDATES: dict[Literal["grid", "random"], str] = {
+    "grid": "Every grid combination",
+    "random": "A random sample",
+}
+MIN_SAMPLES = {  # HalvingOptions.min_resources, as offered
+    "exhaust": "As many as the last rung allows",
+    "smallest": "The smallest that fits the folds",
+    "number": "A number",
+}
+SEARCH_KEY = "new.search"
+HALVING_CANDIDATES_KEY = "new.halving.candidates"
+
+
+def chosen_search() -> SearchKind:
+    """The search chosen so far, for widgets drawn before the Search section (the grid)."""
+    return st.session_state.get(SEARCH_KEY) or "grid"
+
+
+def samples_candidates() -> bool:
+    """Whether the chosen search samples its candidates, so that a range may stay continuous."""
+    search = chosen_search()
+    if search == "halving":
+        return st.session_state.get(HALVING_CANDIDATES_KEY, "grid") == "random"
+    return search in ("random", "bayes")
+
+
+def search_control(slots: dict[str, Any]) -> SearchKind:
+    """The strategy, explained in a sentence under it."""
+    st.session_state.setdefault(SEARCH_KEY, "grid")
+    search: SearchKind = (
+        st.segmented_control(
+            "Search",
+            list(SEARCHES),
+            required=True,
+            key=SEARCH_KEY,
+            format_func=SEARCHES.__getitem__,
+        )
+        or "grid"  # required: only None before its first value
+    )
+    st.caption(EXPLAINED[search])
+    slots["search"] = st.empty()
+    return search
+
+
+def n_iter_input(search: SearchKind, halving: HalvingOptions | None, slots: dict) -> int | None:
+    """Candidates to sample: required for random and Bayesian search, optional for halving over
+    a random sample (as many as the data allows without it)."""
+    if search in ("random", "bayes"):
+        st.session_state.setdefault("new.n_iter", 10)
+        n_iter = st.number_input("Candidates (n_iter)", min_value=1, key="new.n_iter")
+    elif halving is not None and halving.candidates == "random":
+        st.session_state.setdefault("new.halving.n_iter", None)
+        n_iter = st.number_input(
+            "Candidates (n_iter)",
+            min_value=1,
+            placeholder="as the data allows",
+            key="new.halving.n_iter",
+            help="Empty: as many as the first rung's samples allow (scikit-learn's 'exhaust')",
+        )
+    else:
+        return None
+    slots["n_iter"] = st.empty()
+    return None if n_iter is None else int(n_iter)
+
+
+def halving_options(slots: dict[str, Any]) -> HalvingOptions:
+    """Successive halving's options: where its candidates come from, its factor, the samples of
+    its first rung and whether to eliminate aggressively."""
+    state = st.session_state
+    state.setdefault(HALVING_CANDIDATES_KEY, "grid")
+    state.setdefault("new.halving.factor", 3.0)
+    state.setdefault("new.halving.min_number", 100)
+    state.setdefault("new.halving.aggressive", False)
+    candidates_col, factor_col, min_col, number_col = st.columns([2, 1, 2, 1])
+    candidates = candidates_col.segmented_control(
+        "Candidates from",
+        list(HALVING_CANDIDATES),
+        required=True,
+        key=HALVING_CANDIDATES_KEY,
+        format_func=HALVING_CANDIDATES.__getitem__,
+    )
+    factor = factor_col.number_input(
+        "Factor",
+        min_value=1.1,
+        max_value=100.0,
+        step=0.5,
+        key="new.halving.factor",
+        help="Each rung keeps 1/factor of the candidates, on factor times the samples",
+    )
+    # scikit-learn's default follows the candidates: "exhaust" for a grid, "smallest" for a
+    # sample (whose number of candidates may itself be "as the data allows").
+    min_key = f"new.halving.min_samples.{candidates}"
+    state.setdefault(min_key, "exhaust" if candidates == "grid" else "smallest")
+    min_samples = min_col.segmented_control(
+        "Samples in the first rung",
+        list(MIN_SAMPLES),
+        required=True,
+        key=min_key,
+        format_func=MIN_SAMPLES.__getitem__,
+    )
+    min_resources: int | str = min_samples or "exhaust"
+    if min_samples == "number":
+        min_resources = int(
+            number_col.number_input("Samples", min_value=1, step=1, key="new.halving.min_number")
+        )
+    aggressive = st.checkbox(
+        "Aggressive elimination",
+        key="new.halving.aggressive",
+        help="Add rungs on the first rung's samples until the last rung is down to factor "
+        "candidates, when the data runs out before",
+    )
+    slots["halving"] = st.empty()
+    return HalvingOptions(
+        candidates=candidates or "grid",
+        factor=float(factor),
+        min_resources=min_resources,  # type: ignore[arg-type]  # a number or one of the words
+        aggressive_elimination=aggressive,
+    )
+
+
+def early_stopping(search: SearchKind, slots: dict[str, Any]) -> dict[str, Any]:
+    """The early-stopping fields: after N candidates without improvement, or a time budget."""
+    state = st.session_state
+    state.setdefault("new.stop_after", None)
+    state.setdefault("new.time_budget", None)
+    fields: dict[str, Any] = {"stop_after_no_improvement": None, "time_budget_s": None}
+    with st.expander("Early stopping"):
+        patience_col, budget_col = st.columns(2)
+        with patience_col:
+            if search == "halving":
+                st.caption(
+                    "No stop on a lack of improvement for halving: its rungs score candidates "
+                    "on different numbers of samples, so their scores do not compare. A time "
+                    "budget bounds it."
+                )
+            else:
+                patience = st.number_input(
+                    "Stop after N candidates without improvement",
+                    min_value=1,
+                    step=1,
+                    placeholder="never",
+                    key="new.stop_after",
+                )
+                fields["stop_after_no_improvement"] = None if patience is None else int(patience)
+            slots["stop_after_no_improvement"] = st.empty()
+        with budget_col:
+            budget = st.number_input(
+                "Time budget (s)",
+                min_value=1.0,
+                step=60.0,
+                placeholder="none",
+                key="new.time_budget",
+                help="The run ends with its best so far at the first candidate past it",
+            )
+            fields["time_budget_s"] = None if budget is None else float(budget)
+            slots["time_budget_s"] = st.empty()
+    return fields
+
+
+def search_words(search: str, n_iter: int | None, halving: dict[str, Any] | None) -> str:
+    """A run's search in a few words, for the line under its title."""
+    if search == "random":
+        return f"random search of {n_iter}"
+    if search == "bayes":
+        return f"Bayesian search (TPE) of {n_iter}"
+    if search == "halving" and halving is not None:
+        source = "a random sample" if halving["candidates"] == "random" else "the grid"
+        return (
+            f"successive halving over {source}, factor {halving['factor']:g}, "
+            f"{len(halving['n_candidates'])} rungs"
+        )
+    return "grid search"
