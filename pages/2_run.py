@@ -100,6 +100,9 @@ def progress_bar(status: TuningStatus, done: int) -> tuple[float, str]:
     """Percentage and message for the bar, for every status."""
     if status.progress is not None:
         return status.progress.percentage, status.progress.status
+    if status.status is RunStatus.SUCCESS and run.stop_reason is not None:  # stopped early
+        total = run.total_combinations or 1
+        return round(100 * done / total, 2), run.progress_message or run.stop_reason
     if status.status is RunStatus.SUCCESS:
         total = status.result.total_combinations if status.result else done
         return 100.0, f"Completed {total} parameter combinations"

@@ -1,7 +1,6 @@
 """Halving, Bayesian, ranged and early-stopped runs on a real worker, Redis and database, against
 scikit-learn's own HalvingGridSearchCV and RandomizedSearchCV on the same inputs."""
 
-import numpy as np
 import pytest
 from scipy import stats
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -14,7 +13,7 @@ from tuning.ml.datasets import load_bundled
 from tuning.ml.search import build_pipeline, pipeline_params
 from tuning.models import Proposal, TuningRun
 
-from helpers import submit, trials_of, wait_until_finished
+from helpers import read_status, submit, trials_of, wait_until_finished, wait_until_released
 
 pytestmark = [pytest.mark.database, pytest.mark.usefixtures("worker")]
 
@@ -123,14 +122,37 @@ def test_no_improvement_ends_the_run_early_with_the_best_so_far(runtime, user):
         param_grid=grid,
         stop_after_no_improvement=5,
     )
-    status = wait_until_finished(runtime, run_id)
-    assert status.status is RunStatus.SUCCESS, status
+    assert wait_until_finished(runtime, run_id).status is RunStatus.SUCCESS
+    wait_until_released(runtime, run_id)  # candidates in flight at the stop are stored too
+    status = read_status(runtime, run_id)
     trials = trials_of(runtime, run_id)
     assert len(trials) < 40
     run = run_row(runtime, run_id)
     assert run.stop_reason == "no better score in the last 5 candidates"
+    assert run.progress_message.startswith(f"Stopped after {len(trials)} of 40")
     scored = [t for t in trials if t.mean_test_score is not None]
     assert status.result.best_score == max(t.mean_test_score for t in scored)
+    assert run.best_trial_index == max(scored, key=lambda t: t.mean_test_score).index
+
+
+def test_a_bayesian_run_stopped_early_counts_the_candidates_in_flight(runtime, user):
+    space = {"C": {"low": 0.01, "high": 1000, "log": True}, "gamma": {"low": 1e-5, "high": 0.1}}
+    run_id = submit(
+        runtime,
+        user,
+        dataset="breast_cancer",
+        estimator="SVC",
+        param_grid=space,
+        search="bayes",
+        n_iter=40,
+        random_state=0,
+        stop_after_no_improvement=4,
+    )
+    assert wait_until_finished(runtime, run_id).status is RunStatus.SUCCESS
+    wait_until_released(runtime, run_id)
+    status, trials = read_status(runtime, run_id), trials_of(runtime, run_id)
+    assert len(trials) < 40
+    assert status.result.best_score == max(t.mean_test_score for t in trials)
 
 
 def test_time_budget_ends_a_run_at_the_next_candidate(runtime, user):

@@ -2,7 +2,7 @@
 best when every candidate is stored, an early stop with the best so far, or halving's next rung.
 """
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
 from tuning.config import Settings
@@ -19,7 +19,14 @@ def after_stored(
     *, session: Session, queue: TaskQueue, settings: Settings, run: TuningRun, n_stored: int
 ) -> None:
     """What a task's stored trials settle: the run's end, an early stop, or the next rung."""
-    if n_stored >= run.total_combinations:
+    status, stopped = session.execute(
+        select(col(TuningRun.status), col(TuningRun.stop_reason)).where(col(TuningRun.id) == run.id)
+    ).one()
+    session.commit()
+    if RunStatus(status) is RunStatus.SUCCESS and stopped is not None:
+        # Stopped early while this task's candidates were in flight: they count too.
+        record_best(session=session, run=run, stopped_because=stopped, late=True)
+    elif n_stored >= run.total_combinations:
         record_best(session=session, run=run)
     elif reason := stop_reason(session=session, run=run):
         record_best(session=session, run=run, stopped_because=reason)
@@ -27,11 +34,14 @@ def after_stored(
         open_next_rung(session=session, queue=queue, settings=settings, run=run, n_stored=n_stored)
 
 
-def record_best(*, session: Session, run: TuningRun, stopped_because: str | None = None) -> None:
+def record_best(
+    *, session: Session, run: TuningRun, stopped_because: str | None = None, late: bool = False
+) -> None:
     """End a run: SUCCESS with scikit-learn's best, or FAILURE when none scored. Called when
     every candidate is stored, or early (`stopped_because`) with the best so far. Halving's
     best is the best of its last rung (of the last rung reached, when stopped early). Guarded:
-    the first caller ends it, a late one changes nothing."""
+    the first caller ends it, a late one changes nothing; but `late`, for a run stopped early
+    that has since stored the candidates in flight at its stop, the best is read again."""
     query = (
         select(col(Trial.index), col(Trial.mean_test_score), col(Trial.params), col(Trial.error))
         .where(col(Trial.run_id) == run.id)
@@ -50,6 +60,8 @@ def record_best(*, session: Session, run: TuningRun, stopped_because: str | None
     started = as_utc(run.started_at) or utcnow()
     tuning_time = round((utcnow() - started).total_seconds(), 3)
     if best is None:
+        if late:
+            return
         first_error = next((error for *_, error in rows if error), "no candidate scored")
         error_type, _, message = first_error.partition(": ")
         finish(
@@ -69,16 +81,27 @@ def record_best(*, session: Session, run: TuningRun, stopped_because: str | None
             f"Stopped after {n_stored} of {run.total_combinations} parameter combinations: "
             f"{stopped_because}"
         )
+    outcome = {
+        "best_params": params,
+        "best_score": score,
+        "best_trial_index": index,
+        "progress_current": n_stored,
+        "progress_message": message[:200],
+    }
+    if late:
+        session.execute(
+            update(TuningRun)
+            .where(col(TuningRun.id) == run.id, col(TuningRun.status) == RunStatus.SUCCESS)
+            .values(**outcome)
+        )
+        session.commit()
+        return
     finish(
         session=session,
         kind=TuningRun,
         run_id=run.id,
         status=RunStatus.SUCCESS,
-        best_params=params,
-        best_score=score,
-        best_trial_index=index,
         tuning_time=tuning_time,
-        progress_current=n_stored,
-        progress_message=message[:200],
         stop_reason=stopped_because,
+        **outcome,
     )
