@@ -64,6 +64,12 @@ bench: $(VENV)/.dev
 bench-fanout: $(VENV)/.dev
 	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
 
+# Halving and Bayesian search vs grid, random and scikit-learn on digits x SVC (issue 9): cv=3,
+# 5 seeds, 10 to 15 min on 2 cores. E.g. BENCH_ARGS='--quick' (about 3 min) or '--cv 5'.
+.PHONY: bench-searches
+bench-searches: $(VENV)/.dev
+	$(BIN)/python -m bench.searches $(BENCH_ARGS)
+
 # The dashboard's pages in Debian's Chromium vs optuna-dashboard (issue 8); optuna-dashboard and
 # optuna come from requirements-bench.txt. E.g. BENCH_ARGS='--quick' (small data, one repeat).
 .PHONY: bench-dashboard

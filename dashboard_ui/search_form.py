@@ -65,6 +65,11 @@ def search_control(slots: dict[str, Any]) -> SearchKind:
     return search
 
 
+def asks_n_iter(search: SearchKind, halving: HalvingOptions | None) -> bool:
+    """Whether the search samples a number of candidates (random, Bayesian, halving's sample)."""
+    return search in ("random", "bayes") or (halving is not None and halving.candidates == "random")
+
+
 def n_iter_input(search: SearchKind, halving: HalvingOptions | None, slots: dict) -> int | None:
     """Candidates to sample: required for random and Bayesian search, optional for halving over
     a random sample (as many as the data allows without it)."""
@@ -114,10 +119,9 @@ def halving_options(slots: dict[str, Any]) -> HalvingOptions:
     # sample (whose number of candidates may itself be "as the data allows").
     min_key = f"new.halving.min_samples.{candidates}"
     state.setdefault(min_key, "exhaust" if candidates == "grid" else "smallest")
-    min_samples = min_col.segmented_control(
+    min_samples = min_col.selectbox(
         "Samples in the first rung",
         list(MIN_SAMPLES),
-        required=True,
         key=min_key,
         format_func=MIN_SAMPLES.__getitem__,
     )

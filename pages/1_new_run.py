@@ -12,6 +12,7 @@ from dashboard_ui.grid_editor import grid_editor, prefill_grid
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
 from dashboard_ui.rungs import schedule_table
 from dashboard_ui.search_form import (
+    asks_n_iter,
     early_stopping,
     halving_options,
     n_iter_input,
@@ -179,9 +180,13 @@ grid, problems = grid_editor(estimator, slots, sampled=samples_candidates())
 st.subheader("3. Search")
 search = search_control(slots)
 halving: HalvingOptions | None = halving_options(slots) if search == "halving" else None
-n_iter_col, seed_col, cv_col, scoring_col = st.columns([1.2, 1.2, 1.2, 2])
-with n_iter_col:
-    n_iter = n_iter_input(search, halving, slots)
+n_iter = None
+if asks_n_iter(search, halving):
+    n_iter_col, seed_col, cv_col, scoring_col = st.columns([1.2, 1.2, 1.2, 2])
+    with n_iter_col:
+        n_iter = n_iter_input(search, halving, slots)
+else:
+    seed_col, cv_col, scoring_col = st.columns([1.2, 1.2, 2])
 with seed_col:
     st.session_state.setdefault("new.seed", None)  # no seed: the field starts empty
     seed = st.number_input(

@@ -804,7 +804,7 @@ def test_new_run_with_halving_shows_its_schedule_and_launches_a_halving_run(acco
     assert texts(app, "metric")[0] == str(schedule["candidates"].sum())
 
     app.number_input(key="new.halving.factor").set_value(2.0)
-    app.segmented_control(key="new.halving.min_samples.grid").set_value("number").run()
+    app.selectbox(key="new.halving.min_samples.grid").set_value("number").run()
     app.number_input(key="new.halving.min_number").set_value(60).run()
     assert app.dataframe[0].value["samples"].iloc[0] == 60
     assert not app.error
