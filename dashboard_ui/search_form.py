@@ -146,12 +146,20 @@ def halving_options(slots: dict[str, Any]) -> HalvingOptions:
 
 
 def early_stopping(search: SearchKind, slots: dict[str, Any]) -> dict[str, Any]:
-    """The early-stopping fields: after N candidates without improvement, or a time budget."""
+    """The early-stopping fields: after N candidates without improvement, or a time budget;
+    and whether to score the training folds too."""
     state = st.session_state
     state.setdefault("new.stop_after", None)
     state.setdefault("new.time_budget", None)
+    state.setdefault("new.train_scores", True)
     fields: dict[str, Any] = {"stop_after_no_improvement": None, "time_budget_s": None}
-    with st.expander("Early stopping"):
+    with st.expander("Early stopping and cost"):
+        fields["return_train_score"] = st.checkbox(
+            "Score the training folds too (for the Overfitting view)",
+            key="new.train_scores",
+            help="Predicting on each fold's training rows can cost as much as the fit (SVC: "
+            "about half the run's time); without it, Results has no overfitting view",
+        )
         patience_col, budget_col = st.columns(2)
         with patience_col:
             if search == "halving":

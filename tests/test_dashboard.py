@@ -842,12 +842,14 @@ def test_early_stopping_fields_reach_the_stored_run(account, session):
     user, token = account
     app = open_app(token, NEW_RUN_PAGE)
     app.number_input(key="new.stop_after").set_value(3)
+    app.checkbox(key="new.train_scores").uncheck()
     app.number_input(key="new.time_budget").set_value(120.0).run()
     assert not app.error
     next(b for b in app.button if b.label == "Launch run").click().run()
 
     launched = list_runs(session=session, viewer=user).items[0]
     assert launched.stop_after_no_improvement == 3 and launched.time_budget_s == 120.0
+    assert launched.return_train_score is False
 
     app = open_app(token, NEW_RUN_PAGE)
     app.segmented_control(key="new.search").set_value("halving").run()

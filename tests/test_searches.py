@@ -13,7 +13,14 @@ from tuning.ml.datasets import load_bundled
 from tuning.ml.search import build_pipeline, pipeline_params
 from tuning.models import Proposal, TuningRun
 
-from helpers import read_status, submit, trials_of, wait_until_finished, wait_until_released
+from helpers import (
+    gridsearch_best,
+    read_status,
+    submit,
+    trials_of,
+    wait_until_finished,
+    wait_until_released,
+)
 
 pytestmark = [pytest.mark.database, pytest.mark.usefixtures("worker")]
 
@@ -52,6 +59,18 @@ def test_halving_run_equals_halvinggridsearchcv_rung_by_rung(runtime, user):
     run = run_row(runtime, run_id)
     assert run.halving["n_candidates"] == theirs.n_candidates_
     assert run.rung == len(theirs.n_candidates_) - 1
+
+
+def test_a_run_without_train_scores_stores_none_and_still_equals_gridsearchcv(runtime, user):
+    grid = {"C": [0.1, 1, 10], "gamma": [0.01, 0.1]}
+    run_id = submit(runtime, user, estimator="SVC", param_grid=grid, return_train_score=False)
+    status = wait_until_finished(runtime, run_id)
+    assert status.status is RunStatus.SUCCESS, status
+    assert (status.result.best_params, status.result.best_score) == gridsearch_best(
+        "iris", "SVC", grid, "accuracy", 3
+    )
+    assert all(t.split_train_scores is None for t in trials_of(runtime, run_id))
+    assert run_row(runtime, run_id).return_train_score is False
 
 
 def test_random_search_over_ranges_equals_randomizedsearchcv(runtime, user):

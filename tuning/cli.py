@@ -85,6 +85,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="End after N candidates without a better score",
     )
     tune.add_argument("--time-budget", type=float, help="End after this many seconds")
+    tune.add_argument(
+        "--no-train-scores",
+        action="store_true",
+        help="Do not score the training folds (faster; no overfitting view)",
+    )
     tune.add_argument("--random-state", type=int, help="Seed for sampling and estimators")
     tune.add_argument("--cv", type=int, default=5, help="CV folds (default 5)")
     tune.add_argument("--scoring", help="A scikit-learn scorer name (default by task)")
@@ -183,6 +188,7 @@ def _tuning_run(args: argparse.Namespace, param_grid: object, halving: object) -
         halving=HalvingOptions.model_validate(halving) if halving is not None else None,
         stop_after_no_improvement=args.stop_after_no_improvement,
         time_budget_s=args.time_budget,
+        return_train_score=not args.no_train_scores,
     )
 
 

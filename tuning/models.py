@@ -102,6 +102,8 @@ class TuningRun(SQLModel, table=True):
     stop_after_no_improvement: int | None = None
     time_budget_s: float | None = None
     stop_reason: str | None = Field(default=None, max_length=200)
+    # Whether each fold's training rows are scored too (the overfitting view), as in sklearn.
+    return_train_score: bool = True
 
     @property
     def first_rung_size(self) -> int:

@@ -140,6 +140,11 @@ class TuningRunCreate(BaseModel):
     time_budget_s: float | None = Field(
         default=None, gt=0, le=7 * 24 * 3600, description="End after this many seconds"
     )
+    return_train_score: bool = Field(
+        default=True,
+        description="Also score each fold's training rows, for the overfitting view; off is "
+        "faster where predicting is costly (SVC: about half the time)",
+    )
 
 
 def testing_message(current: int, total: int, rung: tuple[int, int] | None = None) -> str:
@@ -184,6 +189,7 @@ class RunPublic(BaseModel):
     stop_after_no_improvement: int | None = None
     time_budget_s: float | None = None
     stop_reason: str | None = Field(default=None, description="Why the run ended early, if it did")
+    return_train_score: bool = True
 
 
 class TrialPublic(BaseModel):

@@ -49,7 +49,7 @@ class SearchSpace:
 @dataclass(frozen=True)
 class CandidateResult:
     split_scores: list[float]  # nan where a split failed, as in cv_results_
-    split_train_scores: list[float]
+    split_train_scores: list[float]  # empty where they were not asked for
     mean_test_score: float
     std_test_score: float
     mean_fit_time: float
@@ -121,7 +121,13 @@ def make_splits(cv: int, table: Table, estimator: BaseEstimator) -> Splits:
 
 
 def evaluate_candidate(
-    pipeline: Pipeline, params: dict[str, Any], table: Table, splits: Splits, scoring: str
+    pipeline: Pipeline,
+    params: dict[str, Any],
+    table: Table,
+    splits: Splits,
+    scoring: str,
+    *,
+    return_train_score: bool = True,
 ) -> CandidateResult:
     """Fit and score one candidate on every split with scikit-learn's `cross_validate`.
 
@@ -140,7 +146,7 @@ def evaluate_candidate(
                 cv=splits,
                 scoring=get_scorer(scoring),
                 error_score=np.nan,
-                return_train_score=True,
+                return_train_score=return_train_score,
             )
         except ValueError as exc:  # "All the N fits failed": every split raised
             if "fits failed" not in str(exc):
@@ -156,7 +162,7 @@ def evaluate_candidate(
     mean, std = _mean_and_std(test)
     return CandidateResult(
         split_scores=test,
-        split_train_scores=[float(score) for score in scores["train_score"]],
+        split_train_scores=[float(score) for score in scores.get("train_score", [])],
         mean_test_score=mean,
         std_test_score=std,
         mean_fit_time=float(np.mean(scores["fit_time"])),

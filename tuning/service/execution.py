@@ -123,7 +123,14 @@ def _evaluate(
         if not _is_active(session, run.id):
             break  # cancelled
         params, splits, rung = _candidate(session, run, work, plan, position)
-        result = evaluate_candidate(work.pipeline, params, work.table, splits, run.scoring)
+        result = evaluate_candidate(
+            work.pipeline,
+            params,
+            work.table,
+            splits,
+            run.scoring,
+            return_train_score=run.return_train_score,
+        )
         pending.append(_trial(run.id, position, params, result, worker, started_at, **rung))
         n_evaluated += 1
         if probing and time.monotonic() - began >= PROBE_S:
@@ -173,7 +180,14 @@ def _evaluate_proposals(
         if proposal is None:
             break
         index, params = proposal
-        result = evaluate_candidate(work.pipeline, params, work.table, work.splits, run.scoring)
+        result = evaluate_candidate(
+            work.pipeline,
+            params,
+            work.table,
+            work.splits,
+            run.scoring,
+            return_train_score=run.return_train_score,
+        )
         n_stored = _flush(
             session, queue, run, [_trial(run.id, index, params, result, worker, started_at)]
         )
@@ -230,7 +244,7 @@ def _trial(
         "mean_test_score": _finite(result.mean_test_score),
         "std_test_score": _finite(result.std_test_score),
         "split_scores": [_finite(score) for score in result.split_scores],
-        "split_train_scores": [_finite(score) for score in result.split_train_scores],
+        "split_train_scores": [_finite(score) for score in result.split_train_scores] or None,
         "mean_fit_time": result.mean_fit_time,
         "mean_score_time": result.mean_score_time,
         "error": result.error,

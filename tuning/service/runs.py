@@ -81,6 +81,7 @@ def validate_run(
         halving=halving,
         stop_after_no_improvement=run_in.stop_after_no_improvement,
         time_budget_s=run_in.time_budget_s,
+        return_train_score=run_in.return_train_score,
         n_iter=space.n_iter,
         random_state=space.random_state,
         cv=run_in.cv,
@@ -186,6 +187,7 @@ class RunSummary:
     stop_after_no_improvement: int | None
     time_budget_s: float | None
     stop_reason: str | None
+    return_train_score: bool
 
     @property
     def is_active(self) -> bool:
