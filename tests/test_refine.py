@@ -6,13 +6,14 @@ import math
 import pytest
 from sqlmodel import select
 
-from tuning.domain import RunStatus
+from tuning.domain import RunStatus, utcnow
 from tuning.errors import Forbidden, InvalidInput
 from tuning.ml.catalog import get_estimator
 from tuning.models import Trial
-from tuning.service import plan_run, refine_grid, run_children, run_parent
+from tuning.schemas import HalvingOptions
+from tuning.service import plan_run, refine_grid, run_children, run_like, run_parent, run_trials
 
-from factories import make_run, other_user
+from factories import make_run, make_trial, other_user
 
 pytestmark = pytest.mark.database
 
@@ -179,3 +180,52 @@ def test_a_range_is_refined_between_the_values_its_candidates_drew(session, user
     finer = [value for value in c_values if value != 2]
     ratios = [high / low for low, high in itertools.pairwise(finer)]
     assert ratios == pytest.approx([ratios[0]] * len(ratios), rel=0.02)  # geometric
+
+
+def test_a_halving_run_is_refined_around_its_last_rung(session, user):
+    grid = {"n_estimators": [10, 50, 100, 200, 400]}
+    # On the first rung's few samples 400 looked best; on the last rung's, 100 is.
+    run = make_run(session, user, param_grid=grid, score=lambda p: p["n_estimators"] / 1000)
+    for trial in session.exec(select(Trial).where(Trial.run_id == run.id)):
+        trial.rung, trial.n_resources = 0, 50
+        session.add(trial)
+    last = make_trial(run.id, 5, {"n_estimators": 100}, 0.2, run.cv, utcnow())
+    last.rung, last.n_resources = 1, 150
+    session.add(last)
+    session.commit()
+
+    refined = refine_grid(session=session, run_id=run.id, viewer=user, top_k=1)
+
+    assert refined.top_trials == (5,)
+    assert refined.param_grid == {"n_estimators": [75, 100, 125, 150, 175]}
+
+
+def test_a_relaunch_keeps_the_search_and_its_options(session, user):
+    halving = {
+        "candidates": "grid",
+        "factor": 2.0,
+        "min_resources": "smallest",
+        "aggressive_elimination": True,
+        "n_candidates": [4, 2, 1],
+        "n_resources": [18, 36, 72],
+    }
+    run = make_run(
+        session,
+        user,
+        param_grid={"n_estimators": [10, 50, 100, 200]},
+        search="halving",
+        halving=halving,
+        time_budget_s=60.0,
+        return_train_score=False,
+    )
+    summary = run_trials(session=session, run_id=run.id, viewer=user).run
+
+    again = run_like(summary, param_grid={"n_estimators": [10, 50]})
+
+    assert again.search == "halving" and again.time_budget_s == 60.0
+    assert again.halving == HalvingOptions(
+        candidates="grid", factor=2.0, min_resources="smallest", aggressive_elimination=True
+    )
+    assert again.return_train_score is False
+    refined = refine_grid(session=session, run_id=run.id, viewer=user, top_k=1).run_in()
+    assert refined.search == "grid" and refined.halving is None

@@ -21,7 +21,7 @@ from sqlmodel import Session, col
 from tuning.errors import Forbidden, InvalidInput, NotFound
 from tuning.ml.catalog import ParamSpec, get_estimator
 from tuning.models import TuningRun, User
-from tuning.schemas import TuningRunCreate
+from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service.access import only_visible, parse_id
 from tuning.service.runs import RunSummary, get_run_summary, grid_size
 from tuning.service.trials import SCORE, param_column, run_trials
@@ -53,19 +53,30 @@ class RefinedGrid:
             param_grid=self.param_grid,
             search="grid",
             n_iter=None,
+            halving=None,
             parent_run_id=str(self.run.id),
         )
 
 
 def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
-    """A submission with `run`'s dataset, estimator, grid, search, folds, scoring and seed, and
-    `changes` (for example a new `param_grid`)."""
+    """A submission with `run`'s dataset, estimator, grid, search (with its halving options and
+    early stopping), folds, scoring, seed and train scores, and `changes` (for example a new
+    `param_grid`)."""
+    halving = None
+    if run.halving is not None:  # its options, not the schedule they made
+        halving = HalvingOptions.model_validate(
+            {key: value for key, value in run.halving.items() if key in HalvingOptions.model_fields}
+        )
     fields: dict[str, Any] = {
         "dataset": str(run.dataset_id),
         "estimator": run.estimator,
         "param_grid": run.param_grid,
-        "search": "random" if run.search == "random" else "grid",
+        "search": run.search,
         "n_iter": run.n_iter,
+        "halving": halving,
+        "stop_after_no_improvement": run.stop_after_no_improvement,
+        "time_budget_s": run.time_budget_s,
+        "return_train_score": run.return_train_score,
         "cv": run.cv,
         "scoring": run.scoring,
         "random_state": run.random_state,
@@ -135,12 +146,15 @@ def refine_trials(
 
 
 def _top_candidates(run: RunSummary, trials: pd.DataFrame, top_k: int) -> pd.DataFrame:
-    """The `top_k` best scored trials of a finished run, best (then earliest) first."""
+    """The `top_k` best scored trials of a finished run, best (then earliest) first; for
+    successive halving, of its last rung (earlier rungs scored on fewer samples)."""
     if not run.status.is_finished:
         raise InvalidInput("tuning_run_id", "the run is still going: refine it once it finishes")
     if top_k < 1:
         raise InvalidInput("top_k", "refine around at least one candidate")
     scored = trials[trials[SCORE].notna()]
+    if "iter" in scored and scored["iter"].notna().any():
+        scored = scored[scored["iter"] == scored["iter"].max()]
     if scored.empty:
         raise InvalidInput("tuning_run_id", "no candidate of this run scored: nothing to refine")
     return scored.sort_values([SCORE, "trial"], ascending=[False, True]).head(top_k)
