@@ -132,8 +132,10 @@ def test_fitting_with_each_suggested_value_works(name: str, param: str) -> None:
     if spec.scale:
         X = StandardScaler().fit_transform(X)
     small = {"n_estimators": 5} if "n_estimators" in spec.params and param != "n_estimators" else {}
+    if name.startswith("HistGradientBoosting") and param != "max_iter":
+        small = {"max_iter": 5}
     for value in spec.params[param].suggested:
-        # A few trees are enough to show the value fits; the forests' default 100 is slow.
+        # A few trees are enough to show the value fits; the ensembles' default 100 is slow.
         model = clone(make_estimator(name)).set_params(**small, **{param: value}).fit(X, y)
         assert np.isfinite(model.predict(X[:5]).astype(float)).all()
 
