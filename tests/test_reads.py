@@ -7,7 +7,7 @@ import pytest
 
 from tuning.domain import RunStatus, utcnow
 from tuning.errors import Forbidden, InvalidInput, NotFound
-from tuning.schemas import TuningRunCreate
+from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service import (
     check_submission,
     csv_columns,
@@ -150,6 +150,15 @@ def test_plan_counts_candidates_and_fits_and_estimates_from_similar_runs(session
     assert plan.estimate.seconds == pytest.approx(12 * 0.5)
     wine = get_dataset(session=session, name="wine", viewer=user)
     assert estimate_duration(session=session, estimator="SVC", dataset_id=wine.id, n_fits=5) is None
+
+    # Halving: 3 candidates on 72 of wine's 178 rows, then 1 on 144, counted as full-data fits.
+    halving = run_in.model_copy(
+        update={"search": "halving", "halving": HalvingOptions(factor=2, min_resources=72)}
+    )
+    plan = plan_run(session=session, settings=settings, run_in=halving, viewer=user)
+    assert plan.halving["n_candidates"] == [3, 2] and plan.halving["n_resources"] == [72, 144]
+    full_data_fits = (3 * 72 + 2 * 144) / 178 * 4
+    assert plan.estimate.seconds == pytest.approx(full_data_fits * 0.5)
 
 
 @pytest.mark.database
