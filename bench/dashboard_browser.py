@@ -261,6 +261,13 @@ def click(page: Page, section: str, size: int, row: Row) -> None:
     settle(page, f"results-{size}-{section}", row, since, need_chart=False)
 
 
+def show_parallel(page: Page, size: int, row: Row) -> None:
+    """In Parameters, turn on the parallel coordinates: from the click to the chart drawn."""
+    since = page.evaluate("__bench.reset()")
+    page.get_by_text("Show the parallel coordinates").click()
+    settle(page, f"results-{size}-parallel", row, since)
+
+
 def time_results(page: Page, url: str, run_id: str, size: int, repeat: int) -> list[Row]:
     targets = (1.5, 4.0) if size <= 5000 else (3.0, 8.0)  # twice the time past 5,000 trials
     first, row = (
@@ -269,13 +276,17 @@ def time_results(page: Page, url: str, run_id: str, size: int, repeat: int) -> l
     clicks = {
         section: Row(f"  click {section}", f"{size:,}") for section in [*SECTIONS[1:], SECTIONS[0]]
     }
+    parallel = Row("  + parallel coordinates", f"{size:,}")
     load(page, f"{url}/results?run={run_id}", f"results-{size}-first", first)
     for _ in range(repeat):
         load(page, f"{url}/results?run={run_id}", f"results-{size}", row)
         if page.get_by_test_id("stButtonGroup").filter(has_text=SECTIONS[0]).count():
             for section, clicked in clicks.items():
                 click(page, section, size, clicked)
-    return [first, row, *(clicked for clicked in clicks.values() if clicked.first)]
+                if section == "Parameters":  # the toggle is off again once the page moves on
+                    show_parallel(page, size, parallel)
+    sections = [clicked for clicked in clicks.values() if clicked.first]
+    return [first, row, *sections[:1], *([parallel] if parallel.first else []), *sections[1:]]
 
 
 def time_new_server(browser: Browser, settings: Settings, tmp: Path, repeat: int) -> list[Row]:

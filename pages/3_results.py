@@ -109,10 +109,13 @@ def parameters(run: RunSummary, frame: pd.DataFrame) -> None:
         figure = charts.heatmap_figure(table, rows, columns, how=how)
         st.plotly_chart(figure, key="results.heatmap")
     st.subheader("Every candidate across all parameters")
-    st.plotly_chart(
-        charts.parallel_figure(frame, params, log=log, scoring=run.scoring),
-        key="results.parallel",
-    )
+    # Parallel coordinates draw with WebGL, about 1.7 s in a browser without a GPU even for a
+    # few lines: drawn when asked for.
+    if st.toggle("Show the parallel coordinates", key="results.parallel.on"):
+        st.plotly_chart(
+            charts.parallel_figure(frame, params, log=log, scoring=run.scoring),
+            key="results.parallel",
+        )
     st.plotly_chart(
         charts.fit_time_figure(frame, params, scoring=run.scoring), key="results.fit_time"
     )

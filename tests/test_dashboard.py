@@ -396,7 +396,9 @@ def test_a_launched_run_is_followed_to_success_and_its_results_are_charted(accou
     app.run()
     assert not app.exception
     assert len(charts(app)) == 2  # the overview: importance, best so far
-    show(app, "Parameters")  # 2 parameter panels, heatmap, parallel coordinates, fit time
+    show(app, "Parameters")  # 2 parameter panels, heatmap, fit time
+    assert len(charts(app)) == 4 and not app.exception
+    app.toggle(key="results.parallel.on").set_value(True).run()  # and parallel coordinates
     assert len(charts(app)) == 5 and not app.exception
     show(app, "Overfitting")  # train against validation, the gap by a parameter
     assert len(charts(app)) == 2 and not app.exception

@@ -142,7 +142,9 @@ def test_a_person_signs_in_launches_a_run_watches_it_finish_and_reads_the_charts
     expect(page.get_by_text("Parameter importance")).to_be_visible()
     shots.take("results")
     page.get_by_text("Parameters", exact=True).click()
-    expect(charts).to_have_count(5)  # 2 parameter panels, heatmap, parallel, fit time
+    expect(charts).to_have_count(4)  # 2 parameter panels, heatmap, fit time
+    page.get_by_text("Show the parallel coordinates").click()
+    expect(charts).to_have_count(5)  # and the parallel coordinates, when asked for
     shots.take("results-parameters")
     page.get_by_text("Overfitting", exact=True).click()
     expect(charts).to_have_count(2)  # train against validation, gap by a parameter
