@@ -12,7 +12,6 @@ best candidate equal scikit-learn's on the same inputs, ties included.
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 from sklearn.utils import resample
@@ -152,13 +151,3 @@ def best_of_last_rung(scores: Sequence[float | None]) -> int:
     """`_select_best_index`: the first highest score of the last rung; 0 when all failed."""
     array = np.array([np.nan if score is None else score for score in scores], dtype=np.float64)
     return 0 if np.isnan(array).all() else int(np.nanargmax(array))
-
-
-def describe(plan: HalvingPlan) -> list[dict[str, Any]]:
-    """The schedule as rows (rung, candidates, samples), for pages and answers."""
-    return [
-        {"rung": rung, "candidates": count, "samples": samples}
-        for rung, (count, samples) in enumerate(
-            zip(plan.n_candidates, plan.n_resources, strict=True)
-        )
-    ]
