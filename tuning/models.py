@@ -52,6 +52,9 @@ class Dataset(SQLModel, table=True):
     # Classification: [[label, rows], ...] in label order, read once from the target column so
     # that folds and scorers are checked at submit without loading the table. None until then.
     classes: list[list[Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # Each column's kind, gaps, levels and default role, and the target's (tuning.ml.profile),
+    # computed once at upload (for bundled and older datasets: at first use).
+    profile: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _timestamp(default_factory=utcnow)
 
 
@@ -104,6 +107,11 @@ class TuningRun(SQLModel, table=True):
     stop_reason: str | None = Field(default=None, max_length=200)
     # Whether each fold's training rows are scored too (the overfitting view), as in sklearn.
     return_train_score: bool = True
+    # Column roles, resolved at submit: {"ignore": [...], "group": name | None, "time": name |
+    # None}; None for runs stored before roles (every column a feature, read by its dtype).
+    column_roles: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The positive class of a binary target, for f1, precision, recall, average precision.
+    pos_label: Any | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
     @property
     def first_rung_size(self) -> int:

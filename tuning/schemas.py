@@ -114,6 +114,33 @@ class HalvingOptions(BaseModel):
     aggressive_elimination: bool = False
 
 
+class ColumnRoles(BaseModel):
+    """What each column of the dataset is for; every column not named here is a feature."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    ignore: list[Annotated[str, Field(max_length=200)]] | None = Field(
+        default=None,
+        max_length=10_000,
+        description="Columns left out of the features; omitted: the dataset profile's defaults "
+        "(ID-like, constant and empty columns)",
+    )
+    group: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Rows sharing a value stay in one fold (GroupKFold / StratifiedGroupKFold)",
+    )
+    time: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Folds train on earlier rows and validate on later ones (TimeSeriesSplit)",
+    )
+
+
+# A class label as JSON carries it: text, a number or a boolean.
+Label = Annotated[str, Field(max_length=200)] | int | float | bool
+
+
 class TuningRunCreate(BaseModel):
     """What a user submits to start a search; the service layer checks it against the catalog."""
 
@@ -144,6 +171,14 @@ class TuningRunCreate(BaseModel):
         default=True,
         description="Also score each fold's training rows, for the overfitting view; off is "
         "faster where predicting is costly (SVC: about half the time)",
+    )
+    columns: ColumnRoles | None = Field(
+        default=None, description="Column roles; omitted: the dataset profile's defaults"
+    )
+    pos_label: Label | None = Field(
+        default=None,
+        description="The positive class of a two-class target, for f1, precision, recall and "
+        "average_precision",
     )
 
 
