@@ -22,6 +22,7 @@ if "dashboard_ui.support" not in sys.modules:
 
 from dashboard_ui import account
 from dashboard_ui import support as ui
+from dashboard_ui.form_state import keep_form_state
 
 user = account.session_user()
 page = st.navigation(ui.pages(), position="sidebar" if user else "hidden")
@@ -30,5 +31,6 @@ if user is None:
     account.sign_in_form()
     st.stop()
 account.sidebar(user)
+keep_form_state()
 with account.as_user(user):
     page.run()

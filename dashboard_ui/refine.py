@@ -22,8 +22,9 @@ from tuning.service import (
     value_label,
 )
 
-# Session state read by New run: the refined grid to start from (taken once), and the run the
-# new one refines (kept until it is launched or the link is dropped).
+# Session state read by New run: the submission to start from (a refined grid, or a run to run
+# again; taken once), and the run the new one refines (kept until it is launched or the link is
+# dropped).
 START_FROM = "new.refine"
 PARENT = "new.parent"
 TOP_K = 5
@@ -61,7 +62,7 @@ def refine_section(run: RunSummary, frame: pd.DataFrame, user: User) -> None:
     else:
         plan_metrics(plan, estimator=run.estimator, dataset=run.dataset)
     if st.button("Open in New run", type="primary", icon=":material/tune:", key="results.refine"):
-        st.session_state[START_FROM] = refined
+        st.session_state[START_FROM] = refined.run_in()
         st.switch_page(ui.NEW_RUN_PAGE)
 
 
@@ -114,12 +115,14 @@ def refines_line(user: User) -> str | None:
     except TuningError:  # gone, or no longer the user's to see: no link
         st.session_state.pop(PARENT, None)
         return None
-    with st.container(horizontal=True, vertical_alignment="center", key="new.refines"):
+    with st.container(horizontal=True, vertical_alignment="center", key="refine.line"):
         st.markdown(
             f"Refines run `{ui.short_id(parent.id)}`: {ui.run_title(parent)}, "
             f"best {ui.format_score(parent.best_score)}"
         )
-        st.button("Drop the link", icon=":material/link_off:", on_click=_unlink, key="new.unlink")
+        st.button(
+            "Drop the link", icon=":material/link_off:", on_click=_unlink, key="refine.unlink"
+        )
     return str(parent.id)
 
 

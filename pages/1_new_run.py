@@ -1,14 +1,14 @@
 """New run (`/new_run`): data, estimator, grid, search; the cost before launch, errors in place."""
 
-from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
-from dashboard_ui.grid_editor import grid_editor, prefill_grid
+from dashboard_ui.data_section import SAVED, UPLOAD, roles_section, upload_section
+from dashboard_ui.grid_editor import grid_editor
+from dashboard_ui.new_run_form import fill_form, what_will_run
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
 from dashboard_ui.rungs import schedule_table
 from dashboard_ui.search_form import (
@@ -20,24 +20,20 @@ from dashboard_ui.search_form import (
     search_control,
 )
 from dashboard_ui.text import plain
-from tuning.errors import InvalidInput, TuningError
+from tuning.errors import TuningError
 from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service import (
     DEFAULT_SCORING,
-    CsvPreview,
-    RefinedGrid,
     RunPlan,
     check_submission,
-    csv_columns,
     dataset_choices,
+    dataset_profile,
+    get_dataset,
     plan_run,
-    preview_csv,
     scorers_for,
     submit_run,
-    upload_dataset,
 )
 
-SAVED, UPLOAD = "Saved dataset", "Upload a CSV"
 PREFERRED_ESTIMATORS = ("RandomForestClassifier", "RandomForestRegressor")
 PREFERRED_DATASET = "breast_cancer"
 
@@ -47,95 +43,13 @@ slots: dict[str, Any] = {}  # field -> the empty spot under its widget, for its 
 
 st.title("New run")
 
-
-def start_from(refined: RefinedGrid) -> None:
-    """Fill the form with a refined grid of a run (from its Results) and link the run."""
-    run, state = refined.run, st.session_state
-    state["new.source"] = SAVED
-    state["new.dataset"] = run.dataset
-    state[f"new.estimator.{run.task.value}"] = run.estimator
-    prefill_grid(run.estimator, refined.param_grid)
-    state["new.search"] = "grid"
-    state["new.seed"] = run.random_state
-    state["new.cv"] = run.cv
-    state[f"new.scoring.{run.task.value}"] = run.scoring
-    state[PARENT] = str(run.id)
-
-
 # Widgets take their first value from session state (setdefault below), never from a default
-# argument as well: a refined run fills the form through the same keys.
-if (refined := st.session_state.pop(START_FROM, None)) is not None:
-    start_from(refined)
+# argument as well: a run to start from (Results' "Refine", "Run again") fills the form
+# through the same keys, before any widget is drawn.
+if (start := st.session_state.pop(START_FROM, None)) is not None:
+    with ui.db() as session:
+        fill_form(start, dataset_choices(session=session, viewer=user))
 parent_run_id = refines_line(user)
-
-
-@st.cache_data(max_entries=4, show_spinner=False)
-def preview(content: bytes, target: str, max_bytes: int) -> CsvPreview:
-    return preview_csv(content=content, target=target, max_bytes=max_bytes)
-
-
-def save_upload(content: bytes, target: str) -> None:
-    """Store the uploaded file, then select it as the run's dataset."""
-    name = st.session_state.get("new.name", "")
-    try:
-        with ui.db() as session:
-            dataset = upload_dataset(
-                session=session,
-                owner=user,
-                name=name,
-                content=content,
-                target=target,
-                max_bytes=settings.max_upload_bytes,
-            )
-    except InvalidInput as exc:
-        st.session_state["new.upload_error"] = (exc.field, exc.reason)
-        return
-    st.session_state.pop("new.upload_error", None)
-    st.session_state["new.source"] = SAVED
-    st.session_state["new.dataset"] = dataset.name
-
-
-def upload_section() -> None:
-    file = st.file_uploader("CSV file with a header row", type=["csv"], key="new.file")
-    slots["file"] = st.empty()
-    if file is None:
-        st.caption(
-            "Choose a target column after the upload; the preview shows how each column is read."
-        )
-        return
-    content = file.getvalue()
-    try:
-        columns = csv_columns(content)
-    except InvalidInput as exc:
-        slots["file"].error(plain(exc.reason))
-        return
-    if st.session_state.get("new.target") not in columns:  # the last column to start with
-        st.session_state["new.target"] = columns[-1]
-    target = st.selectbox("Target column (what to predict)", columns, key="new.target")
-    slots["target"] = st.empty()
-    try:
-        shown = preview(content, target, settings.max_upload_bytes)
-    except InvalidInput as exc:
-        slots.get(exc.field, slots["file"]).error(plain(exc.reason))
-        return
-    st.write(
-        f"{shown.n_rows:,} rows; the target **{plain(target)}** makes this a "
-        f"**{shown.task.value}** task."
-    )
-    head_col, types_col = st.columns([3, 1])
-    head_col.dataframe(shown.head, hide_index=True)
-    types = pd.DataFrame(
-        {"column": list(shown.column_types), "read as": list(shown.column_types.values())}
-    )
-    types_col.dataframe(types, hide_index=True)
-    st.session_state.setdefault("new.name", Path(file.name).stem)
-    st.text_input("Save as", key="new.name")
-    slots["name"] = st.empty()
-    st.button(
-        "Save dataset and use it", type="primary", on_click=save_upload, args=(content, target)
-    )
-    if error := st.session_state.get("new.upload_error"):
-        slots.get(error[0], slots["name"]).error(plain(error[1]))
 
 
 # --- 1. Data -------------------------------------------------------------------------------
@@ -143,7 +57,7 @@ st.subheader("1. Data")
 st.session_state.setdefault("new.source", SAVED)
 source = st.segmented_control("Source", [SAVED, UPLOAD], required=True, key="new.source")
 if source == UPLOAD:
-    upload_section()
+    upload_section(user, slots)
     st.stop()
 
 with ui.db() as session:
@@ -161,6 +75,15 @@ dataset = st.selectbox(
 )
 slots["dataset"] = st.empty()
 task = choices[dataset].task
+try:
+    with ui.db() as session:
+        profile = dataset_profile(
+            session=session, dataset=get_dataset(session=session, name=dataset, viewer=user)
+        )
+except TuningError as exc:
+    slots["dataset"].error(plain(exc))
+    st.stop()
+roles = roles_section(dataset, profile, slots)
 
 # --- 2. Estimator and grid ---------------------------------------------------------------
 st.subheader("2. Estimator and parameter grid")
@@ -222,6 +145,7 @@ run_in = TuningRunCreate(
     scoring=scoring,
     random_state=seed,
     parent_run_id=parent_run_id,
+    columns=roles,
 )
 plan: RunPlan | None = None
 with ui.db() as session:
@@ -235,6 +159,7 @@ slots["general"] = st.empty()
 for field, reason in errors.items():
     slots.get(field, slots["general"]).error(plain(reason), icon=":material/error:")
 
+st.markdown(what_will_run(run_in, dataset, task))
 if plan is not None:
     plan_metrics(plan, estimator=estimator, dataset=dataset)
 if plan is not None and plan.halving is not None:  # as the service resolves and stores it
@@ -242,7 +167,7 @@ if plan is not None and plan.halving is not None:  # as the service resolves and
         "Successive halving's schedule: each rung keeps the best candidates of the one "
         "before, on more samples."
     )
-    st.dataframe(schedule_table(plan.halving), hide_index=True, key="new.schedule")
+    st.dataframe(schedule_table(plan.halving), hide_index=True, key="schedule.new")
 
 if st.button("Launch run", type="primary", disabled=bool(errors), icon=":material/rocket_launch:"):
     try:

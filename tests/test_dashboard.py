@@ -315,13 +315,15 @@ def test_an_uploaded_csv_is_previewed_stored_and_then_used(account):
     content = ("size,colour,constant,price\n" + "\n".join(rows)).encode()
     app = open_app(token, NEW_RUN_PAGE)
     app.segmented_control(key="new.source").set_value("Upload a CSV").run()
-    app.file_uploader(key="new.file").upload("houses.csv", content, "text/csv").run()
+    app.file_uploader(key="upload.file").upload("houses.csv", content, "text/csv").run()
 
     assert app.selectbox(key="new.target").value == "price"  # the last column to start with
     assert any("40 rows" in m and "regression" in m for m in texts(app, "markdown"))
-    preview, types = (frame.value for frame in app.dataframe)
+    preview, profile = (frame.value for frame in app.dataframe)
     assert len(preview) == 10 and list(preview.columns) == ["size", "colour", "constant", "price"]
-    assert dict(zip(types["column"], types["read as"], strict=True))["colour"] == "categorical"
+    assert dict(zip(profile["column"], profile["kind"], strict=True))["colour"] == "categorical"
+    assert dict(zip(profile["column"], profile["role"], strict=True))["constant"] == "left out"
+    assert any("constant" in w for w in texts(app, "warning"))
 
     app.selectbox(key="new.target").set_value("constant").run()
     assert any("has a single value" in error for error in texts(app, "error"))
@@ -336,7 +338,7 @@ def test_an_uploaded_csv_is_previewed_stored_and_then_used(account):
     assert texts(app, "metric")[:2] == ["6", "30"]
 
     app.segmented_control(key="new.source").set_value("Upload a CSV").run()
-    app.file_uploader(key="new.file").upload("houses.csv", content, "text/csv").run()
+    app.file_uploader(key="upload.file").upload("houses.csv", content, "text/csv").run()
     app.text_input(key="new.name").set_value(name).run()
     next(b for b in app.button if b.label == "Save dataset and use it").click().run()
     assert any("you already have a dataset named" in error for error in texts(app, "error"))
@@ -745,7 +747,7 @@ def test_the_link_to_the_refined_run_can_be_dropped_before_launch(account, sessi
     assert any("Refines run" in m for m in texts(app, "markdown"))
     app.switch_page(NEW_RUN_PAGE)
 
-    app.button(key="new.unlink").click().run()
+    app.button(key="refine.unlink").click().run()
     assert not any("Refines run" in m for m in texts(app, "markdown"))
     next(b for b in app.button if b.label == "Launch run").click().run()
     launched = list_runs(session=session, viewer=user).items[0]
@@ -799,7 +801,7 @@ def test_new_run_with_halving_shows_its_schedule_and_launches_a_halving_run(acco
     app.segmented_control(key="new.search").set_value("halving").run()
 
     assert any("Scores many candidates on a few samples" in c for c in texts(app, "caption"))
-    schedule = app.dataframe[0].value
+    schedule = app.dataframe[-1].value  # the profile comes first
     assert list(schedule.columns) == ["rung", "candidates", "samples"]
     assert schedule["candidates"].iloc[0] == 6 and schedule["rung"].iloc[0] == 1
     assert schedule["samples"].is_monotonic_increasing
@@ -808,7 +810,7 @@ def test_new_run_with_halving_shows_its_schedule_and_launches_a_halving_run(acco
     app.number_input(key="new.halving.factor").set_value(2.0)
     app.selectbox(key="new.halving.min_samples.grid").set_value("number").run()
     app.number_input(key="new.halving.min_number").set_value(60).run()
-    assert app.dataframe[0].value["samples"].iloc[0] == 60
+    assert app.dataframe[-1].value["samples"].iloc[0] == 60
     assert not app.error
     next(b for b in app.button if b.label == "Launch run").click().run()
 
@@ -898,7 +900,7 @@ def test_halving_over_a_random_sample_takes_continuous_ranges(account, session):
     assert not app.error, texts(app, "error")
     assert app.number_input(key="new.halving.n_iter").value is None  # as the data allows
     app.number_input(key="new.halving.n_iter").set_value(9).run()
-    assert app.dataframe[0].value["candidates"].iloc[0] == 9
+    assert app.dataframe[-1].value["candidates"].iloc[0] == 9
     next(b for b in app.button if b.label == "Launch run").click().run()
 
     launched = list_runs(session=session, viewer=user).items[0]

@@ -202,7 +202,7 @@ def test_an_uploads_column_names_and_errors_show_as_typed(hostile):
     content = f'size,"{column} 1","{column} 2"\n{rows}'.encode()
     app = open_app(hostile.owner_token, NEW_RUN_PAGE)
     app.segmented_control(key="new.source").set_value("Upload a CSV").run()
-    app.file_uploader(key="new.file").upload("typed.csv", content, "text/csv").run()
+    app.file_uploader(key="upload.file").upload("typed.csv", content, "text/csv").run()
     assert_shown_as_typed(app, plain(f"{column} 2"))  # "the target ... makes this a ... task"
 
     app.selectbox(key="new.target").set_value(f"{column} 1").run()  # a single value: an error

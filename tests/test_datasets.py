@@ -10,7 +10,7 @@ from sqlmodel import Session
 from tuning.domain import RunStatus, TaskType
 from tuning.errors import InvalidInput, NotFound
 from tuning.ml.checks import label_counts
-from tuning.ml.datasets import BUNDLED, column_types, load_bundled, read_csv
+from tuning.ml.datasets import BUNDLED, load_bundled, profile_of, read_csv
 from tuning.models import Dataset, User
 from tuning.service import (
     create_user,
@@ -74,14 +74,11 @@ def test_a_file_over_the_limit_is_refused_before_parsing():
         read_csv(b"a,y\n1,2\n3,4\n", "y", max_bytes=10)
 
 
-def test_task_and_column_types_are_read_from_the_data():
+def test_task_and_column_kinds_are_read_from_the_data():
     table = read_csv(customers_csv(), "churn")
     assert table.task is TaskType.CLASSIFICATION
-    assert column_types(table.X) == {
-        "age": "numeric",
-        "plan": "categorical",
-        "monthly_spend": "numeric",
-    }
+    kinds = {c["name"]: c["kind"] for c in profile_of(table, "churn")["columns"]}
+    assert kinds == {"age": "numeric", "plan": "categorical", "monthly_spend": "numeric"}
     numeric_target = read_csv(b"x,y\n1,0.5\n2,1.7\n3,2.9\n4,3.1\n", "y")
     assert numeric_target.task is TaskType.REGRESSION
 

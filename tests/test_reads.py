@@ -27,13 +27,14 @@ from factories import make_run, other_user
 
 
 def test_preview_of_an_upload_reads_it_as_the_service_will():
-    content = b"colour,size,label\nred,1.5,yes\nblue,2.5,no\nred,3.5,yes\n"
+    content = b"colour,size,label\nred,1.5,yes\nblue,2.5,no\nred,3.5,yes\nblue,0.5,no\n"
 
     assert csv_columns(content) == ["colour", "size", "label"]
     preview = preview_csv(content=content, target="label", max_bytes=10_000)
 
-    assert preview.n_rows == 3
-    assert preview.column_types == {"colour": "categorical", "size": "numeric"}
+    assert preview.n_rows == 4
+    kinds = {c["name"]: c["kind"] for c in preview.profile["columns"]}
+    assert kinds == {"colour": "categorical", "size": "numeric"}
     assert preview.task.value == "classification"
     assert list(preview.head.columns) == ["colour", "size", "label"]
     with pytest.raises(InvalidInput) as error:

@@ -225,6 +225,11 @@ class RunPublic(BaseModel):
     time_budget_s: float | None = None
     stop_reason: str | None = Field(default=None, description="Why the run ended early, if it did")
     return_train_score: bool = True
+    column_roles: dict[str, Any] | None = Field(
+        default=None,
+        description='The columns left out, grouping and ordering rows: {"ignore", "group", '
+        '"time"}; null for runs stored before column roles',
+    )
 
 
 class TrialPublic(BaseModel):
@@ -270,6 +275,11 @@ class DatasetPublic(BaseModel):
     n_columns: int
     owner_id: int | None = Field(description="Who uploaded it; null for a bundled dataset")
     created_at: UtcDatetime
+    profile: dict[str, Any] | None = Field(
+        default=None,
+        description="columns: [{name, kind, missing, distinct, examples, role, reason}], "
+        "target: {name, task, classes | summary}, warnings: [{column, message}]",
+    )
 
 
 class Check(BaseModel):

@@ -134,6 +134,8 @@ class EstimatorSpec:
     scale: bool = True  # standardize numeric columns first (not needed by trees)
     fixed: dict[str, Any] = field(default_factory=dict)  # constructor kwargs users cannot change
     has_random_state: bool = False
+    # Takes categories as ordinal codes natively (and needs dense input), rather than one-hot.
+    native_categories: bool = False
 
 
 def _int(
@@ -285,10 +287,13 @@ def _spec(
     *,
     scale: bool = True,
     fixed: dict[str, Any] | None = None,
+    native_categories: bool = False,
 ) -> EstimatorSpec:
     """An entry named after its class, with random_state seeded when the class takes one."""
     has_random_state = "random_state" in cls._get_param_names()
-    return EstimatorSpec(cls.__name__, cls, task, params, scale, fixed or {}, has_random_state)
+    return EstimatorSpec(
+        cls.__name__, cls, task, params, scale, fixed or {}, has_random_state, native_categories
+    )
 
 
 _CLF, _REG = TaskType.CLASSIFICATION, TaskType.REGRESSION
@@ -343,7 +348,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         _spec(RandomForestClassifier, _CLF, _FOREST_CLF, scale=False),
         _spec(ExtraTreesClassifier, _CLF, _FOREST_CLF, scale=False),
         _spec(GradientBoostingClassifier, _CLF, _BOOSTING, scale=False),
-        _spec(HistGradientBoostingClassifier, _CLF, _HIST_CLF, scale=False),
+        _spec(HistGradientBoostingClassifier, _CLF, _HIST_CLF, scale=False, native_categories=True),
         _spec(Ridge, _REG, {**_RIDGE, "positive": _POSITIVE}),
         _spec(Lasso, _REG, _LASSO),
         _spec(ElasticNet, _REG, _ELASTIC_NET),
@@ -351,7 +356,13 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         _spec(KNeighborsRegressor, _REG, _NEIGHBORS),
         _spec(RandomForestRegressor, _REG, _FOREST, scale=False),
         _spec(GradientBoostingRegressor, _REG, {**_BOOSTING, "loss": _GB_LOSS}, scale=False),
-        _spec(HistGradientBoostingRegressor, _REG, {**_HIST, "loss": _HIST_LOSS}, scale=False),
+        _spec(
+            HistGradientBoostingRegressor,
+            _REG,
+            {**_HIST, "loss": _HIST_LOSS},
+            scale=False,
+            native_categories=True,
+        ),
     ]
 }
 

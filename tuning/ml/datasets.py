@@ -1,4 +1,4 @@
-"""Datasets: scikit-learn's bundled ones and uploaded CSV files, and the preprocessing for them."""
+"""Datasets: scikit-learn's bundled ones and uploaded CSV files, read and checked as tables."""
 
 import io
 from collections.abc import Callable
@@ -8,13 +8,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn import datasets as sk_datasets
-from sklearn.compose import ColumnTransformer, make_column_selector
-from sklearn.impute import SimpleImputer
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from tuning.domain import TaskType
 from tuning.errors import InvalidInput, shown
+from tuning.ml.profile import is_row_number, profile_table
 
 # A numeric target with at most this many distinct integer values is read as class labels.
 MAX_CLASSES_FOR_NUMERIC_TARGET = 20
@@ -53,6 +50,7 @@ class Table:
     X: pd.DataFrame
     y: pd.Series
     task: TaskType
+    n_unlabelled: int = 0  # rows left out because their target is missing
 
 
 def load_bundled(name: str) -> Table:
@@ -76,8 +74,15 @@ def infer_task(y: pd.Series) -> TaskType:
     return TaskType.REGRESSION
 
 
-def read_csv(content: bytes, target: str, *, max_bytes: int | None = None) -> Table:
-    """Parse and check an uploaded CSV; every problem raises InvalidInput naming it."""
+def read_csv(
+    content: bytes,
+    target: str,
+    *,
+    max_bytes: int | None = None,
+    task: TaskType | None = None,
+) -> Table:
+    """Parse and check an uploaded CSV; every problem raises InvalidInput naming it. The task
+    is read from the target (`infer_task`) unless given."""
     if max_bytes is not None and len(content) > max_bytes:
         raise InvalidInput(
             "file", f"the file is {len(content):,} bytes; the limit is {max_bytes:,} bytes"
@@ -91,6 +96,7 @@ def read_csv(content: bytes, target: str, *, max_bytes: int | None = None) -> Ta
     if target not in frame.columns:
         columns = ", ".join(shown(str(column), 40) for column in frame.columns[:20])
         raise InvalidInput("target", f"no column named {shown(target)}; columns are: {columns}")
+    n_rows = len(frame)
     frame = frame.dropna(subset=[target])
     y = frame.pop(target)
     if y.empty:
@@ -99,28 +105,54 @@ def read_csv(content: bytes, target: str, *, max_bytes: int | None = None) -> Ta
         raise InvalidInput("target", f"the target column {shown(target)} has a single value")
     if frame.shape[1] == 0:
         raise InvalidInput("file", "the file has no feature columns besides the target")
-    return Table(X=frame.reset_index(drop=True), y=y.reset_index(drop=True), task=infer_task(y))
+    task = check_target(y, target, task)
+    X, y = frame.reset_index(drop=True), y.reset_index(drop=True)
+    return Table(X=X, y=y, task=task, n_unlabelled=n_rows - len(y))
 
 
-def column_types(X: pd.DataFrame) -> dict[str, str]:
-    """Each column read as "numeric" or "categorical", as the preprocessing will treat it."""
-    return {
-        str(col): "numeric" if pd.api.types.is_numeric_dtype(X[col]) else "categorical"
-        for col in X.columns
-    }
+# A target with this many classes or more is refused as classification.
+MAX_CLASSES = 100
 
 
-def build_preprocessor(*, scale: bool) -> ColumnTransformer:
-    """Impute (and scale) numeric columns; impute and one-hot encode the others."""
-    numeric: Pipeline = make_pipeline(SimpleImputer(strategy="median"))
-    if scale:
-        numeric.steps.append(("standardscaler", StandardScaler()))
-    categorical = make_pipeline(
-        SimpleImputer(strategy="most_frequent"), OneHotEncoder(handle_unknown="ignore")
-    )
-    return ColumnTransformer(
-        [
-            ("numeric", numeric, make_column_selector(dtype_include="number")),
-            ("categorical", categorical, make_column_selector(dtype_exclude="number")),
-        ]
+def check_target(y: pd.Series, target: str, task: TaskType | None) -> TaskType:
+    """The task of a target column, refusing one that cannot be learned: an ID, a class with a
+    single row (no cross-validation can split it), text asked to be read as numbers."""
+    name = shown(target)
+    numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
+    if task is TaskType.REGRESSION and not numeric:
+        raise InvalidInput("task", f"the target {name} holds text, which regression cannot predict")
+    task = task or infer_task(y)
+    n_distinct = y.nunique()
+    if is_row_number(y) or (not numeric and len(y) >= 20 and n_distinct > len(y) / 2):
+        raise InvalidInput(
+            "target",
+            f"the target {name} looks like an ID: {n_distinct:,} distinct values in "
+            f"{len(y):,} rows; choose the column to predict",
+        )
+    if task is TaskType.CLASSIFICATION:
+        if n_distinct >= MAX_CLASSES:
+            raise InvalidInput(
+                "task",
+                f"the target {name} has {n_distinct:,} distinct values: too many to predict as "
+                "classes; read it as numbers (regression)",
+            )
+        counts = y.value_counts()
+        if counts.iloc[-1] < 2:
+            raise InvalidInput(
+                "target",
+                f"class {shown(counts.index[-1])} of the target {name} has a single row: "
+                "cross-validation needs at least 2 rows of every class; drop or merge it",
+            )
+    return task
+
+
+def profile_of(table: Table, target: str, *, task_inferred: bool = False) -> dict[str, Any]:
+    """The dataset's profile (tuning.ml.profile) for its features and target."""
+    return profile_table(
+        table.X,
+        table.y,
+        target=target,
+        task=table.task,
+        n_unlabelled=table.n_unlabelled,
+        task_inferred=task_inferred,
     )

@@ -16,13 +16,24 @@ from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
 from sklearn.metrics import get_scorer, get_scorer_names
-from sklearn.model_selection import ParameterGrid, ParameterSampler, check_cv, cross_validate
+from sklearn.model_selection import (
+    GroupKFold,
+    ParameterGrid,
+    ParameterSampler,
+    StratifiedGroupKFold,
+    TimeSeriesSplit,
+    check_cv,
+    cross_validate,
+)
 from sklearn.pipeline import Pipeline
 
 from tuning.domain import TaskType
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
-from tuning.ml.datasets import Table, build_preprocessor
+from tuning.ml.columns import feature_columns
+from tuning.ml.datasets import Table
+from tuning.ml.features import MISSING, build_preprocessor, n_category_columns
+from tuning.ml.profile import parse_dates
 from tuning.ml.ranges import Range
 
 MODEL_STEP = "model"
@@ -102,11 +113,25 @@ REGRESSION_SCORERS = frozenset(
 )
 
 
-def build_pipeline(estimator: str, *, random_state: int | None = None) -> Pipeline:
-    """Preprocessing fitted to the estimator, then the estimator itself."""
+def build_pipeline(
+    estimator: str,
+    *,
+    random_state: int | None = None,
+    profile: dict[str, Any] | None = None,
+    roles: dict[str, Any] | None = None,
+) -> Pipeline:
+    """The one pipeline of a run: the dataset's profile and the run's column roles give the
+    preprocessing, fitted to the estimator, then the estimator itself. Without roles (runs
+    stored before them), columns are read by their dtype."""
     spec = catalog.get_estimator(estimator)
     model = catalog.make_estimator(estimator, random_state=random_state)
-    return Pipeline([("preprocess", build_preprocessor(scale=spec.scale)), (MODEL_STEP, model)])
+    features = feature_columns(profile, roles) if profile and roles is not None else None
+    preprocess = build_preprocessor(
+        features, scale=spec.scale, native_categories=spec.native_categories
+    )
+    if spec.native_categories and (n_categories := n_category_columns(features)):
+        model.set_params(categorical_features=list(range(n_categories)))
+    return Pipeline([("preprocess", preprocess), (MODEL_STEP, model)])
 
 
 def pipeline_params(params: dict[str, Any]) -> dict[str, Any]:
@@ -114,10 +139,37 @@ def pipeline_params(params: dict[str, Any]) -> dict[str, Any]:
     return {f"{MODEL_STEP}__{name}": value for name, value in params.items()}
 
 
-def make_splits(cv: int, table: Table, estimator: BaseEstimator) -> Splits:
-    """The CV splits GridSearchCV would use: check_cv, stratified for classifiers."""
+def make_splits(
+    cv: int,
+    table: Table,
+    estimator: BaseEstimator,
+    *,
+    profile: dict[str, Any] | None = None,
+    roles: dict[str, Any] | None = None,
+) -> Splits:
+    """The CV splits GridSearchCV would use: check_cv's, stratified for classifiers; with a
+    group column, (Stratified)GroupKFold's, never splitting a group; with a time column,
+    TimeSeriesSplit's over the rows in time order, so each fold trains on the past only."""
+    group, time = (roles or {}).get("group"), (roles or {}).get("time")
+    if time is not None:
+        order = np.argsort(time_order(table, profile or {}, time), kind="stable")
+        return [(order[train], order[test]) for train, test in TimeSeriesSplit(cv).split(order)]
+    if group is not None:
+        groups = table.X[group].astype(object).where(table.X[group].notna(), MISSING).astype(str)
+        splitter = StratifiedGroupKFold(cv) if is_classifier(estimator) else GroupKFold(cv)
+        return list(splitter.split(table.X, table.y, groups.to_numpy()))
     splitter = check_cv(cv, table.y, classifier=is_classifier(estimator))
     return list(splitter.split(table.X, table.y))
+
+
+def time_order(table: Table, profile: dict[str, Any], column: str) -> np.ndarray:
+    """The time column's values as numbers that sort the rows in time order."""
+    values = table.X[column]
+    described = next((c for c in profile.get("columns", []) if c["name"] == column), None)
+    if described is not None and described["kind"] == "datetime":
+        dates = parse_dates(values, described["date_format"])
+        return dates.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+    return values.to_numpy(dtype=float)
 
 
 def evaluate_candidate(

@@ -30,11 +30,14 @@ def train_model(
     *,
     scoring: str | None = None,
     random_state: int | None = None,
+    profile: dict[str, Any] | None = None,
+    roles: dict[str, Any] | None = None,
 ) -> TrainedModel:
-    """Score on a held-out 20% (stratified for classes), then refit on every row."""
+    """Score on a held-out 20% (stratified for classes), then refit on every row; the pipeline
+    is the run's (`build_pipeline` with the dataset's profile and the column roles)."""
     started = time.perf_counter()
     seed = 0 if random_state is None else random_state
-    pipeline = build_pipeline(estimator, random_state=random_state)
+    pipeline = build_pipeline(estimator, random_state=random_state, profile=profile, roles=roles)
     pipeline.set_params(**pipeline_params(params))
     stratify = table.y if table.task is TaskType.CLASSIFICATION else None
     X_train, X_test, y_train, y_test = train_test_split(

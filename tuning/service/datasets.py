@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from tuning.domain import TaskType
 from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml.checks import ClassCount, label_counts
-from tuning.ml.datasets import BUNDLED, Table, column_types, load_bundled, read_csv
+from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
 from tuning.models import Dataset, User
 from tuning.service.access import may_use_dataset, only_usable, parse_id
 
@@ -73,9 +73,17 @@ def list_datasets(*, session: Session, viewer: User) -> list[Dataset]:
 
 
 def upload_dataset(
-    *, session: Session, owner: User, name: str, content: bytes, target: str, max_bytes: int
+    *,
+    session: Session,
+    owner: User,
+    name: str,
+    content: bytes,
+    target: str,
+    max_bytes: int,
+    task: TaskType | None = None,
 ) -> Dataset:
-    """Check and store a CSV file, so that a worker on any host can read it; it is `owner`'s."""
+    """Check, profile and store a CSV file, so that a worker on any host can read it; it is
+    `owner`'s. The task is read from the target unless given."""
     name = name.strip()
     if not name:
         raise InvalidInput("name", "a dataset needs a name")
@@ -88,7 +96,7 @@ def upload_dataset(
     taken = select(Dataset.id).where(Dataset.name == name, Dataset.owner_id == owner.id)
     if session.exec(taken).first() is not None:
         raise InvalidInput("name", f"you already have a dataset named {shown(name)}")
-    table = read_csv(content, target, max_bytes=max_bytes)
+    table = read_csv(content, target, max_bytes=max_bytes, task=task)
     dataset = Dataset(
         name=name,
         kind="csv",
@@ -99,6 +107,7 @@ def upload_dataset(
         n_columns=table.X.shape[1],
         owner_id=owner.id,
         classes=_classes_of(table),
+        profile=profile_of(table, target, task_inferred=task is None),
     )
     session.add(dataset)
     try:
@@ -117,13 +126,28 @@ def dataset_classes(*, session: Session, dataset: Dataset) -> list[ClassCount] |
         return None
     if dataset.classes is None:  # bundled, or uploaded before labels were kept
         classes = _classes_of(load_table(session=session, dataset_id=dataset.id))
-        with Session(session.get_bind()) as own:  # the caller's session stays as it was
-            own.execute(
-                update(Dataset).where(col(Dataset.id) == dataset.id).values(classes=classes)
-            )
-            own.commit()
+        _keep(session, dataset, classes=classes)
         dataset.classes = classes
     return [(label, count) for label, count in dataset.classes or []]
+
+
+def dataset_profile(*, session: Session, dataset: Dataset) -> dict[str, Any]:
+    """Each column's kind, gaps, levels and default role, and the target's (tuning.ml.profile);
+    computed at upload, or for bundled and older datasets once at first use, then kept."""
+    if dataset.profile is None:
+        table = load_table(session=session, dataset_id=dataset.id)
+        profile = profile_of(table, dataset.target or "target")
+        _keep(session, dataset, profile=profile)
+        dataset.profile = profile
+    return dataset.profile
+
+
+def _keep(session: Session, dataset: Dataset, **values: Any) -> None:
+    """Store what was read from a dataset's table on its row; the caller's session stays as it
+    was (its transaction and loaded rows)."""
+    with Session(session.get_bind()) as own:
+        own.execute(update(Dataset).where(col(Dataset.id) == dataset.id).values(**values))
+        own.commit()
 
 
 def _classes_of(table: Table) -> list[list[Any]] | None:
@@ -140,7 +164,7 @@ def load_table(*, session: Session, dataset_id: uuid.UUID) -> Table:
     if dataset.kind == "bundled":
         return load_bundled(dataset.name)
     assert dataset.content is not None and dataset.target is not None
-    return read_csv(dataset.content, dataset.target)
+    return read_csv(dataset.content, dataset.target, task=dataset.task)
 
 
 # --- Choosing a dataset for a new run -------------------------------------------------------
@@ -148,6 +172,7 @@ def load_table(*, session: Session, dataset_id: uuid.UUID) -> Table:
 
 @dataclass(frozen=True)
 class DatasetChoice:
+    id: uuid.UUID
     name: str
     kind: str  # "bundled" or "csv"
     task: TaskType
@@ -158,8 +183,9 @@ class DatasetChoice:
 
 def dataset_choices(*, session: Session, viewer: User) -> list[DatasetChoice]:
     """Every dataset `viewer` can run on, bundled first; the stored CSV content is not read."""
-    # Five columns, past the four that sqlmodel's `select` has types for: SQLAlchemy's own.
+    # Six columns, past the four that sqlmodel's `select` has types for: SQLAlchemy's own.
     query = sa_select(
+        col(Dataset.id),
         col(Dataset.name),
         col(Dataset.kind),
         col(Dataset.task),
@@ -169,21 +195,23 @@ def dataset_choices(*, session: Session, viewer: User) -> list[DatasetChoice]:
     query = only_usable(query, col(Dataset.owner_id), viewer)
     rows = session.execute(query.order_by(col(Dataset.kind), col(Dataset.name))).all()
     choices = []
-    for name, kind, task, n_rows, n_columns in rows:
+    for key, name, kind, task, n_rows, n_columns in rows:
         bundled = BUNDLED.get(name) if kind == "bundled" else None
         description = bundled.description if bundled else "uploaded CSV"
-        choices.append(DatasetChoice(name, kind, TaskType(task), n_rows, n_columns, description))
+        choices.append(
+            DatasetChoice(key, name, kind, TaskType(task), n_rows, n_columns, description)
+        )
     return choices
 
 
 @dataclass(frozen=True)
 class CsvPreview:
-    """An upload before it is stored: its first rows, how each feature column will be read, and
-    the task its target implies."""
+    """An upload before it is stored: its first rows, its profile (each column's kind, gaps,
+    levels and default role; the target's task and classes; warnings) and its task."""
 
     head: pd.DataFrame
     n_rows: int
-    column_types: dict[str, str]
+    profile: dict[str, Any]
     task: TaskType
 
 
@@ -196,8 +224,16 @@ def csv_columns(content: bytes) -> list[str]:
     return [str(column) for column in header.columns]
 
 
-def preview_csv(*, content: bytes, target: str, max_bytes: int, n_head: int = 10) -> CsvPreview:
+def preview_csv(
+    *,
+    content: bytes,
+    target: str,
+    max_bytes: int,
+    task: TaskType | None = None,
+    n_head: int = 10,
+) -> CsvPreview:
     """Read an upload as `upload_dataset` will; InvalidInput names the file or the target."""
-    table = read_csv(content, target, max_bytes=max_bytes)
+    table = read_csv(content, target, max_bytes=max_bytes, task=task)
     head = table.X.head(n_head).assign(**{target: table.y.head(n_head)})
-    return CsvPreview(head, len(table.y), column_types(table.X), table.task)
+    profile = profile_of(table, target, task_inferred=task is None)
+    return CsvPreview(head, len(table.y), profile, table.task)

@@ -14,11 +14,12 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 from sqlmodel import Session
 
+from tuning.errors import NotFound
 from tuning.ml import catalog
 from tuning.ml.datasets import Table
 from tuning.ml.search import SearchSpace, Splits, build_pipeline, iter_candidates, make_splits
-from tuning.models import TuningRun
-from tuning.service.datasets import load_table
+from tuning.models import Dataset, TuningRun
+from tuning.service.datasets import dataset_profile, load_table
 from tuning.service.strategies import first_rung
 
 # Runs and datasets a worker process keeps ready: a few, so memory stays bounded.
@@ -38,7 +39,7 @@ class Prepared:
 
 
 _runs: OrderedDict[uuid.UUID, Prepared] = OrderedDict()
-_tables: OrderedDict[uuid.UUID, Table] = OrderedDict()
+_tables: OrderedDict[uuid.UUID, tuple[Table, dict[str, Any]]] = OrderedDict()
 
 
 def prepare(*, session: Session, run: TuningRun) -> Prepared:
@@ -46,8 +47,11 @@ def prepare(*, session: Session, run: TuningRun) -> Prepared:
     if run.id in _runs:
         _runs.move_to_end(run.id)
         return _runs[run.id]
-    table = _table(session, run.dataset_id)
-    pipeline = build_pipeline(run.estimator, random_state=run.random_state)
+    table, profile = _table(session, run.dataset_id)
+    roles = run.column_roles
+    pipeline = build_pipeline(
+        run.estimator, random_state=run.random_state, profile=profile, roles=roles
+    )
     space = SearchSpace(
         catalog.search_space(run.estimator, run.param_grid),
         run.search,
@@ -61,20 +65,25 @@ def prepare(*, session: Session, run: TuningRun) -> Prepared:
         candidates=[] if run.search == "bayes" else list(iter_candidates(listed)),
         table=table,
         pipeline=pipeline,
-        splits=make_splits(run.cv, table, pipeline),
+        splits=make_splits(run.cv, table, pipeline, profile=profile, roles=roles),
         space=space,
     )
     _keep(_runs, run.id, prepared)
     return prepared
 
 
-def _table(session: Session, dataset_id: uuid.UUID) -> Table:
+def _table(session: Session, dataset_id: uuid.UUID) -> tuple[Table, dict[str, Any]]:
+    """A dataset's table and profile."""
     if dataset_id in _tables:
         _tables.move_to_end(dataset_id)
         return _tables[dataset_id]
-    table = load_table(session=session, dataset_id=dataset_id)
-    _keep(_tables, dataset_id, table)
-    return table
+    dataset = session.get(Dataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"no dataset with id {dataset_id}")
+    loaded = load_table(session=session, dataset_id=dataset_id)
+    profile = dataset_profile(session=session, dataset=dataset)
+    _keep(_tables, dataset_id, (loaded, profile))
+    return loaded, profile
 
 
 def _keep(cache: OrderedDict[uuid.UUID, Any], key: uuid.UUID, value: object) -> None:

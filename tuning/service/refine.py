@@ -61,7 +61,7 @@ class RefinedGrid:
 def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
     """A submission with `run`'s dataset, estimator, grid, search (with its halving options and
     early stopping), folds, scoring, seed and train scores, and `changes` (for example a new
-    `param_grid`)."""
+    `param_grid`). Its column roles too: a run stored before roles gets the profile's defaults."""
     halving = None
     if run.halving is not None:  # its options, not the schedule they made
         halving = HalvingOptions.model_validate(
@@ -80,6 +80,7 @@ def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
         "cv": run.cv,
         "scoring": run.scoring,
         "random_state": run.random_state,
+        "columns": run.column_roles,
     }
     return TuningRunCreate(**{**fields, **changes})
 

@@ -18,14 +18,15 @@ from sqlmodel import Session, col
 
 from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, TaskType, as_utc, utcnow
-from tuning.errors import InvalidInput, NotFound
+from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml import catalog
 from tuning.ml.checks import check_folds, check_scorer_on_labels
+from tuning.ml.columns import n_groups, resolve_roles
 from tuning.ml.search import DEFAULT_SCORING, n_candidates, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.access import may_see, only_visible, parse_id, require_visible
-from tuning.service.datasets import dataset_classes
+from tuning.service.datasets import dataset_classes, dataset_profile
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 from tuning.service.strategies import check_early_stopping, halving_schedule, search_space
@@ -59,6 +60,7 @@ def validate_run(
     _check_cv(run_in.cv, settings)
     classes = dataset_classes(session=session, dataset=dataset)
     check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
+    roles = _column_roles(session, dataset, run_in)
     if classes:
         check_scorer_on_labels(scoring, classes)
     space = search_space(run_in, spec.name, settings)
@@ -86,11 +88,29 @@ def validate_run(
         random_state=space.random_state,
         cv=run_in.cv,
         scoring=scoring,
+        column_roles=roles,
         progress_total=total,
         total_combinations=total,
         owner_id=0,
         parent_id=parent_id,
     )
+
+
+def _column_roles(session: Session, dataset: Dataset, run_in: TuningRunCreate) -> dict[str, Any]:
+    """The run's column roles, checked against the dataset's profile and its folds."""
+    profile = dataset_profile(session=session, dataset=dataset)
+    requested = run_in.columns.model_dump() if run_in.columns is not None else None
+    roles = resolve_roles(profile, requested)
+    groups = n_groups(profile, roles)
+    if groups is not None and groups < run_in.cv:
+        raise InvalidInput(
+            "cv",
+            f"{run_in.cv} folds, but the group column {shown(roles['group'])} has only "
+            f"{groups} groups: each fold needs a group of its own; choose at most {groups} folds",
+        )
+    if roles["time"] is not None and run_in.cv >= dataset.n_rows:
+        raise InvalidInput("cv", f"{run_in.cv} folds, but the dataset has {dataset.n_rows} rows")
+    return roles
 
 
 def _parent_id(session: Session, parent_run_id: str | None, viewer: User) -> uuid.UUID | None:
@@ -188,6 +208,7 @@ class RunSummary:
     time_budget_s: float | None
     stop_reason: str | None
     return_train_score: bool
+    column_roles: dict[str, Any] | None  # None: a run stored before roles (all features)
 
     @property
     def is_active(self) -> bool:

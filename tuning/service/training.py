@@ -2,6 +2,7 @@
 
 import logging
 import uuid
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -11,12 +12,13 @@ from tuning.domain import FINISHED, RunStatus, utcnow
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
 from tuning.ml.checks import check_held_out_split, check_scorer_on_labels
+from tuning.ml.columns import default_roles
 from tuning.ml.search import DEFAULT_SCORING, validate_scoring
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
-from tuning.models import Dataset, Model, TrainingRun, User
+from tuning.models import Dataset, Model, TrainingRun, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
 from tuning.service.access import only_visible, parse_id, require_visible
-from tuning.service.datasets import dataset_classes, load_table
+from tuning.service.datasets import dataset_classes, dataset_profile, load_table
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 from tuning.service.runs import get_run
@@ -117,6 +119,18 @@ def submit_training(
     )
 
 
+def _columns(session: Session, run: TrainingRun) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The dataset's profile and the column roles: the tuning run's, as it was tuned (None for
+    a run stored before roles), or the profile's defaults for a chosen configuration."""
+    dataset = session.get(Dataset, run.dataset_id)
+    assert dataset is not None, "a training run's dataset is kept"
+    profile = dataset_profile(session=session, dataset=dataset)
+    if run.tuning_run_id is None:
+        return profile, default_roles(profile)
+    tuning_run = session.get(TuningRun, run.tuning_run_id)
+    return profile, tuning_run.column_roles if tuning_run is not None else default_roles(profile)
+
+
 def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus | None:
     """Fit, measure on held-out rows, refit on all rows, store the skops file."""
     with session_scope(engine) as session:
@@ -127,8 +141,15 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
         session.commit()
         try:
             table = load_table(session=session, dataset_id=run.dataset_id)
+            profile, roles = _columns(session, run)
             trained = train_model(
-                run.estimator, run.params, table, scoring=run.scoring, random_state=run.random_state
+                run.estimator,
+                run.params,
+                table,
+                scoring=run.scoring,
+                random_state=run.random_state,
+                profile=profile,
+                roles=roles,
             )
             file = dump_model(trained.pipeline)
         except Exception as exc:

@@ -19,19 +19,20 @@ router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=AUTH)
 
 @router.get("/datasets", response_model=list[DatasetPublic])
 def list_datasets(runtime: RuntimeDep, user: UserDep) -> list[DatasetPublic]:
-    """Bundled scikit-learn datasets and uploaded CSV files."""
+    """Bundled scikit-learn datasets and uploaded CSV files (each one's profile: by id)."""
     with session_scope(runtime.engine) as session:
         return [
-            DatasetPublic.model_validate(d)
+            DatasetPublic.model_validate(d).model_copy(update={"profile": None})
             for d in service.list_datasets(session=session, viewer=user)
         ]
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetPublic, responses=BY_ID)
 def get_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> DatasetPublic:
-    """One dataset: bundled, or one of yours (404 for another user's)."""
+    """One dataset with its profile: bundled, or one of yours (404 for another user's)."""
     with session_scope(runtime.engine) as session:
         dataset = service.get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=user)
+        service.dataset_profile(session=session, dataset=dataset)
         return DatasetPublic.model_validate(dataset)
 
 
@@ -44,9 +45,15 @@ async def upload_dataset(
     name: Annotated[
         str | None, Form(description="Defaults to the file name", max_length=NAME_LIMIT)
     ] = None,
+    task: Annotated[
+        TaskType | None,
+        Form(description="Read the target as classes or numbers; default: from its values"),
+    ] = None,
 ) -> DatasetPublic:
-    """Upload a CSV file, private to you; numeric and text columns are both handled. A body
-    over the upload limit is refused (413) as soon as it passes the limit."""
+    """Upload a CSV file, private to you, and get its profile: each column's kind, gaps,
+    levels and default role, the target's classes, and warnings. A body over the upload limit
+    is refused (413) as soon as it passes the limit; a target that cannot be learned (an ID, a
+    class of one row) is a 422."""
     limit = runtime.settings.max_upload_bytes
     content = await file.read(limit + 1)
     if len(content) > limit:
@@ -62,6 +69,7 @@ async def upload_dataset(
                 content=content,
                 target=target,
                 max_bytes=limit,
+                task=task,
             )
             return DatasetPublic.model_validate(dataset)
 
