@@ -46,7 +46,7 @@ class DateParts(TransformerMixin, BaseEstimator):
         for name in frame.columns:
             dates = pd.to_datetime(frame[name], format=self.date_format, errors="coerce")
             days = (dates - pd.Timestamp("1970-01-01")) / pd.Timedelta(days=1)
-            for part in (dates.dt.year, dates.dt.month, dates.dt.dayofweek, days):
+            for part in (dates.dt.year, dates.dt.month, dates.dt.day_of_week, days):
                 parts.append(part.to_numpy(dtype=float))
         return np.column_stack(parts) if parts else np.empty((len(frame), 0))
 
