@@ -288,7 +288,7 @@ def test_datasets_and_estimators(client, alice):
     assert no_target.status_code == 422 and "no column named 'nope'" in no_target.text
 
     catalog = client.get("/api/v1/estimators", headers=alice).json()
-    assert len(catalog["estimators"]) == 17
+    assert len(catalog["estimators"]) == 19
     assert "accuracy" in catalog["scorers"]["classification"]
 
 

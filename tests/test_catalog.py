@@ -2,11 +2,13 @@
 
 import json
 import math
+from collections.abc import Collection
 from functools import cache
 from typing import Any
 
 import numpy as np
 import pytest
+from lightgbm.basic import LightGBMError
 from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_iris
 from sklearn.model_selection import ParameterGrid
@@ -33,6 +35,7 @@ CLASSIFIERS = {
     "ExtraTreesClassifier",
     "GradientBoostingClassifier",
     "HistGradientBoostingClassifier",
+    "LGBMClassifier",
 }
 REGRESSORS = {
     "Ridge",
@@ -43,6 +46,7 @@ REGRESSORS = {
     "RandomForestRegressor",
     "GradientBoostingRegressor",
     "HistGradientBoostingRegressor",
+    "LGBMRegressor",
 }
 TREE_BASED = {
     "DecisionTreeClassifier",
@@ -53,6 +57,8 @@ TREE_BASED = {
     "RandomForestRegressor",
     "GradientBoostingRegressor",
     "HistGradientBoostingRegressor",
+    "LGBMClassifier",
+    "LGBMRegressor",
 }
 NAMES = sorted(ESTIMATORS)
 PARAMS = [(name, param) for name in NAMES for param in ESTIMATORS[name].params]
@@ -66,16 +72,40 @@ def small_data(task: TaskType) -> tuple[np.ndarray, np.ndarray]:
     return X[::3], y[::3]
 
 
-def test_the_allowlist_is_exactly_the_17_estimators_with_their_tasks() -> None:
+def few_trees(name: str, tuned: Collection[str]) -> dict[str, int]:
+    """A few trees or boosting rounds, unless their number is `tuned`: enough to show that a
+    value fits, where the ensembles' default 100 is slow."""
+    number = "max_iter" if name.startswith("HistGradientBoosting") else "n_estimators"
+    return {number: 5} if number in ESTIMATORS[name].params and number not in tuned else {}
+
+
+def assert_accepted(name: str, params: dict[str, Any]) -> None:
+    """The estimator's own checks accept `params`: scikit-learn's _parameter_constraints, or
+    for LightGBM, which declares none, its configuration's checks, which run when it fits."""
+    estimator = make_estimator(name).set_params(**params)
+    if hasattr(estimator, "_parameter_constraints"):
+        estimator._validate_params()
+        return
+    X, y = small_data(ESTIMATORS[name].task)
+    try:
+        estimator.set_params(**few_trees(name, params)).fit(X, y)
+    except LightGBMError as error:
+        # A fraction of rows just above 0 bags none of 50: LightGBM took the value (its
+        # configuration is checked before the bag is drawn), then had no rows to fit.
+        assert params.get("subsample", 1) < 0.01, error
+        assert "(num_data) > (0)" in str(error), error
+
+
+def test_the_allowlist_is_exactly_the_19_estimators_with_their_tasks() -> None:
     assert set(ESTIMATORS) == CLASSIFIERS | REGRESSORS
-    assert len(ESTIMATORS) == 17
+    assert len(ESTIMATORS) == 19
     for name, spec in ESTIMATORS.items():
         assert spec.name == name == spec.cls.__name__
         expected = TaskType.CLASSIFICATION if name in CLASSIFIERS else TaskType.REGRESSION
         assert spec.task is expected
         assert spec.scale is (name not in TREE_BASED)
         assert spec.has_random_state is ("random_state" in spec.cls().get_params())
-        assert 3 <= len(spec.params) <= 7, name
+        assert 3 <= len(spec.params) <= 10, name
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -102,8 +132,7 @@ def test_suggested_values_are_valid_and_sklearn_accepts_them(name: str, param: s
     validate_param_grid(name, {param: list(spec.suggested)})
     for value in spec.suggested:
         assert spec.check(value) is None, value
-        estimator = clone(make_estimator(name)).set_params(**{param: value})
-        estimator._validate_params()  # scikit-learn's own _parameter_constraints
+        assert_accepted(name, {param: value})
 
 
 def _probes(spec: ParamSpec) -> list[Any]:
@@ -120,9 +149,9 @@ def _probes(spec: ParamSpec) -> list[Any]:
 
 
 @pytest.mark.parametrize(("name", "param"), PARAMS)
-def test_the_catalog_range_is_within_sklearns_constraints(name: str, param: str) -> None:
+def test_the_catalog_range_is_within_the_estimators_constraints(name: str, param: str) -> None:
     for value in _probes(ESTIMATORS[name].params[param]):
-        make_estimator(name).set_params(**{param: value})._validate_params()
+        assert_accepted(name, {param: value})
 
 
 @pytest.mark.parametrize(("name", "param"), PARAMS)
@@ -131,13 +160,31 @@ def test_fitting_with_each_suggested_value_works(name: str, param: str) -> None:
     X, y = small_data(spec.task)
     if spec.scale:
         X = StandardScaler().fit_transform(X)
-    small = {"n_estimators": 5} if "n_estimators" in spec.params and param != "n_estimators" else {}
-    if name.startswith("HistGradientBoosting") and param != "max_iter":
-        small = {"max_iter": 5}
+    small = few_trees(name, [param])
     for value in spec.params[param].suggested:
-        # A few trees are enough to show the value fits; the ensembles' default 100 is slow.
         model = clone(make_estimator(name)).set_params(**small, **{param: value}).fit(X, y)
         assert np.isfinite(model.predict(X[:5]).astype(float)).all()
+
+
+@pytest.mark.parametrize("name", ["LGBMClassifier", "LGBMRegressor"])
+def test_lightgbm_fits_one_thread_quietly_with_bagging_and_no_limit_written_none(
+    name: str,
+) -> None:
+    spec = ESTIMATORS[name]
+    assert spec.fixed["n_jobs"] == 1 and spec.fixed["verbose"] == -1
+    assert spec.has_random_state
+    X, y = small_data(spec.task)
+
+    def trees(**params: Any) -> list[dict[str, Any]]:
+        model = make_estimator(name).set_params(n_estimators=5, **params).fit(X, y)
+        return model.booster_.dump_model()["tree_info"]  # the trees without the settings
+
+    # None, the catalog's "no limit", is LightGBM's -1: it leaves a None parameter at its default.
+    assert trees(max_depth=None) == trees(max_depth=-1)
+    assert spec.params["max_depth"].check(-1) == "-1 is below the minimum 1"
+    # subsample_freq=1 makes subsample draw rows at every round; at LightGBM's 0 it is ignored.
+    assert trees(subsample=0.5) != trees()
+    assert trees(subsample=0.5, subsample_freq=0) == trees()
 
 
 def test_no_precomputed_kernel_or_deprecated_penalty() -> None:
@@ -275,6 +322,11 @@ def test_the_first_problem_is_the_one_reported() -> None:
         ("LogisticRegression", {"C": [1], "l1_ratio": [0, 0.5, 1], "class_weight": [None]}),
         ("Ridge", {"alpha": [0, 1e-3, 1e6], "fit_intercept": [True, False]}),
         ("HistGradientBoostingRegressor", {"max_leaf_nodes": [None, 2], "loss": ["squared_error"]}),
+        (
+            "LGBMClassifier",
+            {"max_depth": [None, 3], "reg_alpha": [0, 1e-3], "class_weight": [None]},
+        ),
+        ("LGBMRegressor", {"num_leaves": [2, 63], "subsample": [0.5, 1]}),
     ],
 )
 def test_a_good_grid_is_accepted_and_every_candidate_is_a_valid_estimator(
@@ -283,8 +335,8 @@ def test_a_good_grid_is_accepted_and_every_candidate_is_a_valid_estimator(
     validate_param_grid(name, grid)  # raises InvalidInput on a bad grid
 
     for candidate in ParameterGrid(grid):
+        assert_accepted(name, candidate)
         estimator = make_estimator(name).set_params(**candidate)
-        estimator._validate_params()  # scikit-learn's own parameter constraints
         assert {k: estimator.get_params()[k] for k in candidate} == candidate
 
 

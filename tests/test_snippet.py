@@ -15,6 +15,7 @@ from tuning.ml.snippet import reproduce_snippet
         ("RandomForestClassifier", {"n_estimators": 50, "max_depth": None, "max_features": "sqrt"}),
         ("LogisticRegression", {"C": 0.1, "l1_ratio": 0.5}),
         ("HistGradientBoostingRegressor", {"learning_rate": 0.05, "loss": "absolute_error"}),
+        ("LGBMClassifier", {"num_leaves": 15, "max_depth": None, "class_weight": "balanced"}),
     ],
 )
 def test_the_python_snippet_rebuilds_the_workers_pipeline(estimator, params):
@@ -31,3 +32,9 @@ def test_the_python_snippet_rebuilds_the_workers_pipeline(estimator, params):
         namespace["model"].get_params()["model"].get_params()
         == expected.get_params()["model"].get_params()
     )
+
+
+def test_the_snippet_imports_each_class_from_its_public_module():
+    snippet = reproduce_snippet("LGBMRegressor", {"reg_lambda": 0.1}, random_state=0)
+    assert "from lightgbm import LGBMRegressor\n" in snippet
+    assert "from sklearn.pipeline import Pipeline\n" in snippet

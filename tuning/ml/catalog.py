@@ -1,7 +1,7 @@
 """The estimator allowlist: the only classes a run can build, with metadata for each parameter.
 
-Users name an estimator by its scikit-learn class name; the name is looked up here and nowhere
-else, so nothing a user sends is ever imported by name.
+Users name an estimator by its class name (scikit-learn's, or LightGBM's scikit-learn one); the
+name is looked up here and nowhere else, so nothing a user sends is ever imported by name.
 """
 
 import math
@@ -9,6 +9,7 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -336,6 +337,43 @@ _ELASTIC_NET = {
     **_LASSO,
 }
 _HIST_CLF = {**_HIST, "class_weight": _CLASS_WEIGHT}
+# LightGBM has no _parameter_constraints: its ranges follow its Parameters documentation. Its
+# "no limit" depth is -1 (any value <= 0); the catalog says None, as for scikit-learn's trees, so
+# that comparisons rank it as the most complex, and LightGBM leaves a None parameter at its
+# default. min_child_samples may be 0 there; a leaf of no rows is no setting to tune.
+_LGBM = {
+    "n_estimators": _int(1, (50, 100, 200), "Number of boosting rounds (trees)", simpler="lower"),
+    "learning_rate": _HIST["learning_rate"],
+    "num_leaves": ParamSpec(
+        "int", 2, 131072, suggested=(15, 31, 63), help="Most leaves per tree", simpler="lower"
+    ),
+    "max_depth": _int(
+        1, (None, 4, 8), "Deepest a tree may grow; None: no limit", none=True, simpler="lower"
+    ),
+    "min_child_samples": _int(1, (5, 20, 50), "Fewest rows in a leaf", simpler="higher"),
+    "subsample": _float(0, 1, (0.8, 1.0), "Fraction of rows per tree", open_low=True),
+    "colsample_bytree": _float(
+        0, 1, (0.5, 0.8, 1.0), "Fraction of columns per tree", open_low=True, simpler="lower"
+    ),
+    "reg_lambda": _float(
+        0, None, (0.0, 0.1, 1.0), "L2 penalty on leaf values", log=True, simpler="higher"
+    ),
+    "reg_alpha": _float(
+        0, None, (0.0, 0.1, 1.0), "L1 penalty on leaf values", log=True, simpler="higher"
+    ),
+}
+# One thread per fit: the worker processes are the parallelism, and LightGBM's default of a
+# thread per core in each of them would oversubscribe the machine (its bagging also depends on
+# the thread count). subsample_freq=1 bags every round: at 0, subsample does nothing.
+# deterministic with force_col_wise gives a seed the same trees at every repeat, with no timing
+# test choosing the histogram layout, as LightGBM's documentation advises.
+_LGBM_FIXED = {
+    "n_jobs": 1,
+    "verbose": -1,
+    "subsample_freq": 1,
+    "deterministic": True,
+    "force_col_wise": True,
+}
 
 ESTIMATORS: dict[str, EstimatorSpec] = {
     spec.name: spec
@@ -349,6 +387,13 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         _spec(ExtraTreesClassifier, _CLF, _FOREST_CLF, scale=False),
         _spec(GradientBoostingClassifier, _CLF, _BOOSTING, scale=False),
         _spec(HistGradientBoostingClassifier, _CLF, _HIST_CLF, scale=False, native_categories=True),
+        _spec(
+            LGBMClassifier,
+            _CLF,
+            {**_LGBM, "class_weight": _CLASS_WEIGHT},
+            scale=False,
+            fixed=_LGBM_FIXED,
+        ),
         _spec(Ridge, _REG, {**_RIDGE, "positive": _POSITIVE}),
         _spec(Lasso, _REG, _LASSO),
         _spec(ElasticNet, _REG, _ELASTIC_NET),
@@ -363,6 +408,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             scale=False,
             native_categories=True,
         ),
+        _spec(LGBMRegressor, _REG, _LGBM, scale=False, fixed=_LGBM_FIXED),
     ]
 }
 

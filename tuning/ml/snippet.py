@@ -7,6 +7,7 @@ so it cannot drift from what they fit: a change to the preprocessing shows up he
 import inspect
 import json
 import re
+import sys
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -41,8 +42,13 @@ def reproduce_snippet(estimator: str, params: dict[str, Any], *, random_state: i
 
 def _import_of(cls: type) -> tuple[str, str]:
     """sklearn.ensemble._forest.RandomForestClassifier -> (sklearn.ensemble, ...): the public
-    module users import the class from."""
-    return re.sub(r"\._.*$", "", cls.__module__), cls.__name__
+    module users import the class from; the package itself where it exports the class
+    (lightgbm.sklearn.LGBMClassifier -> lightgbm)."""
+    module = re.sub(r"\._.*$", "", cls.__module__)
+    package = module.partition(".")[0]
+    if getattr(sys.modules.get(package), cls.__name__, None) is cls:
+        return package, cls.__name__
+    return module, cls.__name__
 
 
 def _code(value: Any, depth: int, imports: set[tuple[str, str]]) -> str:
