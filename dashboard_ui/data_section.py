@@ -194,3 +194,19 @@ def fill_roles(dataset: str, roles: dict[str, Any] | None) -> None:
     state[f"{key}.ignore"] = list(roles.get("ignore") or [])
     state[f"{key}.group"] = roles.get("group") or NONE
     state[f"{key}.time"] = roles.get("time") or NONE
+
+
+def roles_words(roles: dict[str, Any] | None) -> str:
+    """A run's column roles in a few words, for the line under its title."""
+    if roles is None:
+        return "every column a feature"
+    parts = []
+    if roles.get("ignore"):
+        names = ", ".join(plain(name, 40) for name in roles["ignore"][:6])
+        more = f" and {len(roles['ignore']) - 6} more" if len(roles["ignore"]) > 6 else ""
+        parts.append(f"left out {names}{more}")
+    if roles.get("group"):
+        parts.append(f"rows kept together by {plain(roles['group'])}")
+    if roles.get("time"):
+        parts.append(f"folds in time order by {plain(roles['time'])}")
+    return "; ".join(parts) or "every column a feature"

@@ -18,6 +18,7 @@ from tuning.service import (
     plan_run,
     refine_trials,
     run_children,
+    run_like,
     run_parent,
     value_label,
 )
@@ -128,6 +129,14 @@ def refines_line(user: User) -> str | None:
 
 def _unlink() -> None:
     st.session_state.pop(PARENT, None)
+
+
+def run_again(run: RunSummary) -> None:
+    """A button that opens New run filled with this run's settings, to change and launch."""
+    if st.button("Run again…", icon=":material/replay:", key="run.again"):
+        st.session_state[START_FROM] = run_like(run)
+        st.session_state.pop(PARENT, None)
+        st.switch_page(ui.NEW_RUN_PAGE)
 
 
 def lineage(run: RunSummary, user: User, *, page: str) -> None:

@@ -14,8 +14,9 @@ import streamlit as st
 from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
+from dashboard_ui.data_section import roles_words
 from dashboard_ui.notes import run_notes
-from dashboard_ui.refine import lineage
+from dashboard_ui.refine import lineage, run_again
 from dashboard_ui.rungs import current_rung, schedule_table, stored_per_rung
 from dashboard_ui.schedule import poll_interval
 from dashboard_ui.search_form import search_words
@@ -61,7 +62,9 @@ st.caption(
     f"Run `{run.id}` · {search} · {run.cv}-fold CV · scoring **{run.scoring}** · "
     f"by {plain(run.owner)} · created {ui.format_time(run.created_at)}"
 )
+st.caption(f"Columns: {roles_words(run.column_roles)}")
 lineage(run, user, page=ui.RUN_PAGE)
+run_again(run)
 with st.expander("Parameter grid"):
     st.json(run.param_grid)
 

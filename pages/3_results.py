@@ -14,8 +14,9 @@ import streamlit as st
 from dashboard_ui import charts
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
+from dashboard_ui.data_section import roles_words
 from dashboard_ui.notes import run_notes
-from dashboard_ui.refine import lineage, refine_section
+from dashboard_ui.refine import lineage, refine_section, run_again
 from dashboard_ui.text import plain
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
@@ -31,6 +32,7 @@ from tuning.service import (
     param_column,
     parameter_importance,
     reproduce_snippet,
+    run_columns,
     run_like,
     score_by_bin,
     score_by_value,
@@ -222,7 +224,13 @@ def trials(run: RunSummary, frame: pd.DataFrame, best_params: dict) -> None:
         "The pipeline the workers fitted, with the best parameters "
         "(the button at its top right copies it)."
     )
-    snippet = reproduce_snippet(run.estimator, best_params, random_state=run.random_state)
+    with ui.db() as session:
+        profile, roles = run_columns(
+            session=session, dataset_id=run.dataset_id, roles=run.column_roles
+        )
+    snippet = reproduce_snippet(
+        run.estimator, best_params, random_state=run.random_state, profile=profile, roles=roles
+    )
     st.code(snippet, language="python")
 
 
@@ -248,6 +256,7 @@ st.caption(
     f"Run `{run.id}` · {len(frame):,} of {run.total_combinations:,} candidates · "
     f"{run.cv}-fold CV · scoring **{run.scoring}** · by {plain(run.owner)}"
 )
+st.caption(f"Columns: {roles_words(run.column_roles)}")
 if run.is_active:
     st.info("This run is still going: these are the results so far.")
     st.page_link(
@@ -263,6 +272,7 @@ if run.status is RunStatus.REVOKED:
 if run.stop_reason:
     st.info(f"Stopped early: {plain(run.stop_reason)}.", icon=":material/timer_off:")
 lineage(run, user, page=ui.RESULTS_PAGE)
+run_again(run)
 if scored.empty:
     st.info("No candidate has a score yet, so there is nothing to chart.")
     failures(run, frame)

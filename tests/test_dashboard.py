@@ -29,6 +29,7 @@ from dashboard_ui.support import (
     NEW_RUN_PAGE,
     RESULTS_PAGE,
     RUN_PAGE,
+    RUNS_PAGE,
 )
 from tuning.config import PROJECT_ROOT, get_settings
 from tuning.domain import RunStatus, utcnow
@@ -45,6 +46,7 @@ from tuning.service import (
 
 from factories import make_run, make_trial, other_user
 from helpers import submit, wait_until_finished
+from messy import churn_csv
 from stack import stack_env
 
 pytestmark = pytest.mark.database
@@ -342,6 +344,99 @@ def test_an_uploaded_csv_is_previewed_stored_and_then_used(account):
     app.text_input(key="new.name").set_value(name).run()
     next(b for b in app.button if b.label == "Save dataset and use it").click().run()
     assert any("you already have a dataset named" in error for error in texts(app, "error"))
+
+
+def shown_grid(app: AppTest, estimator: str) -> dict:
+    """The grid the editor shows for `estimator`: the ticked parameters and their values."""
+    grid = {}
+    prefix = f"new.grid.{estimator}."
+    for box in app.checkbox:
+        if box.key and box.key.startswith(prefix) and box.key.endswith(".on") and box.value:
+            name = box.key[len(prefix) : -len(".on")]
+            key = f"{prefix}{name}"
+            if key + ".choices" in app.session_state:
+                grid[name] = list(app.multiselect(key=key + ".choices").value)
+            else:
+                text = app.text_input(key=key + ".text").value
+                grid[name] = [ast.literal_eval(value.strip()) for value in text.split(",")]
+    return grid
+
+
+def launch_and_read(app: AppTest, session: Session, user: User) -> TuningRun:
+    what = next(m for m in texts(app, "markdown") if m.startswith("Will run:"))
+    next(b for b in app.button if b.label == "Launch run").click().run()
+    run = session.get(TuningRun, list_runs(session=session, viewer=user).items[0].id)
+    assert run.estimator in what and f"{run.cv}-fold" in what and run.scoring in what, what
+    return run
+
+
+def test_new_run_launches_exactly_what_it_shows_after_an_upload(account, session):
+    user, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+    app.segmented_control(key="new.source").set_value("Upload a CSV").run()
+    app.file_uploader(key="upload.file").upload("churn.csv", churn_csv(200), "text/csv").run()
+    app.selectbox(key="new.target").set_value("churn").run()
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+    app.text_input(key="new.name").set_value(name).run()
+    next(b for b in app.button if b.label == "Save dataset and use it").click().run()
+
+    # Right after the save, every entry shows what Launch would submit.
+    assert app.selectbox(key="new.dataset").value == name
+    estimator = app.selectbox(key="new.estimator.classification").value
+    assert estimator == "RandomForestClassifier"
+    assert shown_grid(app, estimator) == {"n_estimators": [50, 100], "max_depth": [None, 5, 10]}
+    assert app.segmented_control(key="new.search").value == "grid"
+    assert app.number_input(key="new.cv").value == 5
+    ignored = app.multiselect(key=f"new.columns.{name}.ignore").value
+    assert set(ignored) == {"customer_id", "account_code", "country"}
+    assert any("imbalanced" in w for w in texts(app, "warning"))
+
+    # Change the estimator, the folds and the search, back and forth, then a column's role.
+    app.selectbox(key="new.estimator.classification").set_value("LogisticRegression").run()
+    app.number_input(key="new.cv").set_value(3).run()
+    app.segmented_control(key="new.search").set_value("random").run()
+    app.segmented_control(key="new.search").set_value("grid").run()
+    app.selectbox(key=f"new.columns.{name}.group").set_value("region").run()
+    assert not app.error, texts(app, "error")
+    shown = {
+        "estimator": app.selectbox(key="new.estimator.classification").value,
+        "param_grid": shown_grid(app, "LogisticRegression"),
+        "cv": app.number_input(key="new.cv").value,
+        "scoring": app.selectbox(key="new.scoring.classification").value,
+        "search": app.segmented_control(key="new.search").value,
+    }
+    run = launch_and_read(app, session, user)
+    assert {
+        "estimator": run.estimator,
+        "param_grid": run.param_grid,
+        "cv": run.cv,
+        "scoring": run.scoring,
+        "search": run.search,
+    } == shown
+    assert run.column_roles == {"ignore": ignored, "group": "region", "time": None}
+
+
+def test_new_run_keeps_its_entries_across_pages_and_run_again_refills_it(account, session):
+    user, token = account
+    app = open_app(token, NEW_RUN_PAGE)
+    app.selectbox(key="new.dataset").set_value("wine").run()
+    app.number_input(key="new.cv").set_value(4).run()
+    app.switch_page(RUNS_PAGE).run()
+    app.switch_page(NEW_RUN_PAGE).run()
+    assert app.selectbox(key="new.dataset").value == "wine"
+    assert app.number_input(key="new.cv").value == 4
+
+    run = launch_and_read(app, session, user)
+    other = open_app(token, NEW_RUN_PAGE)  # a new tab: an empty form
+    assert other.number_input(key="new.cv").value == 5
+    other.switch_page(RUN_PAGE)
+    other.query_params["run"] = str(run.id)
+    other.run()
+    other.button(key="run.again").click().run()
+    assert other.selectbox(key="new.dataset").value == "wine"
+    assert other.number_input(key="new.cv").value == 4
+    assert other.selectbox(key="new.estimator.classification").value == run.estimator
+    assert shown_grid(other, run.estimator) == run.param_grid
 
 
 def panel_of(app: AppTest, key: str):

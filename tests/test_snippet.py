@@ -5,8 +5,12 @@ from typing import Any
 
 import pytest
 
+from tuning.ml.columns import resolve_roles
+from tuning.ml.datasets import profile_of, read_csv
 from tuning.ml.search import build_pipeline, pipeline_params
 from tuning.ml.snippet import reproduce_snippet
+
+from messy import churn_csv
 
 
 @pytest.mark.parametrize(
@@ -38,3 +42,24 @@ def test_the_snippet_imports_each_class_from_its_public_module():
     snippet = reproduce_snippet("LGBMRegressor", {"reg_lambda": 0.1}, random_state=0)
     assert "from lightgbm import LGBMRegressor\n" in snippet
     assert "from sklearn.pipeline import Pipeline\n" in snippet
+
+
+def test_the_snippet_of_a_run_on_an_analysts_csv_fits_as_the_workers_do():
+    table = read_csv(churn_csv(150), "churn")
+    profile = profile_of(table, "churn")
+    roles = resolve_roles(profile, {"ignore": ["customer_id", "account_code", "country"]})
+    params = {"max_iter": 20, "learning_rate": 0.1}
+    snippet = reproduce_snippet(
+        "HistGradientBoostingClassifier", params, random_state=3, profile=profile, roles=roles
+    )
+    assert "tuning" not in snippet  # its own date transformer is written out
+    namespace: dict[str, Any] = {}
+    exec(snippet, namespace)
+
+    expected = build_pipeline(
+        "HistGradientBoostingClassifier", random_state=3, profile=profile, roles=roles
+    ).set_params(**pipeline_params(params))
+    fitted = namespace["model"].fit(table.X, table.y)
+    assert list(fitted.predict_proba(table.X)[:, 1]) == list(
+        expected.fit(table.X, table.y).predict_proba(table.X)[:, 1]
+    )

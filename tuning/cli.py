@@ -15,7 +15,7 @@ from tuning.db import session_scope, upgrade_database
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
 from tuning.runtime import Runtime, create_runtime
-from tuning.schemas import HalvingOptions, SearchKind, TuningRunCreate, TuningStatus
+from tuning.schemas import ColumnRoles, HalvingOptions, SearchKind, TuningRunCreate, TuningStatus
 
 POLL_SECONDS = 0.5
 
@@ -93,6 +93,15 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--random-state", type=int, help="Seed for sampling and estimators")
     tune.add_argument("--cv", type=int, default=5, help="CV folds (default 5)")
     tune.add_argument("--scoring", help="A scikit-learn scorer name (default by task)")
+    tune.add_argument(
+        "--ignore",
+        action="append",
+        metavar="COLUMN",
+        help="Leave a column out of the features (repeat for more); given, it replaces the "
+        "dataset profile's defaults (ID-like, constant and empty columns)",
+    )
+    tune.add_argument("--group", metavar="COLUMN", help="Keep rows with one value in one fold")
+    tune.add_argument("--time", metavar="COLUMN", help="Folds train on earlier rows only")
     tune.add_argument("--user", help="Owner of the run (default: the local admin)")
     tune.add_argument("--wait", action="store_true", help="Follow the run until it ends")
 
@@ -189,7 +198,14 @@ def _tuning_run(args: argparse.Namespace, param_grid: object, halving: object) -
         stop_after_no_improvement=args.stop_after_no_improvement,
         time_budget_s=args.time_budget,
         return_train_score=not args.no_train_scores,
+        columns=_columns(args),
     )
+
+
+def _columns(args: argparse.Namespace) -> ColumnRoles | None:
+    if args.ignore is None and args.group is None and args.time is None:
+        return None  # the dataset profile's defaults
+    return ColumnRoles(ignore=args.ignore, group=args.group, time=args.time)
 
 
 def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:

@@ -6,6 +6,7 @@ so it cannot drift from what they fit: a change to the preprocessing shows up he
 
 import inspect
 import json
+import math
 import re
 import sys
 from typing import Any
@@ -14,15 +15,31 @@ from sklearn.base import BaseEstimator
 from sklearn.compose import make_column_selector
 from sklearn.pipeline import Pipeline
 
+from tuning.ml import features
 from tuning.ml.search import build_pipeline, pipeline_params
 
 LINE_LENGTH = 88
+# What the transformers of tuning.ml.features need, for a snippet that writes them out.
+OWN_IMPORTS = [
+    "from typing import Any",
+    "import numpy as np",
+    "import pandas as pd",
+    "from sklearn.base import BaseEstimator, TransformerMixin",
+]
 INDENT = "    "
 
 
-def reproduce_snippet(estimator: str, params: dict[str, Any], *, random_state: int | None) -> str:
-    """Python that builds the run's pipeline with `params`, exactly as the workers fit it."""
-    pipeline = build_pipeline(estimator, random_state=random_state)
+def reproduce_snippet(
+    estimator: str,
+    params: dict[str, Any],
+    *,
+    random_state: int | None,
+    profile: dict[str, Any] | None = None,
+    roles: dict[str, Any] | None = None,
+) -> str:
+    """Python that builds the run's pipeline with `params`, exactly as the workers fit it (its
+    dataset's profile and column roles give the preprocessing)."""
+    pipeline = build_pipeline(estimator, random_state=random_state, profile=profile, roles=roles)
     pipeline.set_params(**pipeline_params(params))
     imports: set[tuple[str, str]] = {_import_of(Pipeline)}
     lines = []
@@ -36,8 +53,17 @@ def reproduce_snippet(estimator: str, params: dict[str, Any], *, random_state: i
     by_module: dict[str, list[str]] = {}
     for module, name in sorted(imports):
         by_module.setdefault(module, []).append(name)
-    header = [f"from {module} import {', '.join(names)}" for module, names in by_module.items()]
-    return "\n".join(header) + "\n\n" + "\n".join(lines) + "\n"
+    ours = sorted(name for module, name in imports if module.startswith("tuning."))
+    header = [
+        f"from {module} import {', '.join(names)}"
+        for module, names in by_module.items()
+        if not module.startswith("tuning.")
+    ]
+    classes = [inspect.getsource(getattr(features, name)) for name in ours]
+    if classes:  # this project's own transformers, written out: the snippet needs no `tuning`
+        header = [*OWN_IMPORTS, *header]
+    body = "\n\n".join([*classes, "\n".join(lines)])
+    return "\n".join(header) + "\n\n" + body + "\n"
 
 
 def _import_of(cls: type) -> tuple[str, str]:
@@ -65,6 +91,8 @@ def _code(value: Any, depth: int, imports: set[tuple[str, str]]) -> str:
         return _call(opening, items, closing, depth)
     if isinstance(value, str):
         return json.dumps(value)
+    if isinstance(value, float) and math.isnan(value):
+        return 'float("nan")'
     return repr(value)
 
 

@@ -35,6 +35,7 @@ from tuning.service.datasets import (
     list_datasets,
     load_table,
     preview_csv,
+    run_columns,
     upload_dataset,
 )
 from tuning.service.execution import execute_chunk
@@ -185,6 +186,7 @@ __all__ = [
     "reproduce_snippet",
     "rotate_token",
     "run_children",
+    "run_columns",
     "run_filter_options",
     "run_like",
     "run_parent",
