@@ -15,9 +15,11 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tuning.config import PROJECT_ROOT
+from tuning.models import TuningRun
 from tuning.service import create_user
 
 from helpers import submit, wait_until_finished
+from messy import churn_csv
 from stack import ServerProcess
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -235,3 +237,46 @@ def test_a_sign_in_link_leaves_no_token_in_history_and_the_sign_in_survives_a_re
     page.reload()
     expect(page.get_by_label("API token")).to_be_visible(timeout=WAIT_MS)
     expect(signed_in).to_have_count(0)
+
+
+def test_new_run_launches_what_it_shows_after_an_upload_in_a_browser(
+    dashboard_url, browser_page, session, tmp_path
+):
+    """The upload step hides the rest of the form; when it comes back, the browser must show
+    the values the page submits (it once showed LogisticRegression and 2 folds while the page
+    meant RandomForestClassifier and 5, and then launched the browser's)."""
+    _, token = create_user(session=session, name=f"upload-{uuid.uuid4().hex[:8]}")
+    page, expect = browser_page, sync_api.expect
+    csv = tmp_path / "churn.csv"
+    csv.write_bytes(churn_csv(200))
+
+    page.goto(f"{dashboard_url}/new_run?token={token}")
+    expect(page.get_by_text("Will run:")).to_be_visible(timeout=WAIT_MS)
+    idle(page)
+    page.get_by_label("CV folds").fill("4")
+    page.get_by_label("CV folds").press("Enter")
+    idle(page)
+    page.get_by_text("Upload a CSV", exact=True).click()
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(csv))
+
+    page.get_by_text("Target column").wait_for(timeout=WAIT_MS)
+    idle(page)
+    page.get_by_role("button", name="Save dataset and use it").click()
+    expect(page.get_by_text("Will run:")).to_be_visible(timeout=WAIT_MS)
+    idle(page)
+
+    estimator = page.get_by_role("combobox", name="Estimator (for classification)")
+    expect(estimator).to_have_value("RandomForestClassifier")
+    expect(page.get_by_label("CV folds")).to_have_value("4")
+    will_run = page.get_by_text("Will run:")
+    expect(will_run).to_contain_text("RandomForestClassifier")
+    expect(will_run).to_contain_text("4-fold cross-validation")
+    expect(will_run).to_contain_text("customer_id")
+
+    page.get_by_role("button", name="Launch run").click()
+    page.wait_for_url("**/run?run=*", timeout=WAIT_MS)
+    run_id = parse_qs(urlsplit(page.url).query)["run"][0]
+    run = session.get(TuningRun, uuid.UUID(run_id))
+    assert (run.estimator, run.cv, run.search) == ("RandomForestClassifier", 4, "grid")
+    assert run.param_grid == {"n_estimators": [50, 100], "max_depth": [None, 5, 10]}
+    assert "customer_id" in run.column_roles["ignore"]
