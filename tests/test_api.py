@@ -19,6 +19,7 @@ from tuning.service.reconcile import reconcile
 from tuning.worker.queue import CeleryQueue
 
 from factories import bearer
+from messy import churn_csv
 from stack import wait_until
 
 pytestmark = pytest.mark.database
@@ -327,3 +328,59 @@ def test_notes_on_a_run_through_the_api(client, alice, runtime):
     assert [note["text"] for note in listed] == ["k=5 looks best"]
     assert listed[0]["author"].startswith("api-")
     assert client.get(url, headers=bearer(runtime)).status_code == 403
+
+
+def test_an_upload_answers_with_its_profile_and_a_run_takes_column_roles(client, alice):
+    name = f"churn-{uuid.uuid4().hex[:6]}"
+    uploaded = client.post(
+        "/api/v1/datasets",
+        headers=alice,
+        data={"target": "churn", "name": name},
+        files={"file": ("churn.csv", churn_csv(120), "text/csv")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    profile = uploaded.json()["profile"]
+    columns = {c["name"]: c for c in profile["columns"]}
+    assert (
+        columns["customer_id"]["role"] == "ignored"
+        and "ID-like" in columns["customer_id"]["reason"]
+    )
+    assert columns["signup_date"]["kind"] == "datetime"
+    assert {"name", "kind", "missing", "distinct", "role", "reason"} <= set(columns["plan"])
+    assert profile["target"]["task"] == "classification"
+    assert any(w["column"] == "churn" and "imbalanced" in w["message"] for w in profile["warnings"])
+    by_id = client.get(f"/api/v1/datasets/{uploaded.json()['id']}", headers=alice).json()
+    assert by_id["profile"] == profile
+    iris = next(
+        d for d in client.get("/api/v1/datasets", headers=alice).json() if d["name"] == "iris"
+    )
+    assert (
+        client.get(f"/api/v1/datasets/{iris['id']}", headers=alice).json()["profile"]["n_rows"]
+        == 150
+    )
+
+    body = {"dataset": name, "estimator": "LogisticRegression", "param_grid": {"C": [1.0]}, "cv": 3}
+    bad = client.post(
+        "/api/v1/tuning/tune", headers=alice, json={**body, "columns": {"time": "plan"}}
+    )
+    assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "columns", "time"]
+    assert "not dates or numbers" in bad.text
+    run = start(client, alice, **body, columns={"group": "region"})
+    results = client.get(f"/api/v1/tuning/tune/{run['tuning_run_id']}/results", headers=alice)
+    roles = results.json()["run"]["column_roles"]
+    assert roles["group"] == "region" and "customer_id" in roles["ignore"]
+
+
+@pytest.mark.parametrize(
+    ("target", "task", "reason"),
+    [("customer_id", None, "looks like an ID"), ("plan", "regression", "regression cannot")],
+)
+def test_a_target_that_cannot_be_learned_is_refused_at_upload(client, alice, target, task, reason):
+    data = {"target": target, **({"task": task} if task else {})}
+    answer = client.post(
+        "/api/v1/datasets",
+        headers=alice,
+        data=data,
+        files={"file": ("churn.csv", churn_csv(60), "text/csv")},
+    )
+    assert answer.status_code == 422 and reason in answer.text, answer.text
