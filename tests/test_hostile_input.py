@@ -46,6 +46,9 @@ PRIVATE_CSV = b"x,y,label\n" + b"".join(
     f"{i},{i % 5},{'yes' if i % 2 else 'no'}\n".encode() for i in range(6)
 )
 
+# An ID that counts up, given as the target.
+ID_TARGET_CSV = b"id,x\n" + b"".join(f"{i},{i % 3}\n".encode() for i in range(1, 41))
+
 
 @dataclass
 class Stack:
@@ -239,6 +242,27 @@ CASES = [
     Case("a bundled dataset's name", "POST", "/api/v1/datasets", 422, "bundled dataset's name",
          files={"file": ("d.csv", PRIVATE_CSV, "text/csv")},
          data={"target": "label", "name": "iris"}),
+    # Careless targets, and column roles the dataset cannot take.
+    Case("an ID as the target", "POST", "/api/v1/datasets", 422, "looks like an ID",
+         files={"file": ("d.csv", ID_TARGET_CSV, "text/csv")}, data={"target": "id"}),
+    Case("a class with a single row", "POST", "/api/v1/datasets", 422, "has a single row",
+         files={"file": ("d.csv", PRIVATE_CSV + b"9,9,maybe\n", "text/csv")},
+         data={"target": "label"}),
+    Case("text read as numbers", "POST", "/api/v1/datasets", 422, "regression cannot predict",
+         files={"file": ("d.csv", PRIVATE_CSV, "text/csv")},
+         data={"target": "label", "task": "regression"}),
+    Case("an unknown task", "POST", "/api/v1/datasets", 422, "classification",
+         files={"file": ("d.csv", PRIVATE_CSV, "text/csv")},
+         data={"target": "label", "task": "clustering"}),
+    Case("leaving out an unknown column", "POST", TUNE, 422, "no feature column named",
+         json=tune(columns={"ignore": ["nope"]})),
+    Case("leaving out every column", "POST", TUNE, 422, "no feature column is left",
+         json=tune(columns={"ignore": ["sepal length (cm)", "sepal width (cm)",
+                                       "petal length (cm)", "petal width (cm)"]})),
+    Case("5,000 columns left out", "POST", TUNE, 422, "no feature column named",
+         json=tune(columns={"ignore": [f"c{i}" for i in range(5_000)]})),
+    Case("an unknown role", "POST", TUNE, 422, "Extra inputs are not permitted",
+         json=tune(columns={"target": "petal width (cm)"})),
 ]  # fmt: skip
 
 

@@ -6,7 +6,9 @@ from sqlmodel import Session, func, select
 from tuning.errors import InvalidInput
 from tuning.models import TuningRun
 from tuning.schemas import TuningRunCreate
-from tuning.service import submit_run
+from tuning.service import submit_run, upload_dataset
+
+from messy import churn_csv
 
 pytestmark = pytest.mark.database
 
@@ -64,3 +66,27 @@ def test_bad_submission_names_the_field(settings, session: Session, user, change
     assert caught.value.field == field
     assert reason in caught.value.reason, caught.value.reason
     assert session.exec(select(func.count()).select_from(TuningRun)).one() == before
+
+
+def test_more_folds_than_groups_is_refused_naming_the_group(settings, session: Session, user):
+    upload_dataset(
+        session=session,
+        owner=user,
+        name="churn",
+        content=churn_csv(120),
+        target="churn",
+        max_bytes=10**6,
+    )
+    run_in = TuningRunCreate(
+        **{**GOOD, "dataset": "churn", "cv": 5, "columns": {"group": "region"}}
+    )
+    with pytest.raises(InvalidInput) as caught:
+        submit_run(
+            session=session,
+            queue=QueueThatMustNotBeCalled(),
+            settings=settings,
+            owner=user,
+            run_in=run_in,
+        )
+    assert caught.value.field == "cv"
+    assert "'region' has only 4 groups" in caught.value.reason
