@@ -4,9 +4,19 @@ import pytest
 from sqlmodel import Session, func, select
 
 from tuning.errors import InvalidInput
+from tuning.ml.training import train_model
 from tuning.models import TuningRun
-from tuning.schemas import TuningRunCreate
-from tuning.service import submit_run
+from tuning.schemas import TrainingRunCreate, TuningRunCreate
+from tuning.service import (
+    execute_training,
+    get_training_run,
+    load_table,
+    submit_run,
+    submit_training,
+    validate_run,
+)
+
+from factories import make_run, upload_rare_yes
 
 pytestmark = pytest.mark.database
 
@@ -46,6 +56,23 @@ class QueueThatMustNotBeCalled:
         ({"cv": 200}, "cv", "choose between 2 and"),
         ({"search": "random"}, "n_iter", "needs n_iter"),
         ({"search": "random", "n_iter": 20_000}, "n_iter", "the limit is 10,000"),
+        # The positive class: one of a two-class target's labels.
+        ({"pos_label": 1}, "pos_label", "this dataset has 3 classes (0, 1, 2)"),
+        (
+            {"dataset": "breast_cancer", "pos_label": "maybe"},
+            "pos_label",
+            "'maybe' is not one of this dataset's classes: 0, 1",
+        ),
+        (
+            {
+                "dataset": "diabetes",
+                "estimator": "Ridge",
+                "param_grid": {"alpha": [1.0]},
+                "pos_label": 1,
+            },
+            "pos_label",
+            "numeric target (regression)",
+        ),
     ],
 )
 def test_bad_submission_names_the_field(settings, session: Session, user, change, field, reason):
@@ -64,3 +91,59 @@ def test_bad_submission_names_the_field(settings, session: Session, user, change
     assert caught.value.field == field
     assert reason in caught.value.reason, caught.value.reason
     assert session.exec(select(func.count()).select_from(TuningRun)).one() == before
+
+
+def validated(settings, session: Session, user, **change) -> TuningRun:
+    return validate_run(
+        session=session,
+        settings=settings,
+        run_in=TuningRunCreate(**{**GOOD, **change}),
+        viewer=user,
+    )
+
+
+def test_the_positive_class_is_stored_as_the_labels_hold_it(settings, session: Session, user):
+    run = validated(settings, session, user, dataset="breast_cancer", scoring="f1", pos_label="1")
+    assert run.pos_label == 1 and type(run.pos_label) is int
+
+    words = upload_rare_yes(session, user)
+    run = validated(settings, session, user, dataset=words.name, scoring="f1", pos_label="yes")
+    assert run.pos_label == "yes"
+    with pytest.raises(InvalidInput) as caught:
+        validated(settings, session, user, dataset=words.name, scoring="f1")
+    assert caught.value.field == "scoring"
+    assert "give pos_label, one of 'no', 'yes'" in caught.value.reason
+
+
+class QueueThatTakesTrainings:
+    def enqueue_training(self, training_run_id, *, task_id):
+        pass
+
+
+def test_a_training_from_a_run_scores_its_positive_class(runtime, session: Session, user):
+    words = upload_rare_yes(session, user)
+    tuned = make_run(
+        session,
+        user,
+        estimator="LogisticRegression",
+        dataset=words.name,
+        param_grid={"C": [0.1, 1.0]},
+        scoring="f1",
+        pos_label="yes",
+    )
+    training = submit_training(
+        session=session,
+        queue=QueueThatTakesTrainings(),
+        owner=user,
+        request=TrainingRunCreate(tuning_run_id=str(tuned.id)),
+    )
+
+    execute_training(engine=runtime.engine, training_run_id=training.id)
+
+    done = get_training_run(session=session, training_run_id=training.id)
+    session.refresh(done)
+    table = load_table(session=session, dataset_id=words.id)
+    expected = train_model(
+        "LogisticRegression", tuned.best_params, table, scoring="f1", pos_label="yes"
+    )
+    assert done.metrics == expected.metrics

@@ -93,6 +93,11 @@ def build_parser() -> argparse.ArgumentParser:
     tune.add_argument("--random-state", type=int, help="Seed for sampling and estimators")
     tune.add_argument("--cv", type=int, default=5, help="CV folds (default 5)")
     tune.add_argument("--scoring", help="A scikit-learn scorer name (default by task)")
+    tune.add_argument(
+        "--pos-label",
+        help="The positive class of a two-class target (f1, precision, recall, "
+        "average_precision), e.g. yes; read as the dataset's label type",
+    )
     tune.add_argument("--user", help="Owner of the run (default: the local admin)")
     tune.add_argument("--wait", action="store_true", help="Follow the run until it ends")
 
@@ -184,6 +189,7 @@ def _tuning_run(args: argparse.Namespace, param_grid: object, halving: object) -
         n_iter=args.n_iter,
         cv=args.cv,
         scoring=args.scoring,
+        pos_label=args.pos_label,
         random_state=args.random_state,
         halving=HalvingOptions.model_validate(halving) if halving is not None else None,
         stop_after_no_improvement=args.stop_after_no_improvement,

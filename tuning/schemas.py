@@ -225,6 +225,9 @@ class RunPublic(BaseModel):
     time_budget_s: float | None = None
     stop_reason: str | None = Field(default=None, description="Why the run ended early, if it did")
     return_train_score: bool = True
+    pos_label: Label | None = Field(
+        default=None, description="The positive class of a two-class target, if the run names one"
+    )
 
 
 class TrialPublic(BaseModel):

@@ -4,7 +4,7 @@ Pages, routes, tasks and commands import from here, never from a module below.
 """
 
 from tuning.ml.catalog import catalog_as_dict
-from tuning.ml.search import DEFAULT_SCORING, scorers_for
+from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
 from tuning.ml.snippet import reproduce_snippet
 from tuning.service.access import may_see, parse_id
 from tuning.service.analysis import (

@@ -60,8 +60,8 @@ class RefinedGrid:
 
 def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
     """A submission with `run`'s dataset, estimator, grid, search (with its halving options and
-    early stopping), folds, scoring, seed and train scores, and `changes` (for example a new
-    `param_grid`)."""
+    early stopping), folds, scoring and positive class, seed and train scores, and `changes`
+    (for example a new `param_grid`)."""
     halving = None
     if run.halving is not None:  # its options, not the schedule they made
         halving = HalvingOptions.model_validate(
@@ -80,6 +80,7 @@ def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
         "cv": run.cv,
         "scoring": run.scoring,
         "random_state": run.random_state,
+        "pos_label": run.pos_label,
     }
     return TuningRunCreate(**{**fields, **changes})
 

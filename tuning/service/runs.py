@@ -20,8 +20,9 @@ from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, TaskType, as_utc, utcnow
 from tuning.errors import InvalidInput, NotFound
 from tuning.ml import catalog
-from tuning.ml.checks import check_folds, check_scorer_on_labels
-from tuning.ml.search import DEFAULT_SCORING, n_candidates, validate_scoring
+from tuning.ml.checks import check_folds, check_scorer_on_labels, resolve_pos_label
+from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
+from tuning.ml.search import n_candidates
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.access import may_see, only_visible, parse_id, require_visible
@@ -59,8 +60,9 @@ def validate_run(
     _check_cv(run_in.cv, settings)
     classes = dataset_classes(session=session, dataset=dataset)
     check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
+    pos_label = resolve_pos_label(run_in.pos_label, task=dataset.task, classes=classes)
     if classes:
-        check_scorer_on_labels(scoring, classes)
+        check_scorer_on_labels(scoring, classes, pos_label)
     space = search_space(run_in, spec.name, settings)
     halving = None
     if run_in.search == "halving":
@@ -86,6 +88,7 @@ def validate_run(
         random_state=space.random_state,
         cv=run_in.cv,
         scoring=scoring,
+        pos_label=pos_label,
         progress_total=total,
         total_combinations=total,
         owner_id=0,
@@ -188,6 +191,7 @@ class RunSummary:
     time_budget_s: float | None
     stop_reason: str | None
     return_train_score: bool
+    pos_label: Any  # the positive class of a binary target, if the run names one
 
     @property
     def is_active(self) -> bool:

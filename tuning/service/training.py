@@ -2,6 +2,7 @@
 
 import logging
 import uuid
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -11,9 +12,9 @@ from tuning.domain import FINISHED, RunStatus, utcnow
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
 from tuning.ml.checks import check_held_out_split, check_scorer_on_labels
-from tuning.ml.search import DEFAULT_SCORING, validate_scoring
+from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
-from tuning.models import Dataset, Model, TrainingRun, User
+from tuning.models import Dataset, Model, TrainingRun, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
 from tuning.service.access import only_visible, parse_id, require_visible
 from tuning.service.datasets import dataset_classes, load_table
@@ -69,7 +70,7 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
         dataset = session.get(Dataset, tuned.dataset_id)
         assert dataset is not None, "a run's dataset is kept"
         scoring = request.scoring or tuned.scoring
-        _check_training(session, dataset, scoring)
+        _check_training(session, dataset, scoring, tuned.pos_label)
         return TrainingRun(
             owner_id=owner.id,
             tuning_run_id=tuned.id,
@@ -99,13 +100,24 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
     )
 
 
-def _check_training(session: Session, dataset: Dataset, scoring: str) -> None:
-    """The scorer fits the task and the labels, and a stratified hold-out is possible."""
+def _check_training(
+    session: Session, dataset: Dataset, scoring: str, pos_label: Any = None
+) -> None:
+    """The scorer fits the task and the labels (with the tuning run's positive class), and a
+    stratified hold-out is possible."""
     validate_scoring(scoring, dataset.task)
     classes = dataset_classes(session=session, dataset=dataset)
     if classes:
-        check_scorer_on_labels(scoring, classes)
+        check_scorer_on_labels(scoring, classes, pos_label)
         check_held_out_split(classes=classes, fraction=HELD_OUT_FRACTION)
+
+
+def _pos_label(session: Session, run: TrainingRun) -> Any:
+    """A training from a tuning run scores that run's positive class; one without, none."""
+    if run.tuning_run_id is None:
+        return None
+    tuned = session.get(TuningRun, run.tuning_run_id)
+    return tuned.pos_label if tuned is not None else None
 
 
 def submit_training(
@@ -128,7 +140,12 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
         try:
             table = load_table(session=session, dataset_id=run.dataset_id)
             trained = train_model(
-                run.estimator, run.params, table, scoring=run.scoring, random_state=run.random_state
+                run.estimator,
+                run.params,
+                table,
+                scoring=run.scoring,
+                pos_label=_pos_label(session, run),
+                random_state=run.random_state,
             )
             file = dump_model(trained.pipeline)
         except Exception as exc:

@@ -1,0 +1,88 @@
+"""Scorers: which names fit a task, and the one scorer a run uses.
+
+The workers, the submit-time checks, the training metrics and the tests' oracle all build a
+run's scorer with `make_run_scorer(scoring, pos_label)`, so they score the same thing.
+"""
+
+from collections.abc import Callable
+from typing import Any
+
+from sklearn.metrics import (
+    average_precision_score,
+    brier_score_loss,
+    d2_brier_score,
+    f1_score,
+    get_scorer,
+    get_scorer_names,
+    jaccard_score,
+    make_scorer,
+    precision_score,
+    recall_score,
+)
+
+from tuning.domain import TaskType
+from tuning.errors import InvalidInput
+
+# What a run scores when it names no scorer: what the API has always used.
+DEFAULT_SCORING = {TaskType.CLASSIFICATION: "accuracy", TaskType.REGRESSION: "r2"}
+
+# Scorers of continuous predictions; every other scikit-learn scorer compares class labels or
+# class probabilities.
+REGRESSION_SCORERS = frozenset(
+    name
+    for name in get_scorer_names()
+    if name.startswith(("neg_mean", "neg_median", "neg_root", "neg_max"))
+    or name in {"r2", "explained_variance", "d2_absolute_error_score"}
+)
+
+# A scorer: called as scorer(fitted_estimator, X, y), greater is better.
+Scorer = Callable[..., float]
+ResponseMethod = str | tuple[str, ...]
+
+# The scorers of one class against the other, whose positive class a run may name: each
+# metric, the estimator output scikit-learn's scorer of that name reads, and whether greater
+# is better. tests/test_scoring.py holds these equal to `get_scorer(name)` for pos_label=1.
+POSITIVE_CLASS_METRICS: dict[str, tuple[Callable[..., float], ResponseMethod, bool]] = {
+    "f1": (f1_score, "predict", True),
+    "precision": (precision_score, "predict", True),
+    "recall": (recall_score, "predict", True),
+    "jaccard": (jaccard_score, "predict", True),
+    "average_precision": (
+        average_precision_score,
+        ("decision_function", "predict_proba"),
+        True,
+    ),
+    "neg_brier_score": (brier_score_loss, "predict_proba", False),
+    "d2_brier_score": (d2_brier_score, "predict_proba", True),
+}
+
+
+def validate_scoring(scoring: str, task: TaskType) -> None:
+    """The scorer must be one of scikit-learn's names and fit the dataset's task."""
+    if scoring not in get_scorer_names():
+        raise InvalidInput("scoring", f"unknown scorer '{scoring}'; see sklearn get_scorer_names()")
+    if (scoring in REGRESSION_SCORERS) != (task is TaskType.REGRESSION):
+        kind = "regressors" if scoring in REGRESSION_SCORERS else "classifiers"
+        raise InvalidInput("scoring", f"'{scoring}' scores {kind}; this is a {task.value} task")
+
+
+def scorers_for(task: TaskType) -> list[str]:
+    """Every scorer name a submission for `task` may give."""
+    is_regression = task is TaskType.REGRESSION
+    return [name for name in get_scorer_names() if (name in REGRESSION_SCORERS) == is_regression]
+
+
+def make_run_scorer(scoring: str, pos_label: Any = None) -> Scorer:
+    """The scorer a run uses: exactly `get_scorer(scoring)` without a positive class (or for a
+    scorer that has none, such as accuracy or roc_auc); for f1, precision, recall, jaccard,
+    average_precision and the Brier scores, the metric made with `pos_label`, so that
+    scikit-learn reads that class's column of predict_proba (or side of decision_function)."""
+    if pos_label is None or scoring not in POSITIVE_CLASS_METRICS:
+        return get_scorer(scoring)
+    metric, response_method, greater_is_better = POSITIVE_CLASS_METRICS[scoring]
+    return make_scorer(
+        metric,
+        response_method=response_method,
+        greater_is_better=greater_is_better,
+        pos_label=pos_label,
+    )
