@@ -290,6 +290,10 @@ def test_datasets_and_estimators(client, alice):
     catalog = client.get("/api/v1/estimators", headers=alice).json()
     assert len(catalog["estimators"]) == 17
     assert "accuracy" in catalog["scorers"]["classification"]
+    by_target = catalog["scorers_by_target"]
+    assert set(by_target) == {"binary", "multiclass", "regression"}
+    assert "f1" in by_target["binary"] and "f1" not in by_target["multiclass"]
+    assert "adjusted_rand_score" not in by_target["multiclass"]
 
 
 def test_a_positive_class_through_the_api(client, alice):

@@ -1,7 +1,9 @@
-"""Scorers: the run's one scorer with its positive class. Pure scikit-learn, no database."""
+"""Scorers: the list a form offers per target, and the run's one scorer with its positive
+class. Pure scikit-learn, no database."""
 
 import functools
 import inspect
+import warnings
 from typing import Any
 
 import numpy as np
@@ -24,12 +26,80 @@ from tuning.domain import TaskType
 from tuning.errors import InvalidInput
 from tuning.ml.checks import check_scorer_on_labels, resolve_pos_label
 from tuning.ml.datasets import Table
+from tuning.ml.scorer_choices import (
+    IMBALANCED_BELOW,
+    scorers_by_target,
+    scorers_for_target,
+    target_kind,
+)
 from tuning.ml.scoring import POSITIVE_CLASS_METRICS, make_run_scorer
 from tuning.ml.training import train_model
 
 CLF, REG = TaskType.CLASSIFICATION, TaskType.REGRESSION
+CLUSTERING = {
+    "adjusted_mutual_info_score",
+    "adjusted_rand_score",
+    "completeness_score",
+    "fowlkes_mallows_score",
+    "homogeneity_score",
+    "mutual_info_score",
+    "normalized_mutual_info_score",
+    "rand_score",
+    "v_measure_score",
+}
+BALANCED = [("no", 50), ("yes", 50)]
 RARE_YES = [("no", 87), ("yes", 13)]
 THREE = [(0, 50), (1, 50), (2, 50)]
+
+
+# --- The scorers a form offers ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("task", "classes", "recommended"),
+    [
+        (CLF, RARE_YES, ["average_precision", "roc_auc"]),
+        (CLF, BALANCED, ["roc_auc", "accuracy", "f1"]),
+        (CLF, THREE, ["balanced_accuracy", "f1_macro", "roc_auc_ovr", "accuracy", "neg_log_loss"]),
+        (REG, None, ["neg_root_mean_squared_error", "r2", "neg_mean_absolute_error"]),
+    ],
+    ids=["imbalanced binary", "balanced binary", "multiclass", "regression"],
+)
+def test_the_recommended_scorers_come_first_each_with_a_reason(task, classes, recommended):
+    choices = scorers_for_target(task, classes)
+    names = [choice.name for choice in choices]
+
+    assert [c.name for c in choices if c.recommended] == recommended
+    assert names[: len(recommended)] == recommended, "recommended first"
+    assert names[len(recommended) :] == sorted(names[len(recommended) :]), "then by name"
+    assert len(set(names)) == len(names)
+    assert all(choice.reason and "\n" not in choice.reason for choice in choices)
+    assert not CLUSTERING & set(names)
+    assert not [name for name in names if name.endswith("_samples")], "multilabel only"
+
+
+def test_accuracy_is_not_recommended_on_a_rare_class_and_says_why():
+    (accuracy,) = [c for c in scorers_for_target(CLF, RARE_YES) if c.name == "accuracy"]
+
+    assert not accuracy.recommended
+    assert accuracy.reason == (
+        "accuracy is misleading when one class is rare: always answering the majority class "
+        "scores 0.87"
+    )
+
+
+def test_a_binary_target_is_imbalanced_below_the_threshold_only():
+    at = [("a", int(100 * IMBALANCED_BELOW)), ("b", 100 - int(100 * IMBALANCED_BELOW))]
+    below = [("a", int(100 * IMBALANCED_BELOW) - 1), ("b", 101 - int(100 * IMBALANCED_BELOW))]
+
+    assert scorers_for_target(CLF, at)[0].name == "roc_auc"
+    assert scorers_for_target(CLF, below)[0].name == "average_precision"
+
+
+def test_target_kinds():
+    assert target_kind(CLF, BALANCED) == "binary"
+    assert target_kind(CLF, THREE) == "multiclass"
+    assert target_kind(REG, None) == "regression"
 
 
 @functools.cache
@@ -40,6 +110,34 @@ def _fitted(kind: str) -> tuple[Any, np.ndarray, np.ndarray]:
         return Ridge().fit(X, y), X, y
     X, y = (load_breast_cancer if kind == "binary" else load_iris)(return_X_y=True)
     return make_pipeline(StandardScaler(), LogisticRegression()).fit(X, y), X, y
+
+
+@pytest.mark.parametrize("kind", ["binary", "multiclass", "regression"])
+def test_every_scorer_offered_scores_a_real_model_on_that_target(kind: str):
+    model, X, y = _fitted(kind)
+    offered = scorers_by_target()[kind]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in offered:
+            assert np.isfinite(get_scorer(name)(model, X, y)), name
+
+
+def test_the_offered_lists_agree_with_the_choices():
+    for task, classes in [(CLF, RARE_YES), (CLF, BALANCED), (CLF, THREE), (REG, None)]:
+        kind = target_kind(task, classes)
+        assert sorted(c.name for c in scorers_for_target(task, classes)) == sorted(
+            scorers_by_target()[kind]
+        )
+
+
+def test_given_an_estimator_only_the_scorers_it_serves_are_offered():
+    names = [c.name for c in scorers_for_target(CLF, THREE, estimator="SVC")]
+
+    assert "roc_auc_ovr" not in names and "neg_log_loss" not in names
+    assert names[:3] == ["balanced_accuracy", "f1_macro", "accuracy"]
+    assert "neg_log_loss" in [
+        c.name for c in scorers_for_target(CLF, THREE, estimator="KNeighborsClassifier")
+    ]
 
 
 # --- One scorer per run, with its positive class ------------------------------------------

@@ -11,6 +11,7 @@ from tuning.service import (
     execute_training,
     get_training_run,
     load_table,
+    scorer_choices,
     submit_run,
     submit_training,
     validate_run,
@@ -113,6 +114,22 @@ def test_the_positive_class_is_stored_as_the_labels_hold_it(settings, session: S
         validated(settings, session, user, dataset=words.name, scoring="f1")
     assert caught.value.field == "scoring"
     assert "give pos_label, one of 'no', 'yes'" in caught.value.reason
+
+
+def test_a_form_is_offered_the_scorers_that_fit_the_dataset(session: Session, user):
+    words = upload_rare_yes(session, user)
+
+    offered = scorer_choices(session=session, dataset=words.name, viewer=user)
+
+    assert offered.target == "binary" and offered.default == "accuracy"
+    assert offered.recommended == ["average_precision", "roc_auc"]
+    assert offered.positive_labels == ["no", "yes"]
+    assert offered.minority_share == pytest.approx(20 / 150)
+    iris = scorer_choices(session=session, dataset="iris", viewer=user, estimator="SVC")
+    assert iris.target == "multiclass" and iris.positive_labels == []
+    assert "neg_log_loss" not in [choice.name for choice in iris.choices]
+    with pytest.raises(InvalidInput, match="Ridge is for regression"):
+        scorer_choices(session=session, dataset="iris", viewer=user, estimator="Ridge")
 
 
 class QueueThatTakesTrainings:

@@ -1,4 +1,4 @@
-"""Scorers: which names fit a task, and the one scorer a run uses.
+"""Scorers: which names fit a task, the one scorer a run uses, and what it reads of an estimator.
 
 The workers, the submit-time checks, the training metrics and the tests' oracle all build a
 run's scorer with `make_run_scorer(scoring, pos_label)`, so they score the same thing.
@@ -7,6 +7,7 @@ run's scorer with `make_run_scorer(scoring, pos_label)`, so they score the same 
 from collections.abc import Callable
 from typing import Any
 
+from sklearn.base import BaseEstimator
 from sklearn.metrics import (
     average_precision_score,
     brier_score_loss,
@@ -67,7 +68,8 @@ def validate_scoring(scoring: str, task: TaskType) -> None:
 
 
 def scorers_for(task: TaskType) -> list[str]:
-    """Every scorer name a submission for `task` may give."""
+    """Every scorer name a submission for `task` may give (see tuning.ml.scorer_choices for
+    the ones that fit a dataset's labels, recommended first)."""
     is_regression = task is TaskType.REGRESSION
     return [name for name in get_scorer_names() if (name in REGRESSION_SCORERS) == is_regression]
 
@@ -86,3 +88,21 @@ def make_run_scorer(scoring: str, pos_label: Any = None) -> Scorer:
         greater_is_better=greater_is_better,
         pos_label=pos_label,
     )
+
+
+def response_methods(scoring: str) -> tuple[str, ...]:
+    """The estimator methods a scorer reads, any one of which will do ("predict",
+    "predict_proba", or "decision_function" then "predict_proba")."""
+    # Private, but stable since scikit-learn 1.4; a scorer without it predicts.
+    method = getattr(get_scorer(scoring), "_response_method", "predict")
+    return (method,) if isinstance(method, str) else tuple(method)
+
+
+def serves(estimator: BaseEstimator, scoring: str) -> bool:
+    """Whether the estimator, as configured, has an output the scorer reads. scikit-learn's
+    `available_if` makes `hasattr` honest: SVC(probability=False) has no predict_proba."""
+    return _has_any(estimator, response_methods(scoring))
+
+
+def _has_any(estimator: BaseEstimator, methods: tuple[str, ...]) -> bool:
+    return any(hasattr(estimator, method) for method in methods)
