@@ -203,6 +203,13 @@ CASES = [
          json=tune(dataset="PRIVATE", pos_label="y" * 5_000)),
     Case("a positive class as an object", "POST", TUNE, 422, "pos_label",
          json=tune(dataset="PRIVATE", pos_label={"label": "yes"})),
+    # A scorer needs an output the estimator has, at submit rather than on every candidate.
+    Case("SVC has no probabilities for neg_log_loss", "POST", TUNE, 422,
+         "SVC has no predict_proba here",
+         json=tune(estimator="SVC", param_grid={"C": [1.0]}, scoring="neg_log_loss")),
+    Case("8,000 grid values checked for probabilities", "POST", TUNE, 202, "PENDING",
+         json=tune(estimator="KNeighborsClassifier", search="random", n_iter=1,
+                   scoring="neg_log_loss", param_grid={"n_neighbors": list(range(1, 8001))})),
     Case("more folds than rows of a class", "POST", TUNE, 422, "has only 3 rows",
          json=tune(dataset="PRIVATE", cv=5)),
     Case("a regression scorer for classes", "POST", TUNE, 422, "scores regressors",
@@ -212,6 +219,8 @@ CASES = [
          json={"dataset": "iris", "estimator": "RandomForestClassifier", "scoring": "nope"}),
     Case("training classes with r2", "POST", TRAIN, 422, "scores regressors",
          json={"dataset": "iris", "estimator": "RandomForestClassifier", "scoring": "r2"}),
+    Case("training SVC with neg_log_loss", "POST", TRAIN, 422, "SVC has no predict_proba",
+         json={"dataset": "iris", "estimator": "SVC", "scoring": "neg_log_loss"}),
     Case("training with a seed of 2**32", "POST", TRAIN, 422, "less than or equal",
          json={"dataset": "iris", "estimator": "RandomForestClassifier", "random_state": 2**32}),
     # Another user's dataset is as if it did not exist.

@@ -1,9 +1,10 @@
-"""Scorers: the list a form offers per target, and the run's one scorer with its positive
-class. Pure scikit-learn, no database."""
+"""Scorers: the list a form offers per target, the run's one scorer with its positive class,
+and what a scorer asks of the estimator. Pure scikit-learn, no database."""
 
 import functools
 import inspect
 import warnings
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,7 @@ from sklearn.svm import SVC
 
 from tuning.domain import TaskType
 from tuning.errors import InvalidInput
+from tuning.ml import catalog
 from tuning.ml.checks import check_scorer_on_labels, resolve_pos_label
 from tuning.ml.datasets import Table
 from tuning.ml.scorer_choices import (
@@ -32,7 +34,12 @@ from tuning.ml.scorer_choices import (
     scorers_for_target,
     target_kind,
 )
-from tuning.ml.scoring import POSITIVE_CLASS_METRICS, make_run_scorer
+from tuning.ml.scoring import (
+    POSITIVE_CLASS_METRICS,
+    check_estimator_serves,
+    make_run_scorer,
+    response_methods,
+)
 from tuning.ml.training import train_model
 
 CLF, REG = TaskType.CLASSIFICATION, TaskType.REGRESSION
@@ -246,3 +253,41 @@ def test_word_labels_need_a_positive_class_and_score_with_one(scoring: str):
 
     check_scorer_on_labels(scoring, RARE_YES, "yes")
     check_scorer_on_labels(scoring, [(0, 9), (1, 3)])  # 1 is positive, as before
+
+
+# --- What a scorer asks of the estimator --------------------------------------------------
+
+
+def test_the_output_each_scorer_reads():
+    assert response_methods("accuracy") == ("predict",)
+    assert response_methods("neg_log_loss") == ("predict_proba",)
+    assert response_methods("roc_auc") == ("decision_function", "predict_proba")
+
+
+def test_a_scorer_the_estimator_cannot_serve_is_refused_and_says_what_is_missing():
+    with pytest.raises(InvalidInput) as caught:
+        check_estimator_serves("neg_log_loss", "SVC", {"C": [1.0]}, instead="roc_auc")
+
+    assert caught.value.field == "scoring"
+    assert caught.value.reason == (
+        "'neg_log_loss' needs predicted probabilities; SVC has no predict_proba here; "
+        "choose e.g. 'roc_auc' or an estimator with probabilities"
+    )
+    check_estimator_serves("roc_auc", "RidgeClassifier", {"alpha": [1.0]})  # decision_function
+    check_estimator_serves("neg_log_loss", "KNeighborsClassifier", {"n_neighbors": [3, 5]})
+    check_estimator_serves("accuracy", "SVC", {"C": [1.0]})
+
+
+def test_each_grid_value_is_checked_for_what_it_changes(monkeypatch):
+    """No catalog parameter turns probabilities off today; an entry that tunes SVC's
+    `probability` shows that a value doing so would be named."""
+    spec = catalog.get_estimator("SVC")
+    probability = catalog.ParamSpec("bool", suggested=(True, False))
+    tunable = replace(
+        spec, params={**spec.params, "probability": probability}, fixed={"probability": True}
+    )
+    monkeypatch.setitem(catalog.ESTIMATORS, "SVC", tunable)
+
+    check_estimator_serves("neg_log_loss", "SVC", {"probability": [True], "C": [1.0, 10.0]})
+    with pytest.raises(InvalidInput, match="SVC has no predict_proba with probability=False"):
+        check_estimator_serves("neg_log_loss", "SVC", {"C": [1.0], "probability": [True, False]})

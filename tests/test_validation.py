@@ -8,6 +8,7 @@ from tuning.ml.training import train_model
 from tuning.models import TuningRun
 from tuning.schemas import TrainingRunCreate, TuningRunCreate
 from tuning.service import (
+    check_submission,
     execute_training,
     get_training_run,
     load_table,
@@ -74,6 +75,13 @@ class QueueThatMustNotBeCalled:
             "pos_label",
             "numeric target (regression)",
         ),
+        # A scorer reading an output the estimator does not have.
+        (
+            {"estimator": "SVC", "param_grid": {"C": [1.0]}, "scoring": "neg_log_loss"},
+            "scoring",
+            "'neg_log_loss' needs predicted probabilities; SVC has no predict_proba here; "
+            "choose e.g. 'balanced_accuracy' or an estimator with probabilities",
+        ),
     ],
 )
 def test_bad_submission_names_the_field(settings, session: Session, user, change, field, reason):
@@ -103,6 +111,13 @@ def validated(settings, session: Session, user, **change) -> TuningRun:
     )
 
 
+def test_scorers_read_from_what_the_estimator_has(settings, session: Session, user):
+    ridge = {"estimator": "RidgeClassifier", "param_grid": {"alpha": [1.0]}}
+    assert validated(settings, session, user, dataset="breast_cancer", scoring="roc_auc", **ridge)
+    knn = {"estimator": "KNeighborsClassifier", "param_grid": {"n_neighbors": [3, 5]}}
+    assert validated(settings, session, user, scoring="neg_log_loss", **knn)
+
+
 def test_the_positive_class_is_stored_as_the_labels_hold_it(settings, session: Session, user):
     run = validated(settings, session, user, dataset="breast_cancer", scoring="f1", pos_label="1")
     assert run.pos_label == 1 and type(run.pos_label) is int
@@ -114,6 +129,15 @@ def test_the_positive_class_is_stored_as_the_labels_hold_it(settings, session: S
         validated(settings, session, user, dataset=words.name, scoring="f1")
     assert caught.value.field == "scoring"
     assert "give pos_label, one of 'no', 'yes'" in caught.value.reason
+
+
+def test_the_live_checks_show_a_scorer_the_estimator_cannot_serve(settings, session, user):
+    run_in = TuningRunCreate(
+        **{**GOOD, "estimator": "SVC", "param_grid": {"C": [1.0]}, "scoring": "roc_auc_ovr"}
+    )
+    errors = check_submission(session=session, settings=settings, run_in=run_in, viewer=user)
+    assert list(errors) == ["scoring"]
+    assert "SVC has no predict_proba here" in errors["scoring"]
 
 
 def test_a_form_is_offered_the_scorers_that_fit_the_dataset(session: Session, user):
@@ -164,3 +188,14 @@ def test_a_training_from_a_run_scores_its_positive_class(runtime, session: Sessi
         "LogisticRegression", tuned.best_params, table, scoring="f1", pos_label="yes"
     )
     assert done.metrics == expected.metrics
+
+
+def test_a_training_checks_what_the_estimator_has(session: Session, user):
+    tuned = make_run(session, user, estimator="SVC", param_grid={"C": [0.1, 1.0]})
+    with pytest.raises(InvalidInput, match="SVC has no predict_proba"):
+        submit_training(
+            session=session,
+            queue=QueueThatTakesTrainings(),
+            owner=user,
+            request=TrainingRunCreate(tuning_run_id=str(tuned.id), scoring="neg_log_loss"),
+        )

@@ -4,7 +4,7 @@ The workers, the submit-time checks, the training metrics and the tests' oracle 
 run's scorer with `make_run_scorer(scoring, pos_label)`, so they score the same thing.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sklearn.base import BaseEstimator
@@ -22,7 +22,9 @@ from sklearn.metrics import (
 )
 
 from tuning.domain import TaskType
-from tuning.errors import InvalidInput
+from tuning.errors import InvalidInput, shown
+from tuning.ml import catalog
+from tuning.ml.ranges import is_range
 
 # What a run scores when it names no scorer: what the API has always used.
 DEFAULT_SCORING = {TaskType.CLASSIFICATION: "accuracy", TaskType.REGRESSION: "r2"}
@@ -106,3 +108,50 @@ def serves(estimator: BaseEstimator, scoring: str) -> bool:
 
 def _has_any(estimator: BaseEstimator, methods: tuple[str, ...]) -> bool:
     return any(hasattr(estimator, method) for method in methods)
+
+
+def check_estimator_serves(
+    scoring: str, estimator: str, param_grid: Mapping[str, Any], *, instead: str | None = None
+) -> None:
+    """The catalog estimator, with its fixed settings and with each value of the grid (or its
+    range's bounds), has the output the scorer reads; InvalidInput("scoring") says what is
+    missing, and suggests `instead` when given. The grid's names and values are the catalog's,
+    checked before."""
+    methods = response_methods(scoring)
+    if methods == ("predict",):
+        return
+    base = catalog.make_estimator(estimator)
+    if not _has_any(base, methods):
+        raise InvalidInput("scoring", _cannot_serve(scoring, methods, base, "here", instead))
+    for param, values in param_grid.items():
+        probe = catalog.make_estimator(estimator)  # fresh: one parameter changed at a time
+        tried = [values["low"], values["high"]] if is_range(values) else values
+        for value in tried if isinstance(tried, list | tuple) else ():
+            # What set_params does for a catalog (flat) parameter, without its get_params per
+            # call: 8,000 values take milliseconds, not half a second.
+            setattr(probe, param, value)
+            if not _has_any(probe, methods):
+                setting = f"with {param}={shown(value, 40)}"
+                reason = _cannot_serve(scoring, methods, probe, setting, instead)
+                raise InvalidInput("scoring", reason)
+
+
+def _cannot_serve(
+    scoring: str,
+    methods: tuple[str, ...],
+    estimator: BaseEstimator,
+    setting: str,
+    instead: str | None,
+) -> str:
+    name = type(estimator).__name__
+    choose = f"choose e.g. '{instead}'" if instead else "choose another scorer"
+    if methods == ("predict_proba",):
+        return (
+            f"'{scoring}' needs predicted probabilities; {name} has no predict_proba {setting}; "
+            f"{choose} or an estimator with probabilities"
+        )
+    needed = " or ".join(methods)
+    return (
+        f"'{scoring}' needs a score per row ({needed}); {name} has neither {setting}; "
+        f"{choose} or another estimator"
+    )

@@ -20,7 +20,7 @@ from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, TaskType, as_utc, utcnow
 from tuning.errors import InvalidInput, NotFound
 from tuning.ml import catalog
-from tuning.ml.checks import check_folds, check_scorer_on_labels, resolve_pos_label
+from tuning.ml.checks import check_folds, resolve_pos_label
 from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
 from tuning.ml.search import n_candidates
 from tuning.models import Dataset, TuningRun, User
@@ -29,6 +29,7 @@ from tuning.service.access import may_see, only_visible, parse_id, require_visib
 from tuning.service.datasets import dataset_classes
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
+from tuning.service.scorers import check_scorer
 from tuning.service.strategies import check_early_stopping, halving_schedule, search_space
 
 PAGE_SIZE = 50
@@ -61,8 +62,14 @@ def validate_run(
     classes = dataset_classes(session=session, dataset=dataset)
     check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
     pos_label = resolve_pos_label(run_in.pos_label, task=dataset.task, classes=classes)
-    if classes:
-        check_scorer_on_labels(scoring, classes, pos_label)
+    check_scorer(
+        scoring,
+        task=dataset.task,
+        classes=classes,
+        pos_label=pos_label,
+        estimator=spec.name,
+        param_grid=run_in.param_grid,
+    )
     space = search_space(run_in, spec.name, settings)
     halving = None
     if run_in.search == "halving":

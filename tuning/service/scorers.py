@@ -1,11 +1,14 @@
-"""Scorers for a dataset: the choices a form offers."""
+"""Scorers for a dataset: the choices a form offers, and the one check of a scorer that a
+submitted run and a training share (task, labels, positive class, what the estimator serves)."""
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
 
-from tuning.ml.checks import ClassCount
+from tuning.domain import TaskType
+from tuning.ml.checks import ClassCount, check_scorer_on_labels
 from tuning.ml.scorer_choices import (
     ScorerChoice,
     TargetKind,
@@ -13,7 +16,7 @@ from tuning.ml.scorer_choices import (
     scorers_for_target,
     target_kind,
 )
-from tuning.ml.scoring import DEFAULT_SCORING
+from tuning.ml.scoring import DEFAULT_SCORING, check_estimator_serves, validate_scoring
 from tuning.models import User
 from tuning.service.datasets import dataset_classes, get_dataset
 from tuning.service.lifecycle import estimator_and_dataset
@@ -59,3 +62,22 @@ def scorer_choices(
         classes=classes,
         minority_share=minority_share(classes) if classes else None,
     )
+
+
+def check_scorer(
+    scoring: str,
+    *,
+    task: TaskType,
+    classes: Sequence[ClassCount] | None,
+    pos_label: Any,
+    estimator: str,
+    param_grid: Mapping[str, Any],
+) -> None:
+    """The scorer fits the task, scores these labels with this positive class, and reads an
+    output the estimator has with each of the grid's values; InvalidInput otherwise."""
+    validate_scoring(scoring, task)
+    if classes:
+        check_scorer_on_labels(scoring, classes, pos_label)
+    usable = scorers_for_target(task, classes, estimator=estimator)
+    instead = next((choice.name for choice in usable if choice.recommended), None)
+    check_estimator_serves(scoring, estimator, param_grid, instead=instead)

@@ -11,8 +11,8 @@ from tuning.db import session_scope
 from tuning.domain import FINISHED, RunStatus, utcnow
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
-from tuning.ml.checks import check_held_out_split, check_scorer_on_labels
-from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
+from tuning.ml.checks import check_held_out_split
+from tuning.ml.scoring import DEFAULT_SCORING
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
 from tuning.models import Dataset, Model, TrainingRun, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
@@ -21,6 +21,7 @@ from tuning.service.datasets import dataset_classes, load_table
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 from tuning.service.runs import get_run
+from tuning.service.scorers import check_scorer
 from tuning.service.status import status_of_training
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,9 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
         dataset = session.get(Dataset, tuned.dataset_id)
         assert dataset is not None, "a run's dataset is kept"
         scoring = request.scoring or tuned.scoring
-        _check_training(session, dataset, scoring, tuned.pos_label)
+        _check_training(
+            session, dataset, scoring, tuned.estimator, tuned.best_params, tuned.pos_label
+        )
         return TrainingRun(
             owner_id=owner.id,
             tuning_run_id=tuned.id,
@@ -89,7 +92,7 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
     params = request.params or {}
     catalog.validate_params(spec.name, params)
     scoring = request.scoring or DEFAULT_SCORING[dataset.task]
-    _check_training(session, dataset, scoring)
+    _check_training(session, dataset, scoring, spec.name, params)
     return TrainingRun(
         owner_id=owner.id,
         dataset_id=dataset.id,
@@ -101,14 +104,25 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
 
 
 def _check_training(
-    session: Session, dataset: Dataset, scoring: str, pos_label: Any = None
+    session: Session,
+    dataset: Dataset,
+    scoring: str,
+    estimator: str,
+    params: dict[str, Any],
+    pos_label: Any = None,
 ) -> None:
-    """The scorer fits the task and the labels (with the tuning run's positive class), and a
-    stratified hold-out is possible."""
-    validate_scoring(scoring, dataset.task)
+    """The scorer fits the task, the labels (with the tuning run's positive class) and the
+    estimator with these parameters, and a stratified hold-out is possible."""
     classes = dataset_classes(session=session, dataset=dataset)
+    check_scorer(
+        scoring,
+        task=dataset.task,
+        classes=classes,
+        pos_label=pos_label,
+        estimator=estimator,
+        param_grid={name: [value] for name, value in params.items()},
+    )
     if classes:
-        check_scorer_on_labels(scoring, classes, pos_label)
         check_held_out_split(classes=classes, fraction=HELD_OUT_FRACTION)
 
 
