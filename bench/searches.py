@@ -38,6 +38,7 @@ from tuning.db import session_scope
 from tuning.ml.bayes import Observed, Space, propose
 from tuning.ml.datasets import load_bundled
 from tuning.ml.ranges import Range
+from tuning.ml.scoring import make_run_scorer
 from tuning.ml.search import build_pipeline, evaluate_candidate, make_splits, pipeline_params
 from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service import list_trials
@@ -162,6 +163,7 @@ def library_scores(method: str, seed: int, cv: int, n_candidates: int) -> list[t
     table = load_bundled("digits")
     pipeline = build_pipeline("SVC", random_state=seed)
     splits = make_splits(cv, table, pipeline)
+    accuracy = make_run_scorer("accuracy")
     if method == "random":
         ranges = {name: stats.loguniform(low, high) for name, (low, high) in RANGES.items()}
         sampled = ParameterSampler(ranges, n_candidates, random_state=seed)
@@ -172,7 +174,7 @@ def library_scores(method: str, seed: int, cv: int, n_candidates: int) -> list[t
             params = propose(space(), observed=observed, in_flight=[], seed=seed, index=index)
         else:
             params = candidates[index]
-        score = evaluate_candidate(pipeline, params, table, splits, "accuracy").mean_test_score
+        score = evaluate_candidate(pipeline, params, table, splits, accuracy).mean_test_score
         observed.append(Observed(params=params, score=score))
     return [(candidate.params, float(candidate.score)) for candidate in observed]  # type: ignore[arg-type]
 

@@ -7,13 +7,14 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import ParameterGrid
 from sqlmodel import Session
 
 from tuning.domain import RunStatus, utcnow
-from tuning.models import Trial, TuningRun, User
+from tuning.models import Dataset, Trial, TuningRun, User
 from tuning.runtime import Runtime
-from tuning.service import create_user, get_dataset
+from tuning.service import create_user, get_dataset, upload_dataset
 
 GRID = {"n_estimators": [10, 100], "max_depth": [None, 3, 6]}
 
@@ -123,3 +124,33 @@ def trials_of(grid: dict, score=forest_score, n_splits: int = 3) -> list[Trial]:
 
 def other_user(session: Session, *, admin: bool = False) -> User:
     return create_user(session=session, name=f"other-{uuid.uuid4().hex[:8]}", is_admin=admin)[0]
+
+
+def rare_yes_csv(n_rows: int = 150, n_yes: int = 20, seed: int = 0) -> bytes:
+    """A yes/no target where "yes" is rare (20 of 150 rows, 13 %), two numbers and a category
+    that tell it apart only in part."""
+    rng = np.random.default_rng(seed)
+    answer = np.array(["yes"] * n_yes + ["no"] * (n_rows - n_yes), dtype=object)
+    rng.shuffle(answer)
+    is_yes = answer == "yes"
+    frame = pd.DataFrame(
+        {
+            "visits": (rng.normal(3, 1.5, n_rows) + 1.5 * is_yes).round(2),
+            "spend": rng.normal(40, 10, n_rows).round(2),
+            "plan": np.where(rng.random(n_rows) < 0.4 + 0.3 * is_yes, "pro", "basic"),
+            "answer": answer,
+        }
+    )
+    return frame.to_csv(index=False).encode()
+
+
+def upload_rare_yes(session: Session, owner: User) -> Dataset:
+    """`rare_yes_csv()` uploaded by `owner`, its target the answer column."""
+    return upload_dataset(
+        session=session,
+        owner=owner,
+        name=f"rare-yes-{uuid.uuid4().hex[:6]}",
+        content=rare_yes_csv(),
+        target="answer",
+        max_bytes=100_000,
+    )

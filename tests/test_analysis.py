@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, ParameterGrid
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
@@ -360,7 +361,7 @@ def logistic_frame() -> pd.DataFrame:
     splits = make_splits(3, table, pipeline)
     trials = []
     for index, params in enumerate(ParameterGrid(LOGISTIC_GRID)):
-        result = evaluate_candidate(pipeline, params, table, splits, "accuracy")
+        result = evaluate_candidate(pipeline, params, table, splits, get_scorer("accuracy"))
         if result.error is None:
             trials.append(_trial(index, params, result.split_scores, result.split_train_scores))
         else:

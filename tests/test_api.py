@@ -18,7 +18,7 @@ from tuning.models import TuningRun
 from tuning.service.reconcile import reconcile
 from tuning.worker.queue import CeleryQueue
 
-from factories import bearer
+from factories import bearer, rare_yes_csv
 from messy import churn_csv
 from stack import wait_until
 
@@ -291,6 +291,39 @@ def test_datasets_and_estimators(client, alice):
     catalog = client.get("/api/v1/estimators", headers=alice).json()
     assert len(catalog["estimators"]) == 19
     assert "accuracy" in catalog["scorers"]["classification"]
+    by_target = catalog["scorers_by_target"]
+    assert set(by_target) == {"binary", "multiclass", "regression"}
+    assert "f1" in by_target["binary"] and "f1" not in by_target["multiclass"]
+    assert "adjusted_rand_score" not in by_target["multiclass"]
+
+
+def test_a_positive_class_through_the_api(client, alice):
+    uploaded = client.post(
+        "/api/v1/datasets",
+        headers=alice,
+        data={"target": "answer", "name": f"rare-{uuid.uuid4().hex[:6]}"},
+        files={"file": ("rare.csv", rare_yes_csv(), "text/csv")},
+    )
+    assert uploaded.status_code == 201, uploaded.text
+    tune = {
+        "dataset": uploaded.json()["id"],
+        "estimator": "LogisticRegression",
+        "param_grid": {"C": [1.0]},
+        "cv": 3,
+        "scoring": "f1",
+    }
+
+    started = start(client, alice, **tune, pos_label="yes")
+    results = client.get(f"/api/v1/tuning/tune/{started['tuning_run_id']}/results", headers=alice)
+    assert results.json()["run"]["pos_label"] == "yes"
+    for body, field, says in [
+        (tune, "scoring", "give pos_label, one of 'no', 'yes'"),
+        ({**tune, "pos_label": "maybe"}, "pos_label", "not one of this dataset's classes"),
+    ]:
+        refused = client.post("/api/v1/tuning/tune", json=body, headers=alice)
+        assert refused.status_code == 422
+        assert refused.json()["detail"][0]["loc"] == ["body", field]
+        assert says in refused.text
 
 
 @pytest.mark.usefixtures("worker")

@@ -3,11 +3,13 @@
 import json
 import subprocess
 import sys
+import uuid
 
 import pytest
 from sqlmodel import Session
 
 from tuning.config import PROJECT_ROOT
+from tuning.models import TuningRun
 from tuning.service import authenticate, browser_session_user, start_browser_session
 
 from stack import stack_env
@@ -131,6 +133,33 @@ def test_validation_error_goes_to_stderr_with_exit_2(settings):
         '{"factor": 1}',
     )
     assert bad_factor.returncode == 2 and "factor" in bad_factor.stderr
+
+
+def test_tune_reads_a_positive_class_as_the_dataset_labels_hold_it(settings, runtime):
+    def tune(pos_label: str) -> subprocess.CompletedProcess:
+        return cli(
+            settings,
+            "tune",
+            "--dataset",
+            "breast_cancer",
+            "--estimator",
+            "LogisticRegression",
+            "--param-grid",
+            '{"C": [1.0]}',
+            "--scoring",
+            "f1",
+            "--pos-label",
+            pos_label,
+        )
+
+    result = tune("1")
+    assert result.returncode == 0, result.stderr
+    with Session(runtime.engine) as session:
+        run = session.get(TuningRun, uuid.UUID(result.stdout.strip()))
+    assert run is not None and run.pos_label == 1 and type(run.pos_label) is int
+    refused = tune("maybe")
+    assert refused.returncode == 2
+    assert "pos_label: 'maybe' is not one of this dataset's classes: 0, 1" in refused.stderr
 
 
 def test_users_add_prints_the_token_last(settings):

@@ -25,6 +25,7 @@ from tuning.ml.halving import (
     survivors,
 )
 from tuning.ml.ranges import Range, parse_range
+from tuning.ml.scoring import make_run_scorer
 from tuning.ml.search import (
     build_pipeline,
     evaluate_candidate,
@@ -150,7 +151,8 @@ def run_rungs(table, estimator, candidates, plan, *, cv, scoring, seed, factor):
         splits = rung_splits(
             base, n_resources=plan.n_resources[rung], n_samples=len(table.y), random_state=seed
         )
-        results = [evaluate_candidate(pipeline, p, table, splits, scoring) for p in candidates]
+        scorer = make_run_scorer(scoring)
+        results = [evaluate_candidate(pipeline, p, table, splits, scorer) for p in candidates]
         scores = [None if np.isnan(r.mean_test_score) else r.mean_test_score for r in results]
         rungs.append((candidates, scores))
         candidates = [candidates[i] for i in survivors(scores, factor=factor)]

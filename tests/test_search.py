@@ -9,6 +9,7 @@ from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, RandomizedSearchCV
 
 from tuning.ml.datasets import load_bundled
+from tuning.ml.scoring import make_run_scorer
 from tuning.ml.search import (
     SearchSpace,
     best_index,
@@ -70,7 +71,8 @@ def run_engine(dataset: str, estimator: str, space: SearchSpace, scoring: str, c
     pipeline = build_pipeline(estimator, random_state=space.random_state)
     splits = make_splits(cv, table, pipeline)
     candidates = list(iter_candidates(space))
-    results = [evaluate_candidate(pipeline, p, table, splits, scoring) for p in candidates]
+    scorer = make_run_scorer(scoring)
+    results = [evaluate_candidate(pipeline, p, table, splits, scorer) for p in candidates]
     means = [r.mean_test_score for r in results]
     return candidates, results, best_index(means)
 

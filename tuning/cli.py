@@ -102,6 +102,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     tune.add_argument("--group", metavar="COLUMN", help="Keep rows with one value in one fold")
     tune.add_argument("--time", metavar="COLUMN", help="Folds train on earlier rows only")
+    tune.add_argument(
+        "--pos-label",
+        help="The positive class of a two-class target (f1, precision, recall, "
+        "average_precision), e.g. yes; read as the dataset's label type",
+    )
     tune.add_argument("--user", help="Owner of the run (default: the local admin)")
     tune.add_argument("--wait", action="store_true", help="Follow the run until it ends")
 
@@ -193,6 +198,7 @@ def _tuning_run(args: argparse.Namespace, param_grid: object, halving: object) -
         n_iter=args.n_iter,
         cv=args.cv,
         scoring=args.scoring,
+        pos_label=args.pos_label,
         random_state=args.random_state,
         halving=HalvingOptions.model_validate(halving) if halving is not None else None,
         stop_after_no_improvement=args.stop_after_no_improvement,

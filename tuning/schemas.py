@@ -230,6 +230,9 @@ class RunPublic(BaseModel):
         description='The columns left out, grouping and ordering rows: {"ignore", "group", '
         '"time"}; null for runs stored before column roles',
     )
+    pos_label: Label | None = Field(
+        default=None, description="The positive class of a two-class target, if the run names one"
+    )
 
 
 class TrialPublic(BaseModel):

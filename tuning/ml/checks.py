@@ -1,5 +1,5 @@
 """Checks of a search or a training against the dataset's labels, before anything runs: the
-folds every class needs, and whether a scorer can score these labels at all.
+folds every class needs, the positive class, and whether a scorer can score these labels.
 
 Pure scikit-learn: a dataset is described by its task, its row count and (classification) its
 class labels with their counts, as `label_counts` reads them from a target column.
@@ -13,10 +13,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.dummy import DummyClassifier
-from sklearn.metrics import get_scorer, get_scorer_names
+from sklearn.metrics import get_scorer_names
 
 from tuning.domain import TaskType
 from tuning.errors import InvalidInput, shown
+from tuning.ml.scoring import make_run_scorer
 
 # A class label and how many rows carry it.
 ClassCount = tuple[Any, int]
@@ -61,9 +62,50 @@ def check_held_out_split(*, classes: Sequence[ClassCount], fraction: float) -> N
         )
 
 
-def check_scorer_on_labels(scoring: str, classes: Sequence[ClassCount]) -> None:
-    """Score a constant predictor on these labels as the run will; InvalidInput if the scorer
-    cannot (a two-class scorer on three classes, a positive label 1 among 'yes' and 'no')."""
+def resolve_pos_label(given: Any, *, task: TaskType, classes: Sequence[ClassCount] | None) -> Any:
+    """The class label `given` names, as the labels hold it: one of a two-class target's
+    labels, or text that reads as one (the command line's "1" is the label 1, "true" is True).
+    None stays None; anything else is InvalidInput("pos_label")."""
+    if given is None:
+        return None
+    labels = [label for label, _ in classes or []]
+    if task is not TaskType.CLASSIFICATION or len(labels) != 2:
+        what = (
+            "a numeric target (regression)"
+            if task is TaskType.REGRESSION
+            else f"{len(labels)} classes ({_named(labels)})"
+        )
+        raise InvalidInput(
+            "pos_label", f"a positive class is for a target of two classes; this dataset has {what}"
+        )
+    for label in labels:
+        if _same_label(label, given):
+            return label
+    raise InvalidInput(
+        "pos_label",
+        f"{shown(given, 40)} is not one of this dataset's classes: {_named(labels)}",
+    )
+
+
+def _same_label(label: Any, given: Any) -> bool:
+    if isinstance(given, str) and not isinstance(label, str):
+        if isinstance(label, bool):
+            return given.strip().lower() == str(label).lower()
+        try:
+            return float(given) == label
+        except ValueError:
+            return False
+    if isinstance(label, bool) or isinstance(given, bool):  # True is not the number 1 here
+        return type(label) is type(given) and label == given
+    return bool(label == given)
+
+
+def check_scorer_on_labels(
+    scoring: str, classes: Sequence[ClassCount], pos_label: Any = None
+) -> None:
+    """Score a constant predictor on these labels as the run will, with the run's scorer;
+    InvalidInput if it cannot (a two-class scorer on three classes, f1 on 'yes' and 'no'
+    without a positive class)."""
     labels = [label for label, _ in classes]
     y = np.array([label for label in labels for _ in range(2)], dtype=object)
     if all(isinstance(label, bool) for label in labels):
@@ -75,24 +117,28 @@ def check_scorer_on_labels(scoring: str, classes: Sequence[ClassCount]) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # undefined metrics of a constant predictor
-            get_scorer(scoring)(model, X, y)
+            make_run_scorer(scoring, pos_label)(model, X, y)
     except (ValueError, TypeError) as exc:
         raise InvalidInput("scoring", _why(scoring, labels, exc)) from None
 
 
+def _named(labels: list[Any]) -> str:
+    return ", ".join(shown(label, 20) for label in labels[:5]) + (", …" if len(labels) > 5 else "")
+
+
 def _why(scoring: str, labels: list[Any], exc: Exception) -> str:
-    named = ", ".join(shown(label, 20) for label in labels[:5]) + (", …" if len(labels) > 5 else "")
+    named = _named(labels)
     better = [
         f"'{scoring}{end}'"
         for end in ("_macro", "_weighted", "_ovr")
         if f"{scoring}{end}" in get_scorer_names()
     ]
-    instead = f"; use {' or '.join(better)}" if better else ""
     if len(labels) > 2:
+        instead = f"; use {' or '.join(better)}" if better else ""
         return f"'{scoring}' scores two classes; this dataset has {len(labels)} ({named}){instead}"
     if "pos_label" in str(exc):
+        instead = f", or use {' or '.join(better)}" if better else ""
         return (
-            f"'{scoring}' needs to know the positive class, taken to be 1; this dataset's labels "
-            f"are {named}{instead}"
+            f"'{scoring}' needs to know the positive class: give pos_label, one of {named}{instead}"
         )
     return f"'{scoring}' cannot score this dataset's labels ({named}): {str(exc)[:200]}"

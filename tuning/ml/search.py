@@ -15,7 +15,6 @@ import numpy as np
 from scipy.stats import rankdata
 from sklearn.base import BaseEstimator, clone, is_classifier
 from sklearn.exceptions import FitFailedWarning
-from sklearn.metrics import get_scorer, get_scorer_names
 from sklearn.model_selection import (
     GroupKFold,
     ParameterGrid,
@@ -27,17 +26,15 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import Pipeline
 
-from tuning.domain import TaskType
-from tuning.errors import InvalidInput
 from tuning.ml import catalog
 from tuning.ml.columns import feature_columns
 from tuning.ml.datasets import Table
 from tuning.ml.features import MISSING, build_preprocessor, n_category_columns
 from tuning.ml.profile import parse_dates
 from tuning.ml.ranges import Range
+from tuning.ml.scoring import Scorer
 
 MODEL_STEP = "model"
-DEFAULT_SCORING = {TaskType.CLASSIFICATION: "accuracy", TaskType.REGRESSION: "r2"}
 
 Splits = list[tuple[np.ndarray, np.ndarray]]
 
@@ -86,31 +83,6 @@ def iter_candidates(space: SearchSpace) -> Iterator[dict[str, Any]]:
             ParameterSampler(space.param_grid, space.n_iter, random_state=space.random_state)
         )
     return iter(ParameterGrid(space.param_grid))
-
-
-def validate_scoring(scoring: str, task: TaskType) -> None:
-    """The scorer must be one of scikit-learn's names and fit the dataset's task."""
-    if scoring not in get_scorer_names():
-        raise InvalidInput("scoring", f"unknown scorer '{scoring}'; see sklearn get_scorer_names()")
-    if (scoring in REGRESSION_SCORERS) != (task is TaskType.REGRESSION):
-        kind = "regressors" if scoring in REGRESSION_SCORERS else "classifiers"
-        raise InvalidInput("scoring", f"'{scoring}' scores {kind}; this is a {task.value} task")
-
-
-def scorers_for(task: TaskType) -> list[str]:
-    """The scorer names that fit a task, for forms."""
-    is_regression = task is TaskType.REGRESSION
-    return [name for name in get_scorer_names() if (name in REGRESSION_SCORERS) == is_regression]
-
-
-# Scorers of continuous predictions; every other scikit-learn scorer compares class labels or
-# class probabilities.
-REGRESSION_SCORERS = frozenset(
-    name
-    for name in get_scorer_names()
-    if name.startswith(("neg_mean", "neg_median", "neg_root", "neg_max"))
-    or name in {"r2", "explained_variance", "d2_absolute_error_score"}
-)
 
 
 def build_pipeline(
@@ -177,11 +149,12 @@ def evaluate_candidate(
     params: dict[str, Any],
     table: Table,
     splits: Splits,
-    scoring: str,
+    scorer: Scorer,
     *,
     return_train_score: bool = True,
 ) -> CandidateResult:
-    """Fit and score one candidate on every split with scikit-learn's `cross_validate`.
+    """Fit and score one candidate on every split with scikit-learn's `cross_validate`, scored
+    by the run's scorer (`make_run_scorer`).
 
     Its `_fit_and_score` is the one GridSearchCV uses, with `error_score=nan`: a failing split
     scores nan, and the error scikit-learn reports is kept as the candidate's error.
@@ -196,7 +169,7 @@ def evaluate_candidate(
                 table.X,
                 table.y,
                 cv=splits,
-                scoring=get_scorer(scoring),
+                scoring=scorer,
                 error_score=np.nan,
                 return_train_score=return_train_score,
             )

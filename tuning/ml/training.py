@@ -5,13 +5,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from sklearn.base import clone
-from sklearn.metrics import get_scorer
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from tuning.domain import TaskType
 from tuning.ml.datasets import Table
-from tuning.ml.search import DEFAULT_SCORING, build_pipeline, pipeline_params
+from tuning.ml.scoring import DEFAULT_SCORING, make_run_scorer
+from tuning.ml.search import build_pipeline, pipeline_params
 
 HELD_OUT_FRACTION = 0.2
 
@@ -29,12 +29,14 @@ def train_model(
     table: Table,
     *,
     scoring: str | None = None,
+    pos_label: Any = None,
     random_state: int | None = None,
     profile: dict[str, Any] | None = None,
     roles: dict[str, Any] | None = None,
 ) -> TrainedModel:
-    """Score on a held-out 20% (stratified for classes), then refit on every row; the pipeline
-    is the run's (`build_pipeline` with the dataset's profile and the column roles)."""
+    """Score on a held-out 20% (stratified for classes), with `pos_label` the positive class
+    of the scorers that take one, then refit on every row; the pipeline is the run's
+    (`build_pipeline` with the dataset's profile and the column roles)."""
     started = time.perf_counter()
     seed = 0 if random_state is None else random_state
     pipeline = build_pipeline(estimator, random_state=random_state, profile=profile, roles=roles)
@@ -45,7 +47,9 @@ def train_model(
     )
     held_out = clone(pipeline).fit(X_train, y_train)
     names = dict.fromkeys([scoring or DEFAULT_SCORING[table.task], DEFAULT_SCORING[table.task]])
-    metrics = {name: float(get_scorer(name)(held_out, X_test, y_test)) for name in names}
+    metrics = {
+        name: float(make_run_scorer(name, pos_label)(held_out, X_test, y_test)) for name in names
+    }
     final = pipeline.fit(table.X, table.y)
     return TrainedModel(final, metrics, round(time.perf_counter() - started, 3))
 

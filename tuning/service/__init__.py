@@ -4,7 +4,8 @@ Pages, routes, tasks and commands import from here, never from a module below.
 """
 
 from tuning.ml.catalog import catalog_as_dict
-from tuning.ml.search import DEFAULT_SCORING, scorers_for
+from tuning.ml.scorer_choices import ScorerChoice, TargetKind, scorers_by_target
+from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
 from tuning.ml.snippet import reproduce_snippet
 from tuning.service.access import may_see, parse_id
 from tuning.service.analysis import (
@@ -72,6 +73,7 @@ from tuning.service.runs import (
     submit_run,
     validate_run,
 )
+from tuning.service.scorers import ScorerChoices, scorer_choices
 from tuning.service.status import (
     get_status,
     get_status_for_token,
@@ -131,7 +133,10 @@ __all__ = [
     "RunPlan",
     "RunSummary",
     "RunTrials",
+    "ScorerChoice",
+    "ScorerChoices",
     "SimplestPick",
+    "TargetKind",
     "TaskQueue",
     "TaskState",
     "TrialRecord",
@@ -194,6 +199,8 @@ __all__ = [
     "score_by_bin",
     "score_by_value",
     "score_table",
+    "scorer_choices",
+    "scorers_by_target",
     "scorers_for",
     "shared_params",
     "simplest_within_one_se",

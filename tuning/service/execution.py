@@ -128,7 +128,7 @@ def _evaluate(
             params,
             work.table,
             splits,
-            run.scoring,
+            work.scorer,
             return_train_score=run.return_train_score,
         )
         pending.append(_trial(run.id, position, params, result, worker, started_at, **rung))
@@ -185,7 +185,7 @@ def _evaluate_proposals(
             params,
             work.table,
             work.splits,
-            run.scoring,
+            work.scorer,
             return_train_score=run.return_train_score,
         )
         n_stored = _flush(

@@ -17,6 +17,7 @@ from sqlmodel import Session
 from tuning.errors import NotFound
 from tuning.ml import catalog
 from tuning.ml.datasets import Table
+from tuning.ml.scoring import Scorer, make_run_scorer
 from tuning.ml.search import SearchSpace, Splits, build_pipeline, iter_candidates, make_splits
 from tuning.models import Dataset, TuningRun
 from tuning.service.datasets import dataset_profile, load_table
@@ -33,6 +34,7 @@ class Prepared:
     pipeline: Pipeline
     splits: Splits
     space: SearchSpace
+    scorer: Scorer  # the run's scorer name with its positive class, built once
     # Successive halving: each later rung's candidates and subsampled splits, once read.
     rungs: dict[int, list[dict[str, Any]]] = field(default_factory=dict)
     rung_splits: dict[int, Splits] = field(default_factory=dict)
@@ -67,6 +69,7 @@ def prepare(*, session: Session, run: TuningRun) -> Prepared:
         pipeline=pipeline,
         splits=make_splits(run.cv, table, pipeline, profile=profile, roles=roles),
         space=space,
+        scorer=make_run_scorer(run.scoring, run.pos_label),
     )
     _keep(_runs, run.id, prepared)
     return prepared

@@ -60,8 +60,9 @@ class RefinedGrid:
 
 def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
     """A submission with `run`'s dataset, estimator, grid, search (with its halving options and
-    early stopping), folds, scoring, seed and train scores, and `changes` (for example a new
-    `param_grid`). Its column roles too: a run stored before roles gets the profile's defaults."""
+    early stopping), folds, scoring and positive class, seed and train scores, and `changes`
+    (for example a new `param_grid`). Its column roles too: a run stored before roles gets the
+    profile's defaults."""
     halving = None
     if run.halving is not None:  # its options, not the schedule they made
         halving = HalvingOptions.model_validate(
@@ -81,6 +82,7 @@ def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
         "scoring": run.scoring,
         "random_state": run.random_state,
         "columns": run.column_roles,
+        "pos_label": run.pos_label,
     }
     return TuningRunCreate(**{**fields, **changes})
 

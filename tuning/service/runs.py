@@ -20,15 +20,17 @@ from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, TaskType, as_utc, utcnow
 from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml import catalog
-from tuning.ml.checks import check_folds, check_scorer_on_labels
+from tuning.ml.checks import check_folds, resolve_pos_label
 from tuning.ml.columns import n_groups, resolve_roles
-from tuning.ml.search import DEFAULT_SCORING, n_candidates, validate_scoring
+from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
+from tuning.ml.search import n_candidates
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.access import may_see, only_visible, parse_id, require_visible
 from tuning.service.datasets import dataset_classes, dataset_profile
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
+from tuning.service.scorers import check_scorer
 from tuning.service.strategies import check_early_stopping, halving_schedule, search_space
 
 PAGE_SIZE = 50
@@ -61,8 +63,15 @@ def validate_run(
     classes = dataset_classes(session=session, dataset=dataset)
     check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
     roles = _column_roles(session, dataset, run_in)
-    if classes:
-        check_scorer_on_labels(scoring, classes)
+    pos_label = resolve_pos_label(run_in.pos_label, task=dataset.task, classes=classes)
+    check_scorer(
+        scoring,
+        task=dataset.task,
+        classes=classes,
+        pos_label=pos_label,
+        estimator=spec.name,
+        param_grid=run_in.param_grid,
+    )
     space = search_space(run_in, spec.name, settings)
     halving = None
     if run_in.search == "halving":
@@ -89,6 +98,7 @@ def validate_run(
         cv=run_in.cv,
         scoring=scoring,
         column_roles=roles,
+        pos_label=pos_label,
         progress_total=total,
         total_combinations=total,
         owner_id=0,
@@ -209,6 +219,7 @@ class RunSummary:
     stop_reason: str | None
     return_train_score: bool
     column_roles: dict[str, Any] | None  # None: a run stored before roles (all features)
+    pos_label: Any  # the positive class of a binary target, if the run names one
 
     @property
     def is_active(self) -> bool:

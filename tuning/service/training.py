@@ -11,9 +11,9 @@ from tuning.db import session_scope
 from tuning.domain import FINISHED, RunStatus, utcnow
 from tuning.errors import InvalidInput
 from tuning.ml import catalog
-from tuning.ml.checks import check_held_out_split, check_scorer_on_labels
+from tuning.ml.checks import check_held_out_split
 from tuning.ml.columns import default_roles
-from tuning.ml.search import DEFAULT_SCORING, validate_scoring
+from tuning.ml.scoring import DEFAULT_SCORING
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
 from tuning.models import Dataset, Model, TrainingRun, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
@@ -22,6 +22,7 @@ from tuning.service.datasets import dataset_classes, dataset_profile, load_table
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 from tuning.service.runs import get_run
+from tuning.service.scorers import check_scorer
 from tuning.service.status import status_of_training
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,9 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
         dataset = session.get(Dataset, tuned.dataset_id)
         assert dataset is not None, "a run's dataset is kept"
         scoring = request.scoring or tuned.scoring
-        _check_training(session, dataset, scoring)
+        _check_training(
+            session, dataset, scoring, tuned.estimator, tuned.best_params, tuned.pos_label
+        )
         return TrainingRun(
             owner_id=owner.id,
             tuning_run_id=tuned.id,
@@ -90,7 +93,7 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
     params = request.params or {}
     catalog.validate_params(spec.name, params)
     scoring = request.scoring or DEFAULT_SCORING[dataset.task]
-    _check_training(session, dataset, scoring)
+    _check_training(session, dataset, scoring, spec.name, params)
     return TrainingRun(
         owner_id=owner.id,
         dataset_id=dataset.id,
@@ -101,13 +104,35 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
     )
 
 
-def _check_training(session: Session, dataset: Dataset, scoring: str) -> None:
-    """The scorer fits the task and the labels, and a stratified hold-out is possible."""
-    validate_scoring(scoring, dataset.task)
+def _check_training(
+    session: Session,
+    dataset: Dataset,
+    scoring: str,
+    estimator: str,
+    params: dict[str, Any],
+    pos_label: Any = None,
+) -> None:
+    """The scorer fits the task, the labels (with the tuning run's positive class) and the
+    estimator with these parameters, and a stratified hold-out is possible."""
     classes = dataset_classes(session=session, dataset=dataset)
+    check_scorer(
+        scoring,
+        task=dataset.task,
+        classes=classes,
+        pos_label=pos_label,
+        estimator=estimator,
+        param_grid={name: [value] for name, value in params.items()},
+    )
     if classes:
-        check_scorer_on_labels(scoring, classes)
         check_held_out_split(classes=classes, fraction=HELD_OUT_FRACTION)
+
+
+def _pos_label(session: Session, run: TrainingRun) -> Any:
+    """A training from a tuning run scores that run's positive class; one without, none."""
+    if run.tuning_run_id is None:
+        return None
+    tuned = session.get(TuningRun, run.tuning_run_id)
+    return tuned.pos_label if tuned is not None else None
 
 
 def submit_training(
@@ -147,6 +172,7 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
                 run.params,
                 table,
                 scoring=run.scoring,
+                pos_label=_pos_label(session, run),
                 random_state=run.random_state,
                 profile=profile,
                 roles=roles,

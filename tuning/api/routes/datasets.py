@@ -78,8 +78,10 @@ async def upload_dataset(
 
 @router.get("/estimators")
 def list_estimators(user: UserDep) -> dict[str, Any]:
-    """The estimator catalog with parameter metadata, and the scorers for each task."""
+    """The estimator catalog with parameter metadata, the scorer names each task accepts, and
+    the ones that fit each kind of target (binary, multiclass, regression)."""
     return {
         "estimators": service.catalog_as_dict(),
         "scorers": {task.value: service.scorers_for(task) for task in TaskType},
+        "scorers_by_target": service.scorers_by_target(),
     }
