@@ -48,7 +48,7 @@ _NUMBERS = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.I)
 _ERROR_TYPE = re.compile(r"[A-Za-z_][\w.]*")
 
 
-def _error_parts(error: str) -> tuple[str, str]:
+def error_parts(error: str) -> tuple[str, str]:
     """A stored error ("ValueError: message") as its type and message; "FitFailedError" when it
     names no type."""
     error_type, _, message = error.partition(": ")
@@ -57,8 +57,9 @@ def _error_parts(error: str) -> tuple[str, str]:
     return "FitFailedError", error
 
 
-def _failure_key(error: str) -> tuple[str, str]:
-    error_type, message = _error_parts(error)
+def failure_key(error: str) -> tuple[str, str]:
+    """What makes two errors one: their type and message, numbers and ids set aside."""
+    error_type, message = error_parts(error)
     message = _NUMBERS.sub("#", _IDS.sub("#", message))
     return error_type, " ".join(message.split())
 
@@ -71,7 +72,7 @@ def failure_groups(frame: pd.DataFrame, params: Sequence[str]) -> list[FailureGr
     scored_labels = {p: set(scored[param_column(p)].map(value_label)) for p in params}
     rows_of: dict[tuple[str, str], list[Any]] = {}
     for row, error in failed["error"].items():
-        rows_of.setdefault(_failure_key(str(error)), []).append(row)
+        rows_of.setdefault(failure_key(str(error)), []).append(row)
     groups = [_failure_group(failed.loc[rows], params, scored_labels) for rows in rows_of.values()]
     return sorted(groups, key=lambda group: (-group.n_candidates, group.trials[0]))
 
@@ -87,7 +88,7 @@ def _failure_group(
         for label, same in by_label.items():
             in_every = len(same) == len(candidates)
             values.append(FailedValue(param, same[0], in_every, label in scored_labels[param]))
-    error_type, message = _error_parts(str(candidates["error"].iloc[0]))
+    error_type, message = error_parts(str(candidates["error"].iloc[0]))
     trials = tuple(int(trial) for trial in candidates["trial"])
     return FailureGroup(error_type, message, len(trials), trials, tuple(values))
 
