@@ -1,5 +1,6 @@
 """Failure triage: a run's failed candidates grouped by error, with the parameter values that
-produced each group, and the grid without the values that never scored.
+produced each group, the grid without the values that never scored, and, when nothing scored,
+how far the run got.
 
 Pure functions over the frame of `trials_frame`, like `analysis`.
 """
@@ -99,8 +100,10 @@ def grid_without_failures(
     """The grid less every value that only ever failed (no scored candidate had it), and the
     `(param, value)` pairs removed, in grid order.
 
-    When removing them would leave a parameter without values (no candidate scored), nothing is
-    removed: the grid comes back as it was, with an empty list.
+    When removing them would leave a parameter without values, nothing is removed: the grid
+    comes back as it was, with an empty list. Meant for runs in which some candidate scored:
+    where none did, no value is to blame on its own (see `nothing_scored`), yet a run stopped
+    early would lose the values it happened to try.
     """
     failing = {
         (value.param, value_label(value.value))
@@ -121,3 +124,30 @@ def grid_without_failures(
         if (param, value_label(value)) in failing
     ]
     return kept, removed
+
+
+def nothing_scored(frame: pd.DataFrame, *, n_candidates: int) -> str | None:
+    """When no candidate of the run scored, what happened in words: how many of `n_candidates`
+    were tried, that every one failed (with how many different errors), and that the rest were
+    not tried. None when some candidate scored."""
+    if frame[SCORE].notna().any():
+        return None
+    n_tried = len(frame)
+    if n_tried == 0:
+        return f"none of the {n_candidates:,} candidates was tried"
+    n_errors = len({failure_key(str(error)) for error in frame["error"].dropna()})
+    if n_tried == 1:
+        tried = "the one candidate" if n_candidates == 1 else f"1 of {n_candidates:,} candidates"
+        what = f"{tried} was tried and it failed"
+    else:
+        tried = (
+            f"all {n_tried:,}" if n_tried >= n_candidates else f"{n_tried:,} of {n_candidates:,}"
+        )
+        what = f"{tried} candidates were tried and every one failed"
+        if n_errors == 1:
+            what += " with the same error"
+        elif n_errors > 1:
+            what += f", with {n_errors} different errors"
+    if n_tried < n_candidates:
+        what += f"; the other {n_candidates - n_tried:,} were not tried"
+    return what
