@@ -209,9 +209,15 @@ def run_title(run: RunSummary) -> str:
     return f"{run.estimator} on {plain(run.dataset)}"
 
 
-def failure_text(error_type: str | None, message: str | None) -> str:
-    """A failure for st.error: its type and message, which may quote what users typed."""
-    return f"**{plain(error_type)}**: {plain(message)}"
+def failure_text(
+    error_type: str | None, message: str | None, nothing_scored: str | None = None
+) -> str:
+    """A failure for st.error: its type and message, which may quote what users typed; first,
+    when no candidate scored, that nothing did and how far the run got (`nothing_scored`)."""
+    failure = f"**{plain(error_type)}**: {plain(message)}"
+    if nothing_scored is None:
+        return failure
+    return f"**Nothing scored**: {plain(nothing_scored)}.\n\n{failure}"
 
 
 def load_error(exc: TuningError) -> NoReturn:

@@ -31,6 +31,7 @@ from tuning.service import (
     get_run_summary,
     get_status,
     list_trials,
+    nothing_scored,
     trials_frame,
 )
 
@@ -140,7 +141,10 @@ def show(status: TuningStatus, trials: list) -> None:
         )
 
     if status.status is RunStatus.FAILURE and status.error:
-        st.error(ui.failure_text(status.error.type, status.error.message), icon=":material/error:")
+        # Over every trial, not the window: it may not hold them all.
+        why = None if scores else nothing_scored(trials_frame(trials, params), n_candidates=total)
+        failure = ui.failure_text(status.error.type, status.error.message, why)
+        st.error(failure, icon=":material/error:")
     elif status.status is RunStatus.REVOKED:
         st.warning(
             f"Cancelled after {len(trials)} of {total} candidates. The finished candidates are "
@@ -149,7 +153,7 @@ def show(status: TuningStatus, trials: list) -> None:
     elif status.status is RunStatus.SUCCESS and status.result:
         shown = plain(", ".join(f"{k}={v!r}" for k, v in status.result.best_params.items()))
         st.success(f"Finished. Best {run.scoring}: **{status.result.best_score:.4f}** with {shown}")
-    if status.status.is_finished and run.stop_reason:
+    if status.status is RunStatus.SUCCESS and run.stop_reason:  # a failure says it above
         st.info(f"Stopped early: {plain(run.stop_reason)}.", icon=":material/timer_off:")
     if run.halving is not None:
         rungs(status, trials)

@@ -29,6 +29,7 @@ from tuning.service import (
     get_run_summary,
     grid_without_failures,
     list_trials,
+    nothing_scored,
     param_column,
     parameter_importance,
     reproduce_snippet,
@@ -181,6 +182,9 @@ def failures(run: RunSummary, frame: pd.DataFrame) -> None:
             for value in group.shared:
                 where = "fails every time" if not value.also_scores else "scores elsewhere"
                 st.caption(f"{plain(value.param)} = {plain(repr(value.value))}: {where}")
+    if scored.empty:  # a value that failed is not to blame where every one did
+        st.caption("No candidate scored, so no value can be blamed on its own: nothing to drop.")
+        return
     grid, removed = grid_without_failures(run.param_grid, groups)
     if not removed:
         st.caption("Every value that failed also scored in another combination: nothing to drop.")
@@ -265,16 +269,18 @@ if run.is_active:
         icon=":material/monitoring:",
         query_params={"run": str(run.id)},
     )
-if run.status is RunStatus.FAILURE:
-    st.error(ui.failure_text(run.error_type, run.error_message), icon=":material/error:")
+if run.status is RunStatus.FAILURE:  # its error says why it stopped, if it did
+    why = nothing_scored(frame, n_candidates=run.total_combinations)
+    st.error(ui.failure_text(run.error_type, run.error_message, why), icon=":material/error:")
+elif run.stop_reason:
+    st.info(f"Stopped early: {plain(run.stop_reason)}.", icon=":material/timer_off:")
 if run.status is RunStatus.REVOKED:
     st.warning("This run was cancelled: the results cover the candidates it finished.")
-if run.stop_reason:
-    st.info(f"Stopped early: {plain(run.stop_reason)}.", icon=":material/timer_off:")
 lineage(run, user, page=ui.RESULTS_PAGE)
 run_again(run)
 if scored.empty:
-    st.info("No candidate has a score yet, so there is nothing to chart.")
+    yet = "has a score yet" if run.is_active else "scored"
+    st.info(f"No candidate {yet}, so there is nothing to chart.")
     failures(run, frame)
     st.stop()
 

@@ -15,6 +15,7 @@ from tuning.domain import RunStatus, utcnow
 from tuning.models import Dataset, Trial, TuningRun, User
 from tuning.runtime import Runtime
 from tuning.service import create_user, get_dataset, upload_dataset
+from tuning.service.stopping import Hopeless
 
 GRID = {"n_estimators": [10, 100], "max_depth": [None, 3, 6]}
 
@@ -112,6 +113,37 @@ def make_trial(
         worker="factory@test",
         finished_at=start + timedelta(seconds=2 + index),
     )
+
+
+TOO_MANY_NEIGHBOURS = "ValueError: Expected n_neighbors <= n_samples_fit, but n_neighbors = {}"
+
+
+def make_hopeless_run(session: Session, owner: User, *, n_tried: int = 12) -> TuningRun:
+    """A KNeighborsClassifier run over 200 values too large for iris, stopped FAILURE once its
+    first `n_tried` candidates had all failed with the same error, as a worker leaves it."""
+    grid = {"n_neighbors": list(range(500, 700))}
+    run = make_run(
+        session,
+        owner,
+        estimator="KNeighborsClassifier",
+        param_grid=grid,
+        status=RunStatus.FAILURE,
+        n_trials=0,
+    )
+    start = run.created_at
+    for index in range(n_tried):
+        trial = make_trial(run.id, index, {"n_neighbors": 500 + index}, math.nan, run.cv, start)
+        trial.mean_test_score = trial.std_test_score = None
+        trial.split_scores, trial.split_train_scores = [None] * run.cv, [None] * run.cv
+        trial.error = TOO_MANY_NEIGHBOURS.format(500 + index)
+        session.add(trial)
+    verdict = Hopeless(TOO_MANY_NEIGHBOURS.format(500), n_tried, run.total_combinations)
+    run.error_type, run.error_message = "ValueError", verdict.message
+    run.stop_reason, run.progress_current = verdict.reason, n_tried
+    session.add(run)
+    session.commit()
+    session.refresh(run)
+    return run
 
 
 def trials_of(grid: dict, score=forest_score, n_splits: int = 3) -> list[Trial]:

@@ -28,6 +28,7 @@ from tuning.service import (
     failure_groups,
     gap_by_value,
     grid_without_failures,
+    nothing_scored,
     parameter_importance,
     score_by_bin,
     score_by_value,
@@ -441,6 +442,33 @@ def test_the_grid_is_kept_when_no_candidate_scored():
     groups = failure_groups(trials_frame(trials, ["C"]), ["C"])
 
     assert grid_without_failures({"C": [0.1, 1.0]}, groups) == ({"C": [0.1, 1.0]}, [])
+
+
+def test_nothing_scored_says_how_far_the_run_got_and_what_was_not_tried():
+    too_many = "ValueError: Expected n_neighbors <= n_samples_fit, but n_neighbors = {}"
+    alike = [_trial(i, {"n_neighbors": 500 + i}, error=too_many.format(500 + i)) for i in range(5)]
+    frame = trials_frame(alike, ["n_neighbors"])
+
+    assert nothing_scored(frame, n_candidates=200) == (
+        "5 of 200 candidates were tried and every one failed with the same error; "
+        "the other 195 were not tried"
+    )
+    assert nothing_scored(frame, n_candidates=5) == (
+        "all 5 candidates were tried and every one failed with the same error"
+    )
+    mixed = [*alike, _trial(5, {"n_neighbors": 3}, error="ValueError: metric l3 is unknown")]
+    assert nothing_scored(trials_frame(mixed, ["n_neighbors"]), n_candidates=1_000) == (
+        "6 of 1,000 candidates were tried and every one failed, with 2 different errors; "
+        "the other 994 were not tried"
+    )
+    assert nothing_scored(trials_frame(alike[:1], ["n_neighbors"]), n_candidates=1) == (
+        "the one candidate was tried and it failed"
+    )
+    assert nothing_scored(trials_frame([], ["n_neighbors"]), n_candidates=8) == (
+        "none of the 8 candidates was tried"
+    )
+    scored = [*alike, _trial(5, {"n_neighbors": 3}, [0.9, 0.92, 0.94])]
+    assert nothing_scored(trials_frame(scored, ["n_neighbors"]), n_candidates=200) is None
 
 
 def test_score_by_bin_sums_up_a_parameter_tried_at_many_values():

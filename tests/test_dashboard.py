@@ -44,7 +44,7 @@ from tuning.service import (
     list_trials,
 )
 
-from factories import make_run, make_trial, other_user
+from factories import make_hopeless_run, make_run, make_trial, other_user
 from helpers import submit, wait_until_finished
 from messy import churn_csv
 from stack import stack_env
@@ -632,6 +632,30 @@ def test_a_failed_run_shows_its_error_type_and_message(account, runtime, worker)
     app.run()
     assert any("ValueError" in e for e in texts(app, "error"))
     assert any("nothing to chart" in i for i in texts(app, "info"))
+
+
+def test_a_run_in_which_nothing_scored_says_so_and_why_on_the_monitor_and_results(account, session):
+    user, token = account
+    run = make_hopeless_run(session, user, n_tried=12)
+    nothing = (
+        "**Nothing scored**: 12 of 200 candidates were tried and every one failed with the "
+        "same error; the other 188 were not tried."
+    )
+
+    app = open_app(token, RUN_PAGE, run=str(run.id))
+    error = texts(app, "error")[0]
+    assert error.startswith(nothing)
+    assert "**ValueError**: the first 12 candidates all failed with the same error" in error
+    assert "Expected n\\_neighbors" in error
+    assert not any("Stopped early" in i for i in texts(app, "info"))  # the error says it
+
+    app = open_app(token, RESULTS_PAGE, run=str(run.id), view="Failures")
+    assert texts(app, "error")[0].startswith(nothing)
+    assert any("No candidate scored, so there is nothing to chart" in i for i in texts(app, "info"))
+    captions = texts(app, "caption")
+    assert any("No candidate scored, so no value can be blamed on its own" in c for c in captions)
+    assert not any("also scored in another combination" in c for c in captions)
+    assert not [b for b in app.button if b.label == "Relaunch without them"]
 
 
 def test_another_users_run_is_refused_and_an_admin_may_open_it(account, session):

@@ -105,6 +105,64 @@ def test_every_candidate_failing_ends_in_failure(runtime, user):
     assert all(t.mean_test_score is None and t.error for t in trials_of(runtime, run_id))
 
 
+# More neighbours than any iris fold has training rows: scikit-learn refuses each at predict time.
+HOPELESS_GRID = {"n_neighbors": list(range(500, 1500))}
+
+
+@pytest.mark.parametrize(
+    "search", [{"search": "grid"}, {"search": "halving"}, {"search": "bayes", "n_iter": 300}]
+)
+def test_a_run_whose_first_candidates_all_fail_alike_ends_at_once(runtime, user, search):
+    began = time.monotonic()
+    run_id = submit(
+        runtime, user, estimator="KNeighborsClassifier", param_grid=HOPELESS_GRID, **search
+    )
+
+    wait_until_finished(runtime, run_id, timeout=30)
+    took = time.monotonic() - began
+    wait_until_released(runtime, run_id)  # candidates in flight at the stop are stored too
+    status = read_status(runtime, run_id)
+
+    trials = trials_of(runtime, run_id)
+    total = run_row(runtime, run_id).total_combinations
+    assert status.status is RunStatus.FAILURE
+    # Five stored, or the first completed chunk: fewer when a loaded machine made it small.
+    assert 2 <= len(trials) < total / 4, f"{len(trials)} of {total} tried"
+    assert took < 15, f"{took:.1f} s"
+    assert all(t.mean_test_score is None and "n_neighbors" in t.error for t in trials)
+    assert status.error.type == "ValueError"
+    first = len(trials)
+    assert status.error.message.startswith(
+        f"the first {first} candidates all failed with the same error, so the other "
+        f"{total - first} were not tried: ValueError: Expected n_neighbors <= n_samples_fit"
+    )
+    assert run_row(runtime, run_id).stop_reason == (
+        f"the first {first} candidates all failed with the same error"
+    )
+
+
+def test_a_run_with_failing_and_scoring_candidates_tries_them_all(runtime, user):
+    # Twenty alike failures, but the first candidate scores: the run is not hopeless.
+    grid = {"n_neighbors": [3, *range(500, 520), 5]}
+    run_id = submit(runtime, user, estimator="KNeighborsClassifier", param_grid=grid)
+
+    status = wait_until_finished(runtime, run_id)
+
+    trials = trials_of(runtime, run_id)
+    assert status.status is RunStatus.SUCCESS
+    assert len(trials) == 22 and status.result.total_combinations == 22
+    assert sum(t.error is not None for t in trials) == 20
+    assert status.result.best_params["n_neighbors"] in (3, 5)
+    assert run_row(runtime, run_id).stop_reason is None
+
+
+def run_row(runtime, run_id) -> TuningRun:
+    with Session(runtime.engine) as session:
+        run = session.get(TuningRun, run_id)
+        assert run is not None
+        return run
+
+
 def test_a_failing_candidate_is_stored_and_the_run_goes_on(runtime, user):
     run_id = submit(
         runtime, user, estimator="KNeighborsClassifier", param_grid={"n_neighbors": [500, 3]}

@@ -45,6 +45,7 @@ from tuning.service.failures import (
     FailureGroup,
     failure_groups,
     grid_without_failures,
+    nothing_scored,
 )
 from tuning.service.health import check_health
 from tuning.service.notes import NOTE_LIMIT, Note, add_note, list_notes
@@ -179,6 +180,7 @@ __all__ = [
     "list_trials",
     "load_table",
     "may_see",
+    "nothing_scored",
     "param_column",
     "parameter_importance",
     "parse_id",

@@ -1,5 +1,6 @@
 """How a run ends, or moves on, once a task has stored its trials: SUCCESS with scikit-learn's
-best when every candidate is stored, an early stop with the best so far, or halving's next rung.
+best when every candidate is stored, an early stop with the best so far, FAILURE at once when
+its first candidates all failed with one error, or halving's next rung.
 """
 
 from sqlalchemy import func, select, update
@@ -9,23 +10,31 @@ from tuning.config import Settings
 from tuning.domain import RunStatus, as_utc, utcnow
 from tuning.ml.search import best_index
 from tuning.models import Trial, TuningRun
+from tuning.service.failures import error_parts
 from tuning.service.lifecycle import finish
 from tuning.service.queue import TaskQueue
 from tuning.service.rungs import open_next_rung
-from tuning.service.stopping import stop_reason
+from tuning.service.stopping import hopeless_run, stop_reason
 
 
 def after_stored(
     *, session: Session, queue: TaskQueue, settings: Settings, run: TuningRun, n_stored: int
 ) -> None:
-    """What a task's stored trials settle: the run's end, an early stop, or the next rung."""
+    """What a task's stored trials settle: the run's end, an early stop, or the next rung.
+    Called as a task ends its chunk, and for Bayesian slots after each trial."""
     status, stopped = session.execute(
         select(col(TuningRun.status), col(TuningRun.stop_reason)).where(col(TuningRun.id) == run.id)
     ).one()
     session.commit()
-    if RunStatus(status) is RunStatus.SUCCESS and stopped is not None:
+    status = RunStatus(status)
+    if stopped is not None and status in (RunStatus.SUCCESS, RunStatus.FAILURE):
         # Stopped early while this task's candidates were in flight: they count too.
-        record_best(session=session, run=run, stopped_because=stopped, late=True)
+        if status is RunStatus.SUCCESS:
+            record_best(session=session, run=run, stopped_because=stopped, late=True)
+        else:
+            fail_hopeless(session=session, run=run)
+    elif fail_hopeless(session=session, run=run):
+        return  # before the rest: a hopeless run opens no rung and records no best
     elif n_stored >= run.total_combinations:
         record_best(session=session, run=run)
     elif reason := stop_reason(session=session, run=run):
@@ -57,8 +66,7 @@ def record_best(
         select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
     ).scalar_one()
     best = best_index([score for _, score, _, _ in rows])
-    started = as_utc(run.started_at) or utcnow()
-    tuning_time = round((utcnow() - started).total_seconds(), 3)
+    tuning_time = _tuning_time(run)
     if best is None:
         if late:
             return
@@ -105,3 +113,51 @@ def record_best(
         stop_reason=stopped_because,
         **outcome,
     )
+
+
+def fail_hopeless(*, session: Session, run: TuningRun) -> bool:
+    """End the run FAILURE if it is hopeless (`stopping.hopeless`): its stored candidates all
+    failed with one error, and the rest are not tried. True if it is. Guarded as `finish`; but
+    a run that ended so on fewer trials (candidates in flight at its stop are stored after it)
+    takes the later count in its message, while they still all failed alike."""
+    verdict = hopeless_run(session=session, run=run)
+    if verdict is None:
+        return False
+    error_type, _ = error_parts(verdict.error)
+    values = {
+        "error_type": error_type[:100],
+        "error_message": verdict.message,
+        "stop_reason": verdict.reason[:200],
+        "progress_current": verdict.n_tried,
+        "progress_message": (
+            f"Stopped after {verdict.n_tried} of {run.total_combinations} parameter "
+            f"combinations: {verdict.reason}"
+        )[:200],
+    }
+    if finish(
+        session=session,
+        kind=TuningRun,
+        run_id=run.id,
+        status=RunStatus.FAILURE,
+        tuning_time=_tuning_time(run),
+        **values,
+    ):
+        return True
+    # Ended since: by another task that found it hopeless too, maybe on fewer trials.
+    session.execute(
+        update(TuningRun)
+        .where(
+            col(TuningRun.id) == run.id,
+            col(TuningRun.status) == RunStatus.FAILURE,
+            col(TuningRun.stop_reason).is_not(None),
+            col(TuningRun.progress_current) < verdict.n_tried,  # a later count only
+        )
+        .values(**values)
+    )
+    session.commit()
+    return True
+
+
+def _tuning_time(run: TuningRun) -> float:
+    started = as_utc(run.started_at) or utcnow()
+    return round((utcnow() - started).total_seconds(), 3)

@@ -1,5 +1,6 @@
 """Failure triage: a run's failed candidates grouped by error, with the parameter values that
-produced each group, and the grid without the values that never scored.
+produced each group, the grid without the values that never scored, and, when nothing scored,
+how far the run got.
 
 Pure functions over the frame of `trials_frame`, like `analysis`.
 """
@@ -48,7 +49,7 @@ _NUMBERS = re.compile(r"(?<![\w.])[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.I)
 _ERROR_TYPE = re.compile(r"[A-Za-z_][\w.]*")
 
 
-def _error_parts(error: str) -> tuple[str, str]:
+def error_parts(error: str) -> tuple[str, str]:
     """A stored error ("ValueError: message") as its type and message; "FitFailedError" when it
     names no type."""
     error_type, _, message = error.partition(": ")
@@ -57,8 +58,9 @@ def _error_parts(error: str) -> tuple[str, str]:
     return "FitFailedError", error
 
 
-def _failure_key(error: str) -> tuple[str, str]:
-    error_type, message = _error_parts(error)
+def failure_key(error: str) -> tuple[str, str]:
+    """What makes two errors one: their type and message, numbers and ids set aside."""
+    error_type, message = error_parts(error)
     message = _NUMBERS.sub("#", _IDS.sub("#", message))
     return error_type, " ".join(message.split())
 
@@ -71,7 +73,7 @@ def failure_groups(frame: pd.DataFrame, params: Sequence[str]) -> list[FailureGr
     scored_labels = {p: set(scored[param_column(p)].map(value_label)) for p in params}
     rows_of: dict[tuple[str, str], list[Any]] = {}
     for row, error in failed["error"].items():
-        rows_of.setdefault(_failure_key(str(error)), []).append(row)
+        rows_of.setdefault(failure_key(str(error)), []).append(row)
     groups = [_failure_group(failed.loc[rows], params, scored_labels) for rows in rows_of.values()]
     return sorted(groups, key=lambda group: (-group.n_candidates, group.trials[0]))
 
@@ -87,7 +89,7 @@ def _failure_group(
         for label, same in by_label.items():
             in_every = len(same) == len(candidates)
             values.append(FailedValue(param, same[0], in_every, label in scored_labels[param]))
-    error_type, message = _error_parts(str(candidates["error"].iloc[0]))
+    error_type, message = error_parts(str(candidates["error"].iloc[0]))
     trials = tuple(int(trial) for trial in candidates["trial"])
     return FailureGroup(error_type, message, len(trials), trials, tuple(values))
 
@@ -98,8 +100,10 @@ def grid_without_failures(
     """The grid less every value that only ever failed (no scored candidate had it), and the
     `(param, value)` pairs removed, in grid order.
 
-    When removing them would leave a parameter without values (no candidate scored), nothing is
-    removed: the grid comes back as it was, with an empty list.
+    When removing them would leave a parameter without values, nothing is removed: the grid
+    comes back as it was, with an empty list. Meant for runs in which some candidate scored:
+    where none did, no value is to blame on its own (see `nothing_scored`), yet a run stopped
+    early would lose the values it happened to try.
     """
     failing = {
         (value.param, value_label(value.value))
@@ -120,3 +124,30 @@ def grid_without_failures(
         if (param, value_label(value)) in failing
     ]
     return kept, removed
+
+
+def nothing_scored(frame: pd.DataFrame, *, n_candidates: int) -> str | None:
+    """When no candidate of the run scored, what happened in words: how many of `n_candidates`
+    were tried, that every one failed (with how many different errors), and that the rest were
+    not tried. None when some candidate scored."""
+    if frame[SCORE].notna().any():
+        return None
+    n_tried = len(frame)
+    if n_tried == 0:
+        return f"none of the {n_candidates:,} candidates was tried"
+    n_errors = len({failure_key(str(error)) for error in frame["error"].dropna()})
+    if n_tried == 1:
+        tried = "the one candidate" if n_candidates == 1 else f"1 of {n_candidates:,} candidates"
+        what = f"{tried} was tried and it failed"
+    else:
+        tried = (
+            f"all {n_tried:,}" if n_tried >= n_candidates else f"{n_tried:,} of {n_candidates:,}"
+        )
+        what = f"{tried} candidates were tried and every one failed"
+        if n_errors == 1:
+            what += " with the same error"
+        elif n_errors > 1:
+            what += f", with {n_errors} different errors"
+    if n_tried < n_candidates:
+        what += f"; the other {n_candidates - n_tried:,} were not tried"
+    return what
