@@ -45,7 +45,9 @@ def fill_form(run_in: TuningRunCreate, choices: list[DatasetChoice]) -> None:
     state["new.seed"] = run_in.random_state
     state["new.cv"] = run_in.cv
     if run_in.scoring is not None:
-        state[f"new.scoring.{task}"] = run_in.scoring
+        state[f"new.scoring.{choice.name}"] = run_in.scoring
+    if run_in.pos_label is not None:
+        state[f"new.pos_label.{choice.name}"] = run_in.pos_label
     state["new.stop_after"] = run_in.stop_after_no_improvement
     state["new.time_budget"] = run_in.time_budget_s
     state["new.train_scores"] = run_in.return_train_score
@@ -73,7 +75,10 @@ def what_will_run(run_in: TuningRunCreate, dataset: str, task: TaskType) -> str:
         f"**{run_in.estimator}** on **{plain(dataset)}**",
         search,
         folds,
-        f"scored by **{run_in.scoring}**",
+        f"scored by **{run_in.scoring}**"
+        + (
+            f" with **{plain(run_in.pos_label)}** as the positive class" if run_in.pos_label else ""
+        ),
     ]
     if roles is not None and roles.ignore:
         left_out = ", ".join(plain(name, 40) for name in roles.ignore[:8])

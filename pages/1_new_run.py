@@ -11,6 +11,7 @@ from dashboard_ui.grid_editor import grid_editor
 from dashboard_ui.new_run_form import fill_form, what_will_run
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
 from dashboard_ui.rungs import schedule_table
+from dashboard_ui.scoring_form import scoring_input
 from dashboard_ui.search_form import (
     asks_n_iter,
     early_stopping,
@@ -23,14 +24,12 @@ from dashboard_ui.text import plain
 from tuning.errors import TuningError
 from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service import (
-    DEFAULT_SCORING,
     RunPlan,
     check_submission,
     dataset_choices,
     dataset_profile,
     get_dataset,
     plan_run,
-    scorers_for,
     submit_run,
 )
 
@@ -125,10 +124,7 @@ with cv_col:
     cv = st.number_input("CV folds", min_value=2, max_value=settings.max_cv_folds, key="new.cv")
     slots["cv"] = st.empty()
 with scoring_col:
-    scorers = scorers_for(task)
-    st.session_state.setdefault(f"new.scoring.{task.value}", DEFAULT_SCORING[task])
-    scoring = st.selectbox("Scoring", scorers, key=f"new.scoring.{task.value}")
-    slots["scoring"] = st.empty()
+    scoring, pos_label = scoring_input(dataset=dataset, estimator=estimator, user=user, slots=slots)
 stopping = early_stopping(search, slots)
 
 # --- 4. Launch ----------------------------------------------------------------------------
@@ -143,6 +139,7 @@ run_in = TuningRunCreate(
     **stopping,
     cv=cv,
     scoring=scoring,
+    pos_label=pos_label,
     random_state=seed,
     parent_run_id=parent_run_id,
     columns=roles,

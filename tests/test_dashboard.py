@@ -336,7 +336,7 @@ def test_an_uploaded_csv_is_previewed_stored_and_then_used(account):
     next(b for b in app.button if b.label == "Save dataset and use it").click().run()
     assert app.selectbox(key="new.dataset").value == name
     assert app.selectbox(key="new.estimator.regression").value == "RandomForestRegressor"
-    assert app.selectbox(key="new.scoring.regression").value == "r2"
+    assert app.selectbox(key=f"new.scoring.{name}").value == "r2"
     assert texts(app, "metric")[:2] == ["6", "30"]
 
     app.segmented_control(key="new.source").set_value("Upload a CSV").run()
@@ -390,6 +390,10 @@ def test_new_run_launches_exactly_what_it_shows_after_an_upload(account, session
     ignored = app.multiselect(key=f"new.columns.{name}.ignore").value
     assert set(ignored) == {"customer_id", "account_code", "country"}
     assert any("imbalanced" in w for w in texts(app, "warning"))
+    # A rare "yes": scored by average precision, "yes" the positive class, to start with.
+    assert app.selectbox(key=f"new.scoring.{name}").value == "average_precision"
+    assert app.selectbox(key=f"new.pos_label.{name}").value == "yes"
+    assert "accuracy" in app.selectbox(key=f"new.scoring.{name}").options
 
     # Change the estimator, the folds and the search, back and forth, then a column's role.
     app.selectbox(key="new.estimator.classification").set_value("LogisticRegression").run()
@@ -402,7 +406,7 @@ def test_new_run_launches_exactly_what_it_shows_after_an_upload(account, session
         "estimator": app.selectbox(key="new.estimator.classification").value,
         "param_grid": shown_grid(app, "LogisticRegression"),
         "cv": app.number_input(key="new.cv").value,
-        "scoring": app.selectbox(key="new.scoring.classification").value,
+        "scoring": app.selectbox(key=f"new.scoring.{name}").value,
         "search": app.segmented_control(key="new.search").value,
     }
     run = launch_and_read(app, session, user)
@@ -414,6 +418,7 @@ def test_new_run_launches_exactly_what_it_shows_after_an_upload(account, session
         "search": run.search,
     } == shown
     assert run.column_roles == {"ignore": ignored, "group": "region", "time": None}
+    assert run.pos_label == "yes"
 
 
 def test_new_run_keeps_its_entries_across_pages_and_run_again_refills_it(account, session):
