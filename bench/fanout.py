@@ -43,7 +43,7 @@ from tuning.config import Settings
 from tuning.db import session_scope, upgrade_database
 from tuning.domain import RunStatus
 from tuning.ml.datasets import load_bundled
-from tuning.ml.search import build_pipeline, make_splits, pipeline_params
+from tuning.ml.search import default_pipeline, make_splits, pipeline_params
 from tuning.models import User
 from tuning.runtime import Runtime, create_runtime
 from tuning.schemas import TuningResult, TuningRunCreate, TuningStatus
@@ -153,7 +153,7 @@ def time_sklearn(search: TuningRunCreate, n_jobs: int) -> tuple[float, GridSearc
     """Seconds of GridSearchCV.fit on the pipeline, splits and grid a worker uses."""
     table = load_bundled(search.dataset)
     for each in (warm_up(search), search):  # the last one is timed
-        pipeline = build_pipeline(each.estimator, random_state=each.random_state)
+        pipeline = default_pipeline(each.estimator, table, random_state=each.random_state)
         splits = make_splits(each.cv, table, pipeline)
         grid = pipeline_params(each.param_grid)
         oracle = GridSearchCV(pipeline, grid, cv=splits, scoring=each.scoring, n_jobs=n_jobs)

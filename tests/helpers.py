@@ -8,7 +8,7 @@ from sklearn.model_selection import GridSearchCV
 from sqlmodel import Session
 
 from tuning.ml.datasets import load_bundled
-from tuning.ml.search import build_pipeline, pipeline_params
+from tuning.ml.search import default_pipeline, pipeline_params
 from tuning.models import User
 from tuning.runtime import Runtime
 from tuning.schemas import TuningRunCreate, TuningStatus
@@ -77,10 +77,11 @@ def trials_of(runtime: Runtime, run_id: uuid.UUID) -> Sequence[TrialRecord]:
 def gridsearch_best(
     dataset: str, estimator: str, grid: dict, scoring: str, cv: int
 ) -> tuple[dict[str, Any], float]:
-    """scikit-learn's own GridSearchCV on the same pipeline: its best parameters and score."""
+    """scikit-learn's own GridSearchCV on the same pipeline (the dataset profile's default
+    column roles, as a run gets them): its best parameters and score."""
     table = load_bundled(dataset)
     search = GridSearchCV(
-        build_pipeline(estimator), pipeline_params(grid), scoring=scoring, cv=cv
+        default_pipeline(estimator, table), pipeline_params(grid), scoring=scoring, cv=cv
     ).fit(table.X, table.y)
     best = {name.removeprefix("model__"): value for name, value in search.best_params_.items()}
     return best, search.best_score_

@@ -280,3 +280,7 @@ def test_new_run_launches_what_it_shows_after_an_upload_in_a_browser(
     assert (run.estimator, run.cv, run.search) == ("RandomForestClassifier", 4, "grid")
     assert run.param_grid == {"n_estimators": [50, 100], "max_depth": [None, 5, 10]}
     assert "customer_id" in run.column_roles["ignore"]
+
+    page.go_back()  # from the monitor: New run as it was, not an empty form
+    expect(page.get_by_text("Will run:")).to_contain_text("4-fold", timeout=WAIT_MS)
+    expect(page.get_by_label("CV folds")).to_have_value("4")

@@ -25,7 +25,7 @@ from tuning.config import Settings
 from tuning.db import upgrade_database
 from tuning.domain import RunStatus, as_utc, utcnow
 from tuning.ml.datasets import load_bundled
-from tuning.ml.search import build_pipeline, pipeline_params
+from tuning.ml.search import default_pipeline, pipeline_params
 from tuning.models import TuningRun, User, WorkerHeartbeat
 from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
@@ -240,7 +240,7 @@ def test_a_halving_run_spread_over_two_workers_survives_one_killed_and_equals_sk
 
     table = load_bundled("digits")
     theirs = HalvingGridSearchCV(
-        build_pipeline("RandomForestClassifier", random_state=9),
+        default_pipeline("RandomForestClassifier", table, random_state=9),
         pipeline_params(GRID),
         cv=3,
         random_state=9,

@@ -10,7 +10,7 @@ from sqlmodel import Session, select
 from tuning.domain import RunStatus
 from tuning.errors import InvalidInput
 from tuning.ml.datasets import load_bundled
-from tuning.ml.search import build_pipeline, pipeline_params
+from tuning.ml.search import default_pipeline, pipeline_params
 from tuning.models import Proposal, TuningRun
 
 from helpers import (
@@ -43,7 +43,7 @@ def test_halving_run_equals_halvinggridsearchcv_rung_by_rung(runtime, user):
 
     table = load_bundled("iris")
     theirs = HalvingGridSearchCV(
-        build_pipeline("SVC", random_state=5), pipeline_params(grid), cv=3, random_state=5
+        default_pipeline("SVC", table, random_state=5), pipeline_params(grid), cv=3, random_state=5
     ).fit(table.X, table.y)
     assert status.status is RunStatus.SUCCESS, status
     assert status.result.best_params == strip(theirs.best_params_)
@@ -88,7 +88,7 @@ def test_random_search_over_ranges_equals_randomizedsearchcv(runtime, user):
 
     table = load_bundled("iris")
     theirs = RandomizedSearchCV(
-        build_pipeline("SVC", random_state=2),
+        default_pipeline("SVC", table, random_state=2),
         {"model__C": stats.loguniform(0.001, 100), "model__gamma": stats.uniform(0.001, 0.999)},
         n_iter=8,
         cv=3,

@@ -27,8 +27,8 @@ from sklearn.model_selection import (
 from sklearn.pipeline import Pipeline
 
 from tuning.ml import catalog
-from tuning.ml.columns import feature_columns
-from tuning.ml.datasets import Table
+from tuning.ml.columns import default_roles, feature_columns
+from tuning.ml.datasets import Table, profile_of
 from tuning.ml.features import MISSING, build_preprocessor, n_category_columns
 from tuning.ml.profile import parse_dates
 from tuning.ml.ranges import Range
@@ -104,6 +104,14 @@ def build_pipeline(
     if spec.native_categories and (n_categories := n_category_columns(features)):
         model.set_params(categorical_features=list(range(n_categories)))
     return Pipeline([("preprocess", preprocess), (MODEL_STEP, model)])
+
+
+def default_pipeline(estimator: str, table: Table, *, random_state: int | None = None) -> Pipeline:
+    """The pipeline of a run on `table` that names no column roles: its profile's defaults."""
+    profile = profile_of(table, "target")
+    return build_pipeline(
+        estimator, random_state=random_state, profile=profile, roles=default_roles(profile)
+    )
 
 
 def pipeline_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -5,12 +5,13 @@ import contextlib
 import io
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import pandas as pd
 from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from tuning.domain import TaskType
@@ -19,6 +20,10 @@ from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
 from tuning.models import Dataset, User
 from tuning.service.access import may_use_dataset, only_usable, parse_id
+
+# An uploaded file's column, left unread by the queries that do not need it (sqlmodel types
+# it as the value it holds; to SQLAlchemy it is the mapped attribute).
+_FILE = cast("QueryableAttribute[Any]", Dataset.content)
 
 # The longest dataset name or target column name stored.
 NAME_LIMIT = 200
@@ -54,6 +59,9 @@ def _usable(session: Session, viewer: User, name: str) -> list[Dataset]:
     with contextlib.suppress(ValueError):  # or by id
         by_id = col(Dataset.id) == uuid.UUID(name)
         query = select(Dataset).where(or_(col(Dataset.name) == name, by_id))
+    # The file is read only where it is used (load_table): New run checks a submission at
+    # every widget change, and an upload may be tens of megabytes.
+    query = query.options(defer(_FILE))
     return list(session.exec(only_usable(query, Dataset.owner_id, viewer)).all())
 
 
@@ -69,6 +77,7 @@ def get_dataset_by_id(*, session: Session, dataset_id: str | uuid.UUID, viewer: 
 def list_datasets(*, session: Session, viewer: User) -> list[Dataset]:
     """Bundled datasets and `viewer`'s uploads (an admin's: everyone's)."""
     query = only_usable(select(Dataset), Dataset.owner_id, viewer)
+    query = query.options(defer(_FILE))  # the files are not listed
     return list(session.exec(query.order_by(Dataset.kind, Dataset.name)).all())
 
 
