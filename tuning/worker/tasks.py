@@ -11,7 +11,10 @@ from tuning.config import Settings
 from tuning.db import create_db_engine
 from tuning.service.execution import execute_chunk
 from tuning.service.training import execute_training
-from tuning.worker import housekeeping  # noqa: F401  # connects the heartbeat and reconciler
+from tuning.worker import (
+    housekeeping,  # noqa: F401  # connects the heartbeat and reconciler
+    threads,  # noqa: F401  # one native thread per pool process
+)
 from tuning.worker.app import TRAIN_TASK, TUNE_TASK
 from tuning.worker.queue import CeleryQueue
 
