@@ -64,6 +64,13 @@ bench: $(VENV)/.dev
 bench-fanout: $(VENV)/.dev
 	$(BIN)/python -m bench.fanout $(BENCH_ARGS)
 
+# A run as its user waits for it (issue 19): `python -m tuning tune --wait` from the command to
+# SUCCESS on make run's stack vs GridSearchCV(n_jobs=-1), same work, same sitting. E.g.
+# BENCH_ARGS='--rounds 1 --cases ridge-1000'.
+.PHONY: bench-cli
+bench-cli: $(VENV)/.dev
+	$(BIN)/python -m bench.cli_speed $(BENCH_ARGS)
+
 # Halving and Bayesian search vs grid, random and scikit-learn on digits x SVC (issue 9): cv=3,
 # 5 seeds, 10 to 15 min on 2 cores. E.g. BENCH_ARGS='--quick' (about 3 min) or '--cv 5'.
 .PHONY: bench-searches

@@ -8,7 +8,7 @@ from sqlmodel import Session, select
 from tuning.domain import RunStatus, utcnow
 from tuning.models import Chunk, Trial, TuningRun
 from tuning.service.endings import fail_hopeless
-from tuning.service.stopping import HOPELESS_AFTER, hopeless
+from tuning.service.stopping import HOPELESS_AFTER, hopeless, hopeless_run
 
 from factories import make_run
 
@@ -146,3 +146,23 @@ def test_a_hopeless_run_fails_at_once_and_counts_the_candidates_in_flight_later(
     assert run.error_message.startswith("the first 5 candidates all failed with the same error")
     assert "the other 195 were not tried" in run.error_message
     assert len(session.exec(select(Trial.id).where(Trial.run_id == run.id)).all()) == 5
+
+
+@pytest.mark.database
+def test_failures_stored_before_an_earlier_candidate_are_not_yet_hopeless(session, user):
+    """Chunks run side by side: a later chunk's failures can be stored while candidate 0,
+    which scored, still waits in its own task's next write."""
+    run = make_run(
+        session,
+        user,
+        estimator="KNeighborsClassifier",
+        param_grid={"n_neighbors": [3, *range(500, 520)]},
+        status=RunStatus.PROGRESS,
+        n_trials=0,
+    )
+    store_failures(session, run, range(1, 12))  # candidates 1 to 11 failed alike
+
+    assert hopeless_run(session=session, run=run) is None  # candidate 0 is not stored yet
+    store_failures(session, run, range(0, 1))
+    verdict = hopeless_run(session=session, run=run)
+    assert verdict is not None and verdict.n_tried == 12  # from 0, with no gap, all alike

@@ -10,6 +10,7 @@ boundary past its budget. Both are checked each time a task stores trials, and s
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import takewhile
 from typing import Any
 
 from sqlalchemy import select
@@ -21,7 +22,7 @@ from tuning.service.failures import failure_key
 
 # Stored trials, all failed with one error and none scored, that make a run hopeless.
 HOPELESS_AFTER = 5
-# The first completed chunk decides sooner, if it holds at least this many candidates.
+# Chunk 0, once done, decides sooner, if it holds at least this many candidates.
 HOPELESS_CHUNK = 2
 
 # A stored trial's mean test score (None when it failed) and error.
@@ -84,15 +85,15 @@ def hopeless(
     tried: Sequence[dict[str, Any]] = (),
     param_grid: dict[str, Any] | None = None,
 ) -> Hopeless | None:
-    """Whether a run should stop now because nothing it tried scored: its stored trials
-    (`outcomes`, in order of completion) all failed with one error, and some candidates are
-    left. None while it should go on; never once a candidate has scored.
+    """Whether a run should stop now because nothing it tried scored: its first candidates
+    (`outcomes`, from index 0 on) all failed with one error, and some candidates are left.
+    None while it should go on; never once a candidate has scored.
 
     One error is one group of Results' Failures: type and message with numbers and ids set
     aside (`failure_key`), so "n_neighbors = 500" and "n_neighbors = 501" are the same error.
 
-    Enough evidence is whichever comes first: `HOPELESS_AFTER` trials, or the run's first
-    completed chunk (`n_first_chunk` candidates, every one of them among `outcomes`). A grid,
+    Enough evidence is whichever comes first: `HOPELESS_AFTER` trials, or chunk 0 once done
+    (`n_first_chunk` candidates, every one of them among `outcomes`). A grid,
     random or halving run can decide only when a task ends its chunk, and its first chunk holds
     fewer than five candidates only when candidates are slow (chunk 0 probes for half a second,
     the others hold about `TASK_TARGET_S` of work): just where waiting for five costs the
@@ -135,34 +136,36 @@ def failed_alike(outcomes: Sequence[Outcome]) -> bool:
 
 
 def hopeless_run(*, session: Session, run: TuningRun) -> Hopeless | None:
-    """`hopeless` over the run's stored trials and its first completed chunk."""
+    """`hopeless` over the run's first candidates: the stored trials from index 0 on, with no
+    gap, and chunk 0 once done. By index, not by time of completion: chunks run side by side,
+    and a later chunk's failures can be stored while an earlier candidate that scored is still
+    waiting in its task's next write."""
     trials = (
-        select(col(Trial.mean_test_score), col(Trial.error), col(Trial.params))
+        select(col(Trial.index), col(Trial.mean_test_score), col(Trial.error), col(Trial.params))
         .where(col(Trial.run_id) == run.id)
-        .order_by(col(Trial.finished_at), col(Trial.id))
+        .order_by(col(Trial.index))
     )
     # Most checks read a few rows: when the first ones did not all fail alike, the run is not
     # hopeless, now or later.
-    head = [(score, error) for score, error, _ in session.execute(trials.limit(HOPELESS_AFTER))]
+    head = [(score, error) for _, score, error, _ in session.execute(trials.limit(HOPELESS_AFTER))]
     if not failed_alike(head):
         session.commit()
         return None
     rows = session.execute(trials).all()
-    outcomes = [(score, error) for score, error, _ in rows]
     first_chunk = session.execute(
-        select(col(Chunk.start), col(Chunk.stop))
-        .where(col(Chunk.run_id) == run.id, col(Chunk.state) == "done")
-        .order_by(col(Chunk.finished_at), col(Chunk.index))
-        .limit(1)
+        select(col(Chunk.start), col(Chunk.stop)).where(
+            col(Chunk.run_id) == run.id, col(Chunk.index) == 0, col(Chunk.state) == "done"
+        )
     ).first()
     session.commit()
+    prefix = [row for _, row in takewhile(lambda item: item[1][0] == item[0], enumerate(rows))]
     n_first_chunk = 0
-    if first_chunk is not None and run.search != "bayes":
+    if first_chunk is not None and run.search != "bayes" and len(prefix) >= first_chunk[1]:
         n_first_chunk = first_chunk[1] - first_chunk[0]
     return hopeless(
-        outcomes,
+        [(score, error) for _, score, error, _ in prefix],
         n_candidates=run.total_combinations,
         n_first_chunk=n_first_chunk,
-        tried=[params for *_, params in rows],
+        tried=[params for *_, params in prefix],
         param_grid=run.param_grid,
     )
