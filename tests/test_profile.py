@@ -106,6 +106,13 @@ def test_a_class_with_one_row_is_refused_and_a_count_can_be_read_as_numbers():
     assert read_csv(content, "visits", task=TaskType.REGRESSION).task is TaskType.REGRESSION
 
 
+def test_a_class_of_few_rows_says_how_many_folds_it_allows():
+    rows = "\n".join(f"{i},{'rare' if i < 3 else 'common'}" for i in range(40))
+    table = read_csv(f"x,kind\n{rows}\n".encode(), "kind")
+    said = [w["message"] for w in profile_of(table, "kind")["warnings"]]
+    assert "class 'rare' has only 3 rows: every fold needs one of them, so at most 3 folds" in said
+
+
 def test_rows_without_a_target_are_counted_and_said():
     frame = customers(100)
     frame.loc[:9, "churn"] = None

@@ -29,6 +29,8 @@ MANY_LEVELS = 20
 DATE_SHARE = 0.95
 # A two-class target whose smaller class is below this share is imbalanced.
 IMBALANCED_SHARE = 0.3
+# A class with fewer rows than the usual 5 folds limits how many folds a run can take.
+FEW_ROWS_PER_CLASS = 5
 N_EXAMPLES = 3
 BOOLEAN_WORDS = frozenset({"true", "false"})
 
@@ -221,6 +223,15 @@ def _target(
                     "message": f"imbalanced: {shown(_example(counts.index[-1]))} is "
                     f"{smallest:.0%} of the rows; accuracy would be {1 - smallest:.0%} by always "
                     "answering the other class, so score by average precision or ROC AUC",
+                }
+            )
+        if counts.iloc[-1] < FEW_ROWS_PER_CLASS:
+            found.append(
+                {
+                    "column": name,
+                    "message": f"class {shown(_example(counts.index[-1]))} has only "
+                    f"{counts.iloc[-1]} rows: every fold needs one of them, so at most "
+                    f"{counts.iloc[-1]} folds",
                 }
             )
         numeric = pd.api.types.is_numeric_dtype(y) and not pd.api.types.is_bool_dtype(y)
