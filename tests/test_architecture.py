@@ -145,3 +145,15 @@ def test_migrations_match_the_models(runtime):
     with runtime.engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
     assert diff == []
+
+
+@pytest.mark.parametrize("path", python_files("worker"), ids=lambda p: p.name)
+def test_no_worker_module_imports_itself_back(path):
+    """The worker's modules form no cycle (the tasks once imported housekeeping, which
+    imported the tasks back inside a function)."""
+    own = f"tuning.worker.{path.stem}"
+    for name in imported_modules(path):
+        for module in (name, *(f"{name}.{n}" for n in _from_names(path, name))):
+            other = module_path(module)
+            if other is not None and other != path and module.startswith("tuning.worker."):
+                assert own not in imported_closure(other), f"{own} -> {module} -> {own}"

@@ -19,9 +19,10 @@ class Runtime:
     queue: CeleryQueue
 
 
-def create_runtime(settings: Settings) -> Runtime:
-    """What a transport (CLI, API, dashboard) needs to call the service layer."""
-    celery = create_celery(settings)
+def create_runtime(settings: Settings, *, celery: Celery | None = None) -> Runtime:
+    """What a transport (CLI, API, dashboard, worker) needs to call the service layer; a
+    worker passes the Celery app it runs."""
+    celery = celery or create_celery(settings)
     return Runtime(
         settings=settings,
         engine=create_db_engine(settings),

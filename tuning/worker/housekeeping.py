@@ -25,6 +25,7 @@ from tuning.db import session_scope
 from tuning.domain import utcnow
 from tuning.service.reconcile import reconcile
 from tuning.service.workers import beat, take_lease
+from tuning.worker.process import runtime_for
 
 log = logging.getLogger(__name__)
 
@@ -84,13 +85,11 @@ def housekeep(
     app: Celery, hostname: str, worker_pid: int, concurrency: int, started_at: datetime
 ) -> None:
     """The loop of the housekeeping process; ends when the worker's main process is gone."""
-    from tuning.worker.tasks import engine_for, queue_for  # the tasks module imports this one
-
     # The worker's own signal handlers were inherited; this process just stops when told.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which stops us
-    settings: Settings = app.tuning_settings
-    engine, queue = engine_for(settings), queue_for(app)
+    runtime = runtime_for(app)
+    settings, engine, queue = runtime.settings, runtime.engine, runtime.queue
     next_reconcile = 0.0
     while os.getppid() == worker_pid:
         try:
