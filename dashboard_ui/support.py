@@ -209,6 +209,12 @@ def run_title(run: RunSummary) -> str:
     return f"{run.estimator} on {plain(run.dataset)}"
 
 
+def scoring_words(run: RunSummary) -> str:
+    """A run's scorer (markdown), with the positive class it names, if any."""
+    positive = f" (positive class {plain(run.pos_label)})" if run.pos_label is not None else ""
+    return f"scoring **{run.scoring}**{positive}"
+
+
 def failure_text(
     error_type: str | None, message: str | None, nothing_scored: str | None = None
 ) -> str:

@@ -60,7 +60,7 @@ params = list(run.param_grid)
 st.title(ui.run_title(run))
 search = search_words(run.search, run.n_iter, run.halving)
 st.caption(
-    f"Run `{run.id}` · {search} · {run.cv}-fold CV · scoring **{run.scoring}** · "
+    f"Run `{run.id}` · {search} · {run.cv}-fold CV · {ui.scoring_words(run)} · "
     f"by {plain(run.owner)} · created {ui.format_time(run.created_at)}"
 )
 st.caption(f"Columns: {roles_words(run.column_roles)}")

@@ -174,7 +174,8 @@ def failures(run: RunSummary, frame: pd.DataFrame) -> None:
         st.success("No candidate failed.", icon=":material/check_circle:")
         return
     n_failed = sum(group.n_candidates for group in groups)
-    st.caption(f"{n_failed:,} of {len(frame):,} candidates failed, in {len(groups)} groups.")
+    in_groups = "in 1 group" if len(groups) == 1 else f"in {len(groups)} groups"
+    st.caption(f"{n_failed:,} of {len(frame):,} candidates failed, {in_groups}.")
     for group in groups:
         with st.container(border=True):
             failure = ui.failure_text(group.error_type, group.message)
@@ -258,7 +259,7 @@ st.title(f"Results: {ui.run_title(run)}")
 ui.status_badge(run.status)
 st.caption(
     f"Run `{run.id}` · {len(frame):,} of {run.total_combinations:,} candidates · "
-    f"{run.cv}-fold CV · scoring **{run.scoring}** · by {plain(run.owner)}"
+    f"{run.cv}-fold CV · {ui.scoring_words(run)} · by {plain(run.owner)}"
 )
 st.caption(f"Columns: {roles_words(run.column_roles)}")
 if run.is_active:
