@@ -153,3 +153,28 @@ def test_class_counts_are_read_once_and_kept_on_the_row(session, user):
     assert dataset_classes(session=session, dataset=uploaded) == expected
     session.expire_all()
     assert session.get(Dataset, uploaded.id).classes == [list(pair) for pair in expected]
+
+
+@pytest.mark.database
+def test_a_file_stored_before_the_target_checks_still_loads(session: Session, user):
+    """Uploads are judged once, at upload: a file stored under older rules (here a class of a
+    single row, refused today) is read with its stored task, so its runs keep working."""
+    rows = "\n".join(f"{i},{'b' if i == 0 else 'a' if i % 2 else 'c'}" for i in range(30))
+    content = f"x,kind\n{rows}\n".encode()
+    with pytest.raises(InvalidInput, match="single row"):
+        read_csv(content, "kind")
+    dataset = Dataset(
+        name=f"old-{uuid.uuid4().hex[:6]}",
+        kind="csv",
+        task=TaskType.CLASSIFICATION,
+        target="kind",
+        content=content,
+        n_rows=30,
+        n_columns=1,
+        owner_id=user.id,
+    )
+    session.add(dataset)
+    session.commit()
+
+    table = load_table(session=session, dataset_id=dataset.id)
+    assert table.task is TaskType.CLASSIFICATION and len(table.y) == 30

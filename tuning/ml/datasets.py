@@ -80,9 +80,11 @@ def read_csv(
     *,
     max_bytes: int | None = None,
     task: TaskType | None = None,
+    stored: TaskType | None = None,
 ) -> Table:
     """Parse and check an uploaded CSV; every problem raises InvalidInput naming it. The task
-    is read from the target (`infer_task`) unless given."""
+    is read from the target (`infer_task`) unless given. A file already stored is read with
+    its `stored` task and not judged again (it was checked at upload, by the rules then)."""
     if max_bytes is not None and len(content) > max_bytes:
         raise InvalidInput(
             "file", f"the file is {len(content):,} bytes; the limit is {max_bytes:,} bytes"
@@ -105,7 +107,7 @@ def read_csv(
         raise InvalidInput("target", f"the target column {shown(target)} has a single value")
     if frame.shape[1] == 0:
         raise InvalidInput("file", "the file has no feature columns besides the target")
-    task = check_target(y, target, task)
+    task = stored or check_target(y, target, task)
     X, y = frame.reset_index(drop=True), y.reset_index(drop=True)
     return Table(X=X, y=y, task=task, n_unlabelled=n_rows - len(y))
 

@@ -184,7 +184,7 @@ def load_table(*, session: Session, dataset_id: uuid.UUID) -> Table:
     if dataset.kind == "bundled":
         return load_bundled(dataset.name)
     assert dataset.content is not None and dataset.target is not None
-    return read_csv(dataset.content, dataset.target, task=dataset.task)
+    return read_csv(dataset.content, dataset.target, stored=dataset.task)
 
 
 # --- Choosing a dataset for a new run -------------------------------------------------------
