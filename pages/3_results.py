@@ -24,6 +24,7 @@ from tuning.service import (
     MANY_VALUES,
     SCORE,
     RunSummary,
+    dataset_profile_by_id,
     failure_groups,
     gap_by_value,
     get_run_summary,
@@ -33,7 +34,6 @@ from tuning.service import (
     param_column,
     parameter_importance,
     reproduce_snippet,
-    run_columns,
     run_like,
     score_by_bin,
     score_by_value,
@@ -230,11 +230,13 @@ def trials(run: RunSummary, frame: pd.DataFrame, best_params: dict) -> None:
         "(the button at its top right copies it)."
     )
     with ui.db() as session:
-        profile, roles = run_columns(
-            session=session, dataset_id=run.dataset_id, roles=run.column_roles
-        )
+        profile = dataset_profile_by_id(session=session, dataset_id=run.dataset_id)
     snippet = reproduce_snippet(
-        run.estimator, best_params, random_state=run.random_state, profile=profile, roles=roles
+        run.estimator,
+        best_params,
+        random_state=run.random_state,
+        profile=profile,
+        roles=run.column_roles,
     )
     st.code(snippet, language="python")
 

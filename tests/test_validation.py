@@ -113,17 +113,8 @@ def test_more_folds_than_groups_is_refused_naming_the_group(settings, session: S
         target="churn",
         max_bytes=10**6,
     )
-    run_in = TuningRunCreate(
-        **{**GOOD, "dataset": "churn", "cv": 5, "columns": {"group": "region"}}
-    )
     with pytest.raises(InvalidInput) as caught:
-        submit_run(
-            session=session,
-            queue=QueueThatMustNotBeCalled(),
-            settings=settings,
-            owner=user,
-            run_in=run_in,
-        )
+        validated(settings, session, user, dataset="churn", cv=5, columns={"group": "region"})
     assert caught.value.field == "cv"
     assert "'region' has only 4 groups" in caught.value.reason
 

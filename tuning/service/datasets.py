@@ -151,15 +151,12 @@ def dataset_profile(*, session: Session, dataset: Dataset) -> dict[str, Any]:
     return dataset.profile
 
 
-def run_columns(
-    *, session: Session, dataset_id: uuid.UUID, roles: dict[str, Any] | None
-) -> tuple[dict[str, Any], dict[str, Any] | None]:
-    """The profile of a run's dataset and its column roles, as its pipeline is built from them
-    (`tuning.ml.search.build_pipeline`); roles None for a run stored before them."""
+def dataset_profile_by_id(*, session: Session, dataset_id: uuid.UUID) -> dict[str, Any]:
+    """`dataset_profile` of a run's dataset, by its id (a run keeps the id)."""
     dataset = session.get(Dataset, dataset_id)
     if dataset is None:
         raise NotFound(f"no dataset with id {dataset_id}")
-    return dataset_profile(session=session, dataset=dataset), roles
+    return dataset_profile(session=session, dataset=dataset)
 
 
 def _keep(session: Session, dataset: Dataset, **values: Any) -> None:

@@ -14,13 +14,12 @@ from typing import Any
 from sklearn.pipeline import Pipeline
 from sqlmodel import Session
 
-from tuning.errors import NotFound
 from tuning.ml import catalog
 from tuning.ml.datasets import Table
 from tuning.ml.scoring import Scorer, make_run_scorer
 from tuning.ml.search import SearchSpace, Splits, build_pipeline, iter_candidates, make_splits
-from tuning.models import Dataset, TuningRun
-from tuning.service.datasets import dataset_profile, load_table
+from tuning.models import TuningRun
+from tuning.service.datasets import dataset_profile_by_id, load_table
 from tuning.service.strategies import first_rung
 
 # Runs and datasets a worker process keeps ready: a few, so memory stays bounded.
@@ -80,11 +79,8 @@ def _table(session: Session, dataset_id: uuid.UUID) -> tuple[Table, dict[str, An
     if dataset_id in _tables:
         _tables.move_to_end(dataset_id)
         return _tables[dataset_id]
-    dataset = session.get(Dataset, dataset_id)
-    if dataset is None:
-        raise NotFound(f"no dataset with id {dataset_id}")
     loaded = load_table(session=session, dataset_id=dataset_id)
-    profile = dataset_profile(session=session, dataset=dataset)
+    profile = dataset_profile_by_id(session=session, dataset_id=dataset_id)
     _keep(_tables, dataset_id, (loaded, profile))
     return loaded, profile
 

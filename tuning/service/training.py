@@ -18,7 +18,7 @@ from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
 from tuning.models import Dataset, Model, TrainingRun, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
 from tuning.service.access import only_visible, parse_id, require_visible
-from tuning.service.datasets import dataset_classes, dataset_profile, load_table
+from tuning.service.datasets import dataset_classes, dataset_profile_by_id, load_table
 from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.queue import TaskQueue
 from tuning.service.runs import get_run
@@ -147,9 +147,7 @@ def submit_training(
 def _columns(session: Session, run: TrainingRun) -> tuple[dict[str, Any], dict[str, Any] | None]:
     """The dataset's profile and the column roles: the tuning run's, as it was tuned (None for
     a run stored before roles), or the profile's defaults for a chosen configuration."""
-    dataset = session.get(Dataset, run.dataset_id)
-    assert dataset is not None, "a training run's dataset is kept"
-    profile = dataset_profile(session=session, dataset=dataset)
+    profile = dataset_profile_by_id(session=session, dataset_id=run.dataset_id)
     if run.tuning_run_id is None:
         return profile, default_roles(profile)
     tuning_run = session.get(TuningRun, run.tuning_run_id)
