@@ -7,6 +7,7 @@ fresh PostgreSQL database is created for the session and dropped after it.
 
 import os
 import shutil
+import sqlite3
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -14,16 +15,23 @@ from pathlib import Path
 
 import pytest
 from sqlmodel import Session
+from threadpoolctl import threadpool_limits
 
 from tuning.config import Settings
-from tuning.db import upgrade_database
+from tuning.db import create_db_engine, upgrade_database
 from tuning.models import User
 from tuning.runtime import Runtime, create_runtime
 from tuning.service import create_user
 
+from fakes import InProcess, RecordingQueue
 from stack import ApiServer, WorkerProcess, fresh_database, running_redis
 
 _SESSION_DIR: dict[str, Path] = {}
+
+# One native thread per pytest process, as a worker's pool process has (tuning/worker/threads.py):
+# under `-n 2`, or beside a worker, OpenMP's threads on two cores wait on each other, and a
+# KNeighbors fit on digits took 18 s of wall time for 4 s of work.
+threadpool_limits(limits=1)
 
 
 @pytest.fixture(scope="session")
@@ -84,6 +92,35 @@ def api_url(settings: Settings, data_dir: Path) -> Iterator[str]:
     """`python -m tuning api` on a free port, on the test database and Redis."""
     with ApiServer(settings, data_dir / "api.log") as server:
         yield server.url
+
+
+@pytest.fixture(scope="session")
+def migrated_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file with every migration applied (the bundled datasets too), once per pytest
+    process: `inproc` copies it in milliseconds where an upgrade takes about a second."""
+    folder = tmp_path_factory.mktemp("migrated")
+    path = folder / "template.db"
+    upgrade_database(Settings(_env_file=None, data_dir=folder, database_url=f"sqlite:///{path}"))
+    with sqlite3.connect(path) as connection:  # the whole database in the one file, to copy
+        connection.execute("PRAGMA journal_mode=DELETE")
+    return path
+
+
+@pytest.fixture
+def inproc(migrated_sqlite: Path, tmp_path: Path) -> Iterator[InProcess]:
+    """No broker, no worker, no child process: this test's own copy of the migrated SQLite
+    file, settings for it and a RecordingQueue that runs sent chunks when asked."""
+    path = tmp_path / "tuning.db"
+    shutil.copyfile(migrated_sqlite, path)
+    settings = Settings(
+        _env_file=None,
+        data_dir=tmp_path,
+        database_url=f"sqlite:///{path}",
+        redis_url="redis://127.0.0.1:1/0",  # never used: the queue is a RecordingQueue
+    )
+    engine = create_db_engine(settings)
+    yield InProcess(settings=settings, engine=engine, queue=RecordingQueue())
+    engine.dispose()
 
 
 # A test that needs one of these runs against real worker or API processes: the `stack` tier.
