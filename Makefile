@@ -21,14 +21,22 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 run: $(VENV)/.runtime
 	$(BIN)/python -m tuning run
 
+# Everything, in two steps: the in-process tests (the fast tier and the `slow` ones) on two
+# pytest processes, then the `stack` tier on one, whose tests time real workers that would
+# otherwise share the two cores with another pytest process. Both steps run even if the first
+# fails; a step that selects nothing (e.g. PYTEST_ARGS=tests/test_search.py) is no failure.
 test: $(VENV)/.dev chromium
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	@status=0; \
+	$(BIN)/python -m pytest -n 2 -m "not stack" $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
+	$(BIN)/python -m pytest -m stack $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
+	exit $$status
 
-# The fast tier: everything that needs no worker, API or other child process (pure ML,
-# validation, analysis, the database, AppTest pages), on two pytest processes (pytest-xdist).
-# `make test` runs it too, with the rest.
+# The fast tier, seconds: no worker, API or other child process of a test's own (pure ML,
+# validation, analysis, the database, chunk planning, stopping and the reconciler with a
+# recording queue, AppTest pages), nothing marked `slow`, a tenth of the Hypothesis examples,
+# on two pytest processes (pytest-xdist). `make test` runs all of it too.
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -n 2 -m "not stack" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 -m "not stack and not slow" --hypothesis-profile=fast $(PYTEST_ARGS)
 
 # The dashboard's browser test drives Debian's Chromium through Playwright; no browser is ever
 # downloaded. Installed here when missing and we are root; otherwise that one test is skipped.

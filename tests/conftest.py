@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlmodel import Session
 from threadpoolctl import threadpool_limits
 
@@ -32,6 +33,10 @@ _SESSION_DIR: dict[str, Path] = {}
 # under `-n 2`, or beside a worker, OpenMP's threads on two cores wait on each other, and a
 # KNeighbors fit on digits took 18 s of wall time for 4 s of work.
 threadpool_limits(limits=1)
+
+# `make test-fast` runs with `--hypothesis-profile=fast`: a tenth of each property's examples
+# (tests/test_input_properties.py); `make test` the full count.
+hypothesis_settings.register_profile("fast", max_examples=10)
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import numpy as np
 import pytest
-import skops.io as sio
 from fastapi.testclient import TestClient
 from sqlmodel import Session
 
@@ -237,6 +236,8 @@ def test_train_download_and_predict(client, alice):
     download = client.get(f"/api/v1/models/{final['result']['model_id']}/download", headers=alice)
     assert download.status_code == 200
     assert ".skops" in download.headers["content-disposition"]
+    import skops.io as sio  # here: its import loads every estimator, ~1.5 s of each process
+
     untrusted = sio.get_untrusted_types(data=download.content)
     # Only these types need trusting, all from numpy and scikit-learn themselves.
     assert all(name.startswith(("numpy.", "sklearn.")) for name in untrusted), untrusted

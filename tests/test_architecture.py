@@ -22,7 +22,8 @@ def parsed(path: Path) -> ast.Module:
     return ast.parse(path.read_text())
 
 
-def imported_modules(path: Path) -> set[str]:
+@functools.cache
+def imported_modules(path: Path) -> frozenset[str]:
     tree = parsed(path)
     names = set()
     for node in ast.walk(tree):
@@ -30,7 +31,7 @@ def imported_modules(path: Path) -> set[str]:
             names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module:
             names.add(node.module)
-    return names
+    return frozenset(names)
 
 
 def python_files(*parts: str) -> list[Path]:
@@ -52,8 +53,10 @@ def module_path(module: str) -> Path | None:
     return None
 
 
-def imported_closure(path: Path) -> set[str]:
-    """Every module `path` imports, directly or through the `tuning` modules it imports."""
+@functools.cache
+def imported_closure(path: Path) -> frozenset[str]:
+    """Every module `path` imports, directly or through the `tuning` modules it imports
+    (cached, as `parsed`: some 150 tests walk the same modules)."""
     seen: set[str] = set()
     todo = [path]
     visited: set[Path] = set()
@@ -69,9 +72,10 @@ def imported_closure(path: Path) -> set[str]:
                 found = module_path(candidate)
                 if found is not None:
                     todo.append(found)
-    return seen
+    return frozenset(seen)
 
 
+@functools.cache
 def _from_names(path: Path, module: str) -> list[str]:
     tree = parsed(path)
     return [

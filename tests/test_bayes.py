@@ -75,6 +75,7 @@ def test_random_until_n_startup_scores_then_tpe() -> None:
     assert proposal(10, scores_seed=1) != proposal(10, scores_seed=2)
 
 
+@pytest.mark.slow
 def test_tpe_beats_random_search_on_a_synthetic_objective() -> None:
     seeds = range(5)
     bayes_regret = -np.mean([bayes_best(seed, n_candidates=40) for seed in seeds])

@@ -148,7 +148,14 @@ def _probes(spec: ParamSpec) -> list[Any]:
     return accepted
 
 
-@pytest.mark.parametrize(("name", "param"), PARAMS)
+# LightGBM declares no constraints, so its probes are fits: 1,000 leaves take a second.
+RANGE_PARAMS = [
+    pytest.param(name, param, marks=pytest.mark.slow) if param == "num_leaves" else (name, param)
+    for name, param in PARAMS
+]
+
+
+@pytest.mark.parametrize(("name", "param"), RANGE_PARAMS)
 def test_the_catalog_range_is_within_the_estimators_constraints(name: str, param: str) -> None:
     for value in _probes(ESTIMATORS[name].params[param]):
         assert_accepted(name, {param: value})

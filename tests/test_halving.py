@@ -165,6 +165,7 @@ def strip(params):
     return {name.removeprefix("model__"): value for name, value in params.items()}
 
 
+@pytest.mark.slow  # the fast tier compares schedules, rung splits and survivors with sklearn's
 @pytest.mark.parametrize(
     ("dataset", "estimator", "grid", "factor", "min_resources", "aggressive"),
     [
@@ -230,6 +231,7 @@ def test_halving_grid_equals_halvinggridsearchcv(
     assert best_score == theirs.best_score_
 
 
+@pytest.mark.slow
 def test_halving_random_equals_halvingrandomsearchcv():
     table = load_bundled("wine")
     seed, cv, factor = 11, 3, 3

@@ -42,7 +42,13 @@ JSON_VALUES = st.recursive(
 ESTIMATORS = sorted(catalog.ESTIMATORS)
 
 
-@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+def examples(n: int) -> int:
+    """`n` examples in `make test`; a tenth in `make test-fast`, which loads the "fast"
+    Hypothesis profile (tests/conftest.py)."""
+    return max(10, n * settings().max_examples // 100)
+
+
+@settings(max_examples=examples(200), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     estimator=st.sampled_from(ESTIMATORS),
     grid=st.dictionaries(
@@ -59,7 +65,7 @@ def test_grid_validation_refuses_any_json_with_invalid_input_only(estimator: str
         assert len(exc.reason) < 1_000, "the reason quotes a short prefix at most"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(content=st.binary(max_size=400), target=st.text(max_size=10))
 def test_csv_parsing_refuses_any_bytes_with_invalid_input_only(content: bytes, target: str):
     try:
@@ -70,7 +76,7 @@ def test_csv_parsing_refuses_any_bytes_with_invalid_input_only(content: bytes, t
         assert len(table.X) == len(table.y) > 0
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=examples(100), deadline=None)
 @given(
     header=st.lists(st.text(string.ascii_letters, min_size=1, max_size=6), min_size=2, max_size=4,
                     unique=True),

@@ -22,41 +22,55 @@ from tuning.ml.search import (
     rank_test_scores,
 )
 
+# `make test-fast` compares two cases, a classifier and a regressor; `make test` all eight.
+SLOW = pytest.mark.slow
+
 CASES = [
-    (
+    pytest.param(
         "iris",
         "RandomForestClassifier",
         {"n_estimators": [5, 20], "max_depth": [None, 2]},
         "accuracy",
+        marks=SLOW,
     ),
     # max_depth 5, 10 and None grow the same tree on wine: a tie that the first candidate wins.
     ("wine", "DecisionTreeClassifier", {"max_depth": [10, None, 5, 1]}, "f1_macro"),
-    ("breast_cancer", "LogisticRegression", {"C": [0.01, 0.1, 1.0, 10.0]}, "roc_auc"),
-    (
+    pytest.param(
+        "breast_cancer",
+        "LogisticRegression",
+        {"C": [0.01, 0.1, 1.0, 10.0]},
+        "roc_auc",
+        marks=SLOW,
+    ),
+    pytest.param(
         "digits",
         "KNeighborsClassifier",
         {"n_neighbors": [1, 3, 5], "weights": ["uniform", "distance"]},
         "balanced_accuracy",
+        marks=SLOW,
     ),
     ("diabetes", "Ridge", {"alpha": [0.1, 1.0, 10.0]}, "neg_mean_squared_error"),
-    (
+    pytest.param(
         "diabetes",
         "GradientBoostingRegressor",
         {"n_estimators": [10, 30], "max_depth": [2, 3]},
         "r2",
+        marks=SLOW,
     ),
     # LightGBM bagging rows (subsample below 1), so that the seed decides the trees.
-    (
+    pytest.param(
         "breast_cancer",
         "LGBMClassifier",
         {"num_leaves": [4, 15], "subsample": [0.7, 1.0], "n_estimators": [20]},
         "roc_auc",
+        marks=SLOW,
     ),
-    (
+    pytest.param(
         "diabetes",
         "LGBMRegressor",
         {"n_estimators": [10, 30], "subsample": [0.7], "reg_lambda": [0.0, 1.0]},
         "neg_mean_absolute_error",
+        marks=SLOW,
     ),
 ]
 
@@ -143,7 +157,7 @@ def test_ties_go_to_the_first_candidate_as_in_sklearn():
     assert best == means.index(max(means))
 
 
-@pytest.mark.parametrize("seed", [0, 7])
+@pytest.mark.parametrize("seed", [0, pytest.param(7, marks=SLOW)])
 def test_random_search_matches_randomizedsearchcv(seed):
     grid = {"n_estimators": [2, 5, 10, 20], "max_depth": [None, 2, 4], "min_samples_leaf": [1, 3]}
     space = SearchSpace(grid, search="random", n_iter=6, random_state=seed)
