@@ -51,6 +51,11 @@ from stack import stack_env
 
 pytestmark = pytest.mark.database
 
+# A flow of New run over many AppTest runs, most of a second each: `make test` runs these, and
+# `make test-fast` the rest of the pages (tests/test_dashboard_browser.py drives New run in
+# Chromium too).
+FLOW = pytest.mark.slow
+
 DASHBOARD = PROJECT_ROOT / "dashboard.py"
 PAGES = PROJECT_ROOT / "pages"
 SUPPORT = PROJECT_ROOT / "dashboard_ui"
@@ -266,6 +271,7 @@ def test_runs_lists_the_users_runs_with_filters_and_a_click_opens_one(account, s
 # --- New run ----------------------------------------------------------------------------------
 
 
+@FLOW
 def test_new_run_shows_candidates_and_fits_before_launch(account):
     _, token = account
     app = open_app(token, NEW_RUN_PAGE)
@@ -370,6 +376,7 @@ def launch_and_read(app: AppTest, session: Session, user: User) -> TuningRun:
     return run
 
 
+@FLOW
 def test_new_run_launches_exactly_what_it_shows_after_an_upload(account, session):
     user, token = account
     app = open_app(token, NEW_RUN_PAGE)
@@ -421,6 +428,7 @@ def test_new_run_launches_exactly_what_it_shows_after_an_upload(account, session
     assert run.pos_label == "yes"
 
 
+@FLOW
 def test_new_run_keeps_its_entries_across_pages_and_run_again_refills_it(account, session):
     user, token = account
     app = open_app(token, NEW_RUN_PAGE)
@@ -536,6 +544,7 @@ def test_the_monitor_sees_candidates_stored_out_of_order(account, session):
     assert list(app.dataframe[0].value["trial"]) == [5, 4, 3, 2, 1, 0]
 
 
+@FLOW
 def test_a_monitor_tick_draws_a_bounded_window_however_many_trials(account, session):
     user, token = account
     grid = {"n_estimators": list(range(10, 410, 10)), "max_depth": list(range(1, 51))}
@@ -819,6 +828,7 @@ def page_links(app: AppTest) -> list[str]:
     return [element.proto.label for element in app.get("page_link")]
 
 
+@FLOW
 def test_refine_opens_new_run_filled_in_and_the_launched_run_links_its_parent(
     account, session, widget_warnings
 ):
@@ -944,6 +954,7 @@ def test_new_run_with_halving_shows_its_schedule_and_launches_a_halving_run(acco
     assert launched.halving["factor"] == 2 and launched.halving["min_resources"] == 60
 
 
+@FLOW
 def test_a_continuous_range_for_a_random_search_submits_a_range(account, session):
     user, token = account
     app = open_app(token, NEW_RUN_PAGE)
@@ -966,6 +977,7 @@ def test_a_continuous_range_for_a_random_search_submits_a_range(account, session
     assert launched.param_grid["n_estimators"] == {"low": 10, "high": 300, "log": True}
 
 
+@FLOW
 def test_early_stopping_fields_reach_the_stored_run(account, session):
     user, token = account
     app = open_app(token, NEW_RUN_PAGE)
@@ -1013,6 +1025,7 @@ def test_results_of_a_halving_run_show_each_candidates_rung(account, session):
     assert list(table["samples"]) == [50] * 6 + [150] * 2
 
 
+@FLOW
 def test_halving_over_a_random_sample_takes_continuous_ranges(account, session):
     user, token = account
     app = open_app(token, NEW_RUN_PAGE)

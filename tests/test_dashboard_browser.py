@@ -35,8 +35,9 @@ DOCS = PROJECT_ROOT / "docs"
 CHARTS_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')]
     .every(chart => chart.querySelector('.main-svg') !== null)"""
 
+# Not repeated on PostgreSQL: the pages read the database through the same service calls as
+# their AppTest tests (tests/test_dashboard.py), which .ci/run repeats there.
 pytestmark = [
-    pytest.mark.database,
     pytest.mark.skipif(
         not CHROMIUM.exists(),
         reason="no /usr/bin/chromium: `make test` installs Debian's chromium when run as root",

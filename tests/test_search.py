@@ -133,7 +133,10 @@ def test_grid_search_matches_gridsearchcv(dataset, estimator, grid, scoring):
 
 @pytest.mark.parametrize(
     ("dataset", "estimator", "scoring"),
-    [("breast_cancer", "LGBMClassifier", "accuracy"), ("diabetes", "LGBMRegressor", "r2")],
+    [
+        pytest.param("breast_cancer", "LGBMClassifier", "accuracy", marks=SLOW),
+        ("diabetes", "LGBMRegressor", "r2"),
+    ],
 )
 def test_lightgbm_scores_again_to_the_bit_with_the_same_seed(dataset, estimator, scoring):
     grid = {"n_estimators": [10], "subsample": [0.5], "colsample_bytree": [0.5]}
