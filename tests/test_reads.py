@@ -1,13 +1,14 @@
 """The service's reads and checks over a database: runs, trials, plans, datasets."""
 
 import uuid
+from dataclasses import fields
 from datetime import timedelta
 
 import pytest
 
 from tuning.domain import RunStatus, utcnow
 from tuning.errors import Forbidden, InvalidInput, NotFound
-from tuning.schemas import HalvingOptions, TuningRunCreate
+from tuning.schemas import HalvingOptions, RunPublic, TuningRunCreate
 from tuning.service import (
     check_submission,
     csv_columns,
@@ -22,6 +23,7 @@ from tuning.service import (
     shared_params,
 )
 from tuning.service.commands.planning import estimate_duration
+from tuning.service.reads.runs import RunState, RunSummary, get_run_state
 
 from factories import make_run, other_user
 
@@ -89,6 +91,25 @@ def test_an_admin_sees_every_run_and_a_user_only_their_own(session, user):
         get_run_summary(session=session, run_id=uuid.uuid4(), viewer=user)
     with pytest.raises(InvalidInput):
         get_run_summary(session=session, run_id="not-a-uuid", viewer=user)
+
+
+@pytest.mark.database
+def test_the_api_and_the_status_adapt_the_one_read_model_of_a_run(session, user):
+    run = make_run(session, user, status=RunStatus.SUCCESS)
+    summary = get_run_summary(session=session, run_id=run.id, viewer=user)
+
+    # The API's run is the summary's fields, no other: a field added to one is found here.
+    assert set(RunPublic.model_fields) <= {field.name for field in fields(RunSummary)}
+    assert RunPublic.model_validate(summary).model_dump() == {
+        name: getattr(summary, name) for name in RunPublic.model_fields
+    }
+    # What the status reads is the summary's first fields, read alone.
+    state = get_run_state(session=session, run_id=run.id, viewer=user)
+    assert state == RunState(
+        **{field.name: getattr(summary, field.name) for field in fields(state)}
+    )
+    with pytest.raises(Forbidden):
+        get_run_state(session=session, run_id=run.id, viewer=other_user(session))
 
 
 @pytest.mark.database

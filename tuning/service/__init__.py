@@ -79,7 +79,6 @@ from tuning.service.reads.runs import (
     Page,
     RunFilterOptions,
     RunSummary,
-    get_run,
     get_run_summary,
     list_runs,
     run_filter_options,
@@ -87,7 +86,6 @@ from tuning.service.reads.runs import (
 from tuning.service.reads.status import (
     get_status,
     get_status_for_token,
-    status_of_run,
     status_of_training,
 )
 from tuning.service.reads.trials import (
@@ -167,7 +165,6 @@ __all__ = [
     "get_dataset_by_id",
     "get_model",
     "get_results",
-    "get_run",
     "get_run_summary",
     "get_status",
     "get_status_for_token",
@@ -210,7 +207,6 @@ __all__ = [
     "simplest_within_one_se",
     "split_columns",
     "start_browser_session",
-    "status_of_run",
     "status_of_training",
     "submit_run",
     "submit_training",
