@@ -98,6 +98,8 @@ from tuning.service.reads.trials import (
     ranks,
     run_trials,
     split_columns,
+    trial_ranks,
+    trial_rows,
     trials_csv,
     trials_frame,
 )
@@ -212,6 +214,8 @@ __all__ = [
     "submit_training",
     "take_lease",
     "train_vs_validation",
+    "trial_ranks",
+    "trial_rows",
     "trials_csv",
     "trials_frame",
     "upload_dataset",
