@@ -34,8 +34,8 @@ def samples_candidates() -> bool:
     """Whether the chosen search samples its candidates, so that a range may stay continuous."""
     strategy = strategy_for(chosen_search())
     if strategy.has_rungs:  # the halving options are drawn below: read their last value
-        candidates = st.session_state.get(HALVING_CANDIDATES_KEY, "grid")
-        return strategy.samples(HalvingOptions(candidates=candidates))
+        candidates = st.session_state.get(HALVING_CANDIDATES_KEY) or "grid"
+        return strategy.samples(HalvingOptions.model_validate({"candidates": candidates}))
     return strategy.samples()
 
 
