@@ -8,7 +8,8 @@ from tuning.ml.search import SearchSpace
 from tuning.models import TuningRun
 from tuning.schemas import TuningRunCreate
 from tuning.service.execution.preparation import Prepared
-from tuning.service.searches.base import ListedSearch, check_total
+from tuning.service.searches.base import check_total
+from tuning.service.searches.listed import ListedSearch
 
 
 class GridSearch(ListedSearch):

@@ -19,7 +19,8 @@ from tuning.models import Trial, TuningRun
 from tuning.schemas import HalvingOptions, TuningRunCreate, testing_message
 from tuning.service.execution.preparation import Prepared
 from tuning.service.execution.queue import TaskQueue
-from tuning.service.searches.base import Candidate, ListedSearch, Resolved
+from tuning.service.searches.base import Candidate, Resolved
+from tuning.service.searches.listed import ListedSearch
 from tuning.service.searches.rungs import halving_plan, open_next_rung, rung_candidates, splits_for
 
 

@@ -6,7 +6,7 @@ from typing import Any
 from tuning.ml.search import SearchSpace
 from tuning.models import TuningRun
 from tuning.service.execution.preparation import Prepared
-from tuning.service.searches.base import ListedSearch
+from tuning.service.searches.listed import ListedSearch
 
 
 class RandomSearch(ListedSearch):
