@@ -42,10 +42,11 @@ Splits = list[tuple[np.ndarray, np.ndarray]]
 @dataclass(frozen=True)
 class SearchSpace:
     """What to try: the grid (lists of values, and ranges for sampled searches), and for a
-    sampled search how many candidates and the seed."""
+    sampled search (`sampled`: drawn as RandomizedSearchCV draws them, else every combination
+    as GridSearchCV) how many candidates and the seed."""
 
     param_grid: dict[str, list[Any] | Range]
-    search: str = "grid"
+    sampled: bool = False
     n_iter: int | None = None
     random_state: int | None = None
 
@@ -66,11 +67,11 @@ class CandidateResult:
 
 
 def n_candidates(space: SearchSpace) -> int:
-    """How many candidates the search holds, without listing them."""
-    if space.search == "bayes" or (space.search == "random" and space.has_ranges):
+    """How many candidates the space holds, without listing them."""
+    if space.sampled and space.has_ranges:
         return space.n_iter or 0
     grid_size = len(ParameterGrid(space.param_grid))
-    if space.search == "random":  # ParameterSampler takes the whole grid when it is smaller
+    if space.sampled:  # ParameterSampler takes the whole grid when it is smaller
         return min(space.n_iter or 0, grid_size)
     return grid_size
 
@@ -78,7 +79,7 @@ def n_candidates(space: SearchSpace) -> int:
 def iter_candidates(space: SearchSpace) -> Iterator[dict[str, Any]]:
     """Candidates in scikit-learn's order: ParameterGrid's, or ParameterSampler's for a seed
     (ranges sampled as RandomizedSearchCV samples scipy.stats distributions)."""
-    if space.search == "random":
+    if space.sampled:
         return iter(
             ParameterSampler(space.param_grid, space.n_iter, random_state=space.random_state)
         )
@@ -192,12 +193,12 @@ def evaluate_candidate(
             error = _last_line(str(warning.message))
             break
     test = [float(score) for score in scores["test_score"]]
-    mean, std = _mean_and_std(test)
+    means, stds = mean_and_std(np.asarray([test], dtype=np.float64))
     return CandidateResult(
         split_scores=test,
         split_train_scores=[float(score) for score in scores.get("train_score", [])],
-        mean_test_score=mean,
-        std_test_score=std,
+        mean_test_score=float(means[0]),
+        std_test_score=float(stds[0]),
         mean_fit_time=float(np.mean(scores["fit_time"])),
         mean_score_time=float(np.mean(scores["score_time"])),
         error=error,
@@ -215,12 +216,15 @@ def _last_line(report: str) -> str:
     return lines[-1][:2000] if lines else "the fit failed"
 
 
-def _mean_and_std(scores: Sequence[float]) -> tuple[float, float]:
-    # The same arithmetic as GridSearchCV._format_results, so the floats agree to the bit.
-    array = np.asarray([scores], dtype=np.float64)
-    means = np.average(array, axis=1)
-    stds = np.sqrt(np.average((array - means[:, np.newaxis]) ** 2, axis=1))
-    return float(means[0]), float(stds[0])
+def mean_and_std(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean and standard deviation of its split scores (candidates by splits), nan
+    where a split is: the arithmetic of GridSearchCV._format_results, so the floats agree to
+    the bit."""
+    if scores.shape[1] == 0:  # no splits recorded
+        return np.full(len(scores), np.nan), np.full(len(scores), np.nan)
+    means = np.average(scores, axis=1)
+    stds = np.sqrt(np.average((scores - means[:, np.newaxis]) ** 2, axis=1))
+    return means, stds
 
 
 def rank_test_scores(means: Sequence[float | None]) -> list[int]:

@@ -79,7 +79,6 @@ from tuning.service.reads.runs import (
     Page,
     RunFilterOptions,
     RunSummary,
-    get_run,
     get_run_summary,
     list_runs,
     run_filter_options,
@@ -87,7 +86,6 @@ from tuning.service.reads.runs import (
 from tuning.service.reads.status import (
     get_status,
     get_status_for_token,
-    status_of_run,
     status_of_training,
 )
 from tuning.service.reads.trials import (
@@ -100,9 +98,12 @@ from tuning.service.reads.trials import (
     ranks,
     run_trials,
     split_columns,
+    trial_ranks,
+    trial_rows,
     trials_csv,
     trials_frame,
 )
+from tuning.service.searches import STRATEGIES, Strategy, strategy_for
 from tuning.service.training.final_model import (
     execute_training,
     get_model,
@@ -120,6 +121,7 @@ __all__ = [
     "PAGE_SIZE",
     "REFINED_CANDIDATES",
     "SCORE",
+    "STRATEGIES",
     "CsvPreview",
     "DatasetChoice",
     "DurationEstimate",
@@ -137,6 +139,7 @@ __all__ = [
     "ScorerChoice",
     "ScorerChoices",
     "SimplestPick",
+    "Strategy",
     "TargetKind",
     "TaskQueue",
     "TaskState",
@@ -167,7 +170,6 @@ __all__ = [
     "get_dataset_by_id",
     "get_model",
     "get_results",
-    "get_run",
     "get_run_summary",
     "get_status",
     "get_status_for_token",
@@ -210,12 +212,14 @@ __all__ = [
     "simplest_within_one_se",
     "split_columns",
     "start_browser_session",
-    "status_of_run",
     "status_of_training",
+    "strategy_for",
     "submit_run",
     "submit_training",
     "take_lease",
     "train_vs_validation",
+    "trial_ranks",
+    "trial_rows",
     "trials_csv",
     "trials_frame",
     "upload_dataset",
