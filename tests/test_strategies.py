@@ -1,12 +1,12 @@
 """The search strategies: one class per kind, asked by the one loop, planning and the form.
 
 The runs here go through the one evaluation loop in this process (`execute_chunk`, on the test
-database, with a queue that records what is sent and sends it to this process in turn), so
+database, with tests/fakes.py's RecordingQueue, which runs what is sent in this process), so
 every kind is checked against scikit-learn without a worker.
 """
 
 import uuid
-from typing import Any, get_args
+from typing import get_args
 
 import pytest
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -21,34 +21,10 @@ from tuning.models import Proposal, Trial, TuningRun
 from tuning.schemas import HalvingOptions, SearchKind, TuningRunCreate
 from tuning.service import STRATEGIES, execute_chunk, strategy_for, submit_run
 
+from fakes import RecordingQueue
 from helpers import gridsearch_best
 
 pytestmark = pytest.mark.database
-
-
-class RecordingQueue:
-    """A TaskQueue that keeps the chunks sent, for this process to run in turn."""
-
-    def __init__(self) -> None:
-        self.chunks: list[tuple[uuid.UUID, int]] = []
-
-    def enqueue_chunk(self, run_id: uuid.UUID, index: int, *, task_id: str) -> None:
-        self.chunks.append((run_id, index))
-
-    def enqueue_training(self, training_run_id: uuid.UUID, *, task_id: str) -> None:
-        raise AssertionError("no training here")
-
-    def task_state(self, task_id: str) -> None:
-        return None
-
-    def report_progress(self, task_id: str, meta: dict[str, Any]) -> None:
-        pass
-
-    def revoke(self, task_id: str) -> None:
-        pass
-
-    def ping_broker(self) -> None:
-        pass
 
 
 def run_in_process(runtime, user, **fields) -> tuple[TuningRun, list[Trial], RecordingQueue]:
@@ -59,18 +35,7 @@ def run_in_process(runtime, user, **fields) -> tuple[TuningRun, list[Trial], Rec
         run = submit_run(
             session=session, queue=queue, settings=runtime.settings, owner=user, run_in=run_in
         )
-    sent = list(queue.chunks)
-    while queue.chunks:
-        run_id, index = queue.chunks.pop(0)
-        execute_chunk(
-            engine=runtime.engine,
-            queue=queue,
-            settings=runtime.settings,
-            run_id=run_id,
-            index=index,
-            worker="in-process",
-        )
-    queue.chunks = sent
+    queue.run_sent(engine=runtime.engine, settings=runtime.settings, worker="in-process")
     with Session(runtime.engine, expire_on_commit=False) as session:
         stored = session.get(TuningRun, run.id)
         trials = session.exec(
@@ -151,13 +116,13 @@ def test_a_grid_run_in_process_ends_with_gridsearchcvs_best(runtime, user):
     assert (run.best_params, run.best_score) == (best_params, best_score)
     assert [trial.index for trial in trials] == list(range(8))
     # A second delivery of every chunk stores nothing twice and changes nothing.
-    for run_id, index in queue.chunks:
+    for sent in queue.chunks:
         execute_chunk(
             engine=runtime.engine,
             queue=RecordingQueue(),
             settings=runtime.settings,
-            run_id=run_id,
-            index=index,
+            run_id=sent.run_id,
+            index=sent.index,
             worker="again",
         )
     with Session(runtime.engine) as session:
