@@ -6,7 +6,13 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
-from dashboard_ui.data_section import SAVED, UPLOAD, roles_section, upload_section
+from dashboard_ui.data_section import (
+    SAVED,
+    UPLOAD,
+    roles_section,
+    test_set_input,
+    upload_section,
+)
 from dashboard_ui.grid_editor import grid_editor
 from dashboard_ui.new_run_form import fill_form, what_will_run
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
@@ -84,6 +90,7 @@ except TuningError as exc:
     slots["dataset"].error(plain(exc))
     st.stop()
 roles = roles_section(dataset, profile, slots)
+test_size = test_set_input(choices[dataset], roles, slots)
 
 # --- 2. Estimator and grid ---------------------------------------------------------------
 st.subheader("2. Estimator and parameter grid")
@@ -144,6 +151,7 @@ run_in = TuningRunCreate(
     random_state=seed,
     parent_run_id=parent_run_id,
     columns=roles,
+    test_size=test_size,
 )
 plan: RunPlan | None = None
 with ui.db() as session:

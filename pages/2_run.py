@@ -64,7 +64,7 @@ st.caption(
     f"Run `{run.id}` · {search} · {run.cv}-fold CV · {ui.scoring_words(run)} · "
     f"by {plain(run.owner)} · created {ui.format_time(run.created_at)}"
 )
-st.caption(f"Columns: {roles_words(run.column_roles)}")
+st.caption(f"Columns: {roles_words(run.column_roles, run.test_size)}")
 lineage(run, user, page=ui.RUN_PAGE)
 run_again(run)
 with st.expander("Parameter grid"):

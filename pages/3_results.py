@@ -263,7 +263,7 @@ st.caption(
     f"Run `{run.id}` · {len(frame):,} of {run.total_combinations:,} candidates · "
     f"{run.cv}-fold CV · {ui.scoring_words(run)} · by {plain(run.owner)}"
 )
-st.caption(f"Columns: {roles_words(run.column_roles)}")
+st.caption(f"Columns: {roles_words(run.column_roles, run.test_size)}")
 if run.is_active:
     st.info("This run is still going: these are the results so far.")
     st.page_link(

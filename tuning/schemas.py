@@ -180,6 +180,13 @@ class TuningRunCreate(BaseModel):
         description="The positive class of a two-class target, for f1, precision, recall and "
         "average_precision",
     )
+    test_size: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.5,
+        description="The share of rows kept out of tuning as a test set for the trained model "
+        "(stratified for classes, by group or by time when those roles are set); 0: none",
+    )
 
 
 def testing_message(current: int, total: int, rung: tuple[int, int] | None = None) -> str:
@@ -232,6 +239,9 @@ class RunPublic(BaseModel):
     )
     pos_label: Label | None = Field(
         default=None, description="The positive class of a two-class target, if the run names one"
+    )
+    test_size: float = Field(
+        default=0.0, description="The share of rows kept out of tuning as a test set; 0: none"
     )
 
 
