@@ -81,7 +81,7 @@ def _typed(values: pd.Series, column: dict[str, Any]) -> pd.Series:
     if kind == "numeric":
         if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
             return values.astype(float)
-        numbers = pd.to_numeric(values.where(present, None), errors="coerce")
+        numbers = values.map(_number, na_action="ignore")
         _refuse(values, present & numbers.isna(), name, "numbers")
         return numbers.astype(float)
     if kind == "boolean":
@@ -97,6 +97,15 @@ def _typed(values: pd.Series, column: dict[str, Any]) -> pd.Series:
         return text
     # Categories: as text, as they were read from the training file.
     return values.map(_as_text, na_action="ignore").astype(object).where(present, np.nan)
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool | np.bool_):
+        return np.nan  # True is not a number here, though Python counts it as 1
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return np.nan
 
 
 def _flag(value: Any) -> Any:
@@ -115,11 +124,12 @@ def _as_text(value: Any) -> Any:
 
 def _refuse(values: pd.Series, bad: pd.Series, name: str, expected: str) -> None:
     if bad.any():
-        row = int(np.flatnonzero(bad.to_numpy())[0])
+        row, n_bad = int(np.flatnonzero(bad.to_numpy())[0]), int(bad.sum())
+        others = f", and {n_bad - 1:,} other rows too" if n_bad > 1 else ""
         raise InvalidInput(
             "columns",
             f"column {shown(name, 60)} holds {expected} in the training data, but row "
-            f"{row + 1} has {shown(values.iloc[row], 40)} ({int(bad.sum()):,} such rows)",
+            f"{row + 1} has {shown(values.iloc[row], 40)}{others}",
         )
 
 

@@ -111,6 +111,8 @@ from tuning.service.training.final_model import (
     list_training_runs,
     submit_training,
 )
+from tuning.service.training.predictions import Predictions, predict_with_model
+from tuning.service.training.thresholds import read_model, set_model_threshold
 
 __all__ = [
     "DEFAULT_SCORING",
@@ -128,6 +130,7 @@ __all__ = [
     "LiveWorker",
     "Note",
     "Page",
+    "Predictions",
     "Reconciled",
     "RefinedGrid",
     "RunFilterOptions",
@@ -188,8 +191,10 @@ __all__ = [
     "parameter_importance",
     "parse_id",
     "plan_run",
+    "predict_with_model",
     "preview_csv",
     "ranks",
+    "read_model",
     "reconcile",
     "refine_grid",
     "refine_trials",
@@ -206,6 +211,7 @@ __all__ = [
     "scorer_choices",
     "scorers_by_target",
     "scorers_for",
+    "set_model_threshold",
     "shared_params",
     "simplest_within_one_se",
     "split_columns",

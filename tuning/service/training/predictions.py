@@ -46,7 +46,7 @@ class Predictions:
         return buffer.getvalue()
 
 
-def predict(
+def predict_with_model(
     *,
     session: Session,
     model_id: str | uuid.UUID,
@@ -73,7 +73,10 @@ def predict(
     fitted = _load(model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        predicted = predict_rows(fitted, checked.X)
+        try:
+            predicted = predict_rows(fitted, checked.X)
+        except (ValueError, TypeError) as exc:  # a value no check above foresaw
+            raise InvalidInput("rows", f"the model cannot predict these rows: {exc}"[:300]) from exc
         score = None
         if checked.y is not None and checked.scored_rows is not None:
             score = score_rows(
