@@ -56,7 +56,7 @@ def model_columns(table: Table, profile: dict[str, Any] | None, roles: Any) -> l
     return feature_columns(profile, roles).names
 
 
-def test_rows(
+def split_rows(
     table: Table, held_out: Sequence[int] | None, random_state: int
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Positions of the training and test rows, and whether the test rows were kept out of
@@ -94,7 +94,7 @@ def train_model(
     pipeline = build_pipeline(estimator, random_state=random_state, profile=profile, roles=roles)
     pipeline.set_params(**pipeline_params(params))
     columns = model_columns(table, profile, roles)
-    train, test, kept_out = test_rows(table, held_out, seed)
+    train, test, kept_out = split_rows(table, held_out, seed)
     X, y = table.X[columns], table.y
     X_train, y_train, X_test, y_test = X.iloc[train], y.iloc[train], X.iloc[test], y.iloc[test]
     fitted = clone(pipeline).fit(X_train, y_train)
