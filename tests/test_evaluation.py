@@ -139,18 +139,19 @@ def test_the_default_threshold_maximises_f1_and_moving_it_changes_the_prediction
 
 
 def test_the_file_applies_the_threshold_and_takes_the_raw_columns(churn):
-    table, trained = churn
+    _, trained = churn
     file = dump_model(trained.model)
     untrusted = sio.get_untrusted_types(data=file)
     assert all(name.startswith(("numpy.", "sklearn.", "tuning.")) for name in untrusted)
     loaded = sio.load(io.BytesIO(file), trusted=untrusted)
     new = customers(40, seed=9).drop(columns=["churn", "customer_id"])  # no ID: not needed
+    new = pd.read_csv(io.BytesIO(as_csv(new)))  # as an analyst reads the file
     scores = loaded.predict_proba(new)[:, 1]
     assert (loaded.predict(new) == np.where(scores >= trained.threshold, "yes", "no")).all()
 
 
 def test_held_out_rows_are_the_test_rows_and_the_rest_train():
-    table, trained = _churn(held_out=list(range(0, 300, 4)))
+    _, trained = _churn(held_out=list(range(0, 300, 4)))
     assert trained.evaluation["test_set"] == {
         "kept_out_of_tuning": True,
         "n_train": 225,
@@ -202,7 +203,7 @@ def test_new_rows_drop_extra_columns_and_name_a_missing_one(churn):
         "notes",
     }
     assert rows.y is not None and len(rows.y) == 10
-    with pytest.raises(InvalidInput, match="needs the column.*'plan'"):
+    with pytest.raises(InvalidInput, match=r"needs the column.*'plan'"):
         check_rows(parse_csv(as_csv(new.drop(columns=["plan"]))), columns, "churn")
 
 
@@ -212,7 +213,7 @@ def test_a_value_of_the_wrong_kind_is_named_with_its_column_and_row(churn):
     new = customers(10, seed=4)
     new["monthly_spend"] = new["monthly_spend"].astype(object)
     new.loc[2, "monthly_spend"] = "lots"
-    with pytest.raises(InvalidInput, match="'monthly_spend' holds numbers.*row 3 has 'lots'"):
+    with pytest.raises(InvalidInput, match=r"'monthly_spend' holds numbers.*row 3 has 'lots'"):
         check_rows(parse_csv(as_csv(new)), columns, "churn")
     flags = rows_from_json([{**customers(1).iloc[0].to_dict(), "has_promo": "maybe"}])
     with pytest.raises(InvalidInput, match="'has_promo' holds True or False"):

@@ -3,6 +3,7 @@
 Pages, routes, tasks and commands import from here, never from a module below.
 """
 
+from tuning.ml.baseline import beside_baseline
 from tuning.ml.catalog import catalog_as_dict
 from tuning.ml.scorer_choices import ScorerChoice, TargetKind, scorers_by_target
 from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
@@ -147,6 +148,7 @@ __all__ = [
     "add_note",
     "authenticate",
     "beat",
+    "beside_baseline",
     "best_so_far",
     "best_so_far_steps",
     "browser_session_user",
