@@ -32,6 +32,7 @@ from tuning.service import (
     get_status,
     list_trials,
     nothing_scored,
+    trial_ranks,
     trials_frame,
 )
 
@@ -122,7 +123,9 @@ def show(status: TuningStatus, trials: list) -> None:
     st.progress(min(percentage, 100.0) / 100, text=f"{percentage:.0f}% · {message}")
     # A bounded window: the newest candidates for the dots and the table, and the best-so-far
     # line as its steps only, so that a tick draws as much at trial 5,000 as at trial 100.
-    frame = trials_frame(trials[-CHART_POINTS:], params)
+    # Ranked among all of them, as on the Results page.
+    window = trial_ranks(trials)[-CHART_POINTS:]
+    frame = trials_frame(trials[-CHART_POINTS:], params, ranks=window)
     scores = [s for t in trials if (s := t.mean_test_score) is not None and not math.isnan(s)]
     best = max(scores, default=math.nan)
     total = status.progress.total if status.progress else run.total_combinations

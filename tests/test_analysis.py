@@ -1,8 +1,10 @@
 """What trials say: the cv_results_ frame and the pure analysis over it."""
 
 import io
+import json
 import math
 import uuid
+import warnings
 from typing import Any
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import GridSearchCV, ParameterGrid
+from sklearn.neighbors import KNeighborsClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.tree import DecisionTreeClassifier
 
@@ -35,6 +38,8 @@ from tuning.service import (
     score_table,
     simplest_within_one_se,
     train_vs_validation,
+    trial_ranks,
+    trial_rows,
     trials_csv,
     trials_frame,
 )
@@ -315,11 +320,70 @@ def _frame_of_cv_results(results: dict[str, Any], params: list[str]) -> pd.DataF
             std_test_score=float(results["std_test_score"][i]),
             split_scores=splits("test", i),
             split_train_scores=splits("train", i),
+            mean_fit_time=float(results["mean_fit_time"][i]),
+            mean_score_time=float(results["mean_score_time"][i]),
             finished_at=utcnow(),
         )
         for i, candidate in enumerate(results["params"])
     ]
     return trials_frame(trials, params)
+
+
+# Not stored, so not in the table: every other key of cv_results_ is.
+UNSTORED = {"std_fit_time", "std_score_time"}
+
+
+def test_the_trials_frame_has_cv_results_keys_and_values_ties_and_failures_included():
+    table = load_bundled("iris")
+    # 200 and 150 neighbours fail on 100 training rows (error_score=nan); 5 is there twice.
+    grid = {"n_neighbors": [200, 3, 5, 150, 5, 7]}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = (
+            GridSearchCV(
+                KNeighborsClassifier(), grid, cv=3, error_score=np.nan, return_train_score=True
+            )
+            .fit(table.X, table.y)
+            .cv_results_
+        )
+
+    frame = _frame_of_cv_results(results, ["n_neighbors"])
+
+    assert set(results) - UNSTORED <= set(frame.columns)
+    for key in set(results) - UNSTORED:
+        expected = results[key]
+        if key.startswith("param"):
+            assert frame[key].tolist() == list(expected), key
+        else:
+            np.testing.assert_array_equal(frame[key].to_numpy(dtype=float), expected, key)
+    assert list(results["rank_test_score"]) == [5, 3, 1, 5, 1, 3]  # ties and failures
+
+
+def test_a_window_of_the_newest_trials_keeps_their_ranks_among_all():
+    trials = trials_of(GRID)
+    whole = trials_frame(trials, list(GRID))
+
+    window = trials_frame(trials[-2:], list(GRID), ranks=trial_ranks(trials)[-2:])
+
+    assert window["rank_test_score"].tolist() == whole["rank_test_score"][-2:].tolist()
+    alone = trials_frame(trials[-2:], list(GRID))["rank_test_score"].tolist()
+    assert window["rank_test_score"].tolist() != alone  # what they are among themselves
+
+
+def test_the_api_rows_are_the_csv_rows_under_the_same_names():
+    trials = trials_of(GRID)
+    trials[1].mean_test_score, trials[1].split_scores = None, [None, None, None]
+    frame = trials_frame(trials, list(GRID))
+
+    rows = trial_rows(frame)
+    csv = pd.read_csv(io.StringIO(trials_csv(frame)))
+
+    assert [list(row) for row in rows] == [list(csv.columns)] * len(trials)
+    assert [row["trial"] for row in rows] == csv["trial"].tolist()
+    assert [json.dumps(row["params"]) for row in rows] == csv["params"].tolist()
+    assert rows[1]["mean_test_score"] is None and rows[1]["split0_test_score"] is None
+    assert [row["rank_test_score"] for row in rows] == csv["rank_test_score"].tolist()
+    assert [row["mean_test_score"] for row in rows[2:]] == csv["mean_test_score"][2:].tolist()
 
 
 def test_the_pick_agrees_with_scikit_learns_refit_callable_example():

@@ -10,6 +10,8 @@ import numpy as np
 import pytest
 import skops.io as sio
 from fastapi.testclient import TestClient
+from sklearn.ensemble import RandomForestClassifier
+from sklearn.model_selection import GridSearchCV
 from sqlmodel import Session
 
 from tuning.api.app import create_app
@@ -25,6 +27,8 @@ from stack import wait_until
 pytestmark = pytest.mark.database
 
 RF_GRID = {"n_estimators": [10, 30], "max_depth": [None, 3]}
+# cv_results_' keys that are not stored, so in neither the JSON nor the CSV of trials.
+UNSTORED = {"std_fit_time", "std_score_time"}
 
 
 @pytest.fixture(scope="module")
@@ -82,22 +86,26 @@ def test_submit_then_poll_until_success(client, alice):
         f"/api/v1/tuning/tune/{accepted['tuning_run_id']}/results", headers=alice
     ).json()
     assert results["total_trials"] == 4 and len(results["trials"]) == 4
-    assert results["best_trial"]["rank"] == 1
+    assert results["best_trial"]["rank_test_score"] == 1
     assert results["best_trial"]["params"] == final["result"]["best_params"]
     assert results["run"]["dataset"] == "iris"
     page = client.get(
         f"/api/v1/tuning/tune/{accepted['tuning_run_id']}/results?limit=2&offset=2", headers=alice
     ).json()
-    assert [t["index"] for t in page["trials"]] == [2, 3]
+    assert [t["trial"] for t in page["trials"]] == [2, 3]
     csv = client.get(
         f"/api/v1/tuning/tune/{accepted['tuning_run_id']}/results?format=csv", headers=alice
     )
     assert csv.headers["content-type"].startswith("text/csv")
     header, *rows = csv.text.strip().splitlines()
-    assert header.startswith(
-        "trial,rank_test_score,param_n_estimators,param_max_depth,mean_test_score"
-    )
+    assert header.startswith("trial,rank_test_score,param_n_estimators,param_max_depth,params,")
     assert len(rows) == 4
+    # JSON and CSV name the same columns, and those are cv_results_' keys for the same search.
+    columns = set(header.split(","))
+    assert all(set(trial) == columns for trial in results["trials"] + [results["best_trial"]])
+    table = load_bundled("iris")
+    oracle = GridSearchCV(RandomForestClassifier(), RF_GRID, cv=3, return_train_score=True)
+    assert set(oracle.fit(table.X, table.y).cv_results_) - UNSTORED <= columns
 
 
 @pytest.mark.usefixtures("worker")

@@ -7,7 +7,7 @@ from sqlmodel import Session, select
 
 from tuning.domain import RunStatus
 from tuning.models import Trial, TuningRun
-from tuning.service import cancel_run, get_run
+from tuning.service import cancel_run, get_run_summary
 
 from helpers import (
     gridsearch_best,
@@ -222,7 +222,7 @@ def test_cancel_a_queued_run_means_it_never_starts(runtime, user):
     wait_until_released(runtime, queued, *busy)  # it frees up, takes and drops the queued run
 
     with Session(runtime.engine) as session:
-        run = get_run(session=session, run_id=queued)
+        run = get_run_summary(session=session, run_id=queued, viewer=user)
     assert run.status is RunStatus.REVOKED
     assert run.started_at is None
     assert trials_of(runtime, queued) == []

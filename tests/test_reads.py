@@ -1,18 +1,24 @@
 """The service's reads and checks over a database: runs, trials, plans, datasets."""
 
+import io
 import uuid
+from dataclasses import fields
 from datetime import timedelta
 
+import pandas as pd
 import pytest
+from sqlmodel import select
 
 from tuning.domain import RunStatus, utcnow
 from tuning.errors import Forbidden, InvalidInput, NotFound
-from tuning.schemas import HalvingOptions, TuningRunCreate
+from tuning.models import Trial
+from tuning.schemas import HalvingOptions, RunPublic, TuningRunCreate
 from tuning.service import (
     check_submission,
     csv_columns,
     dataset_choices,
     get_dataset,
+    get_results,
     get_run_summary,
     list_runs,
     plan_run,
@@ -20,8 +26,10 @@ from tuning.service import (
     run_filter_options,
     run_trials,
     shared_params,
+    trials_csv,
 )
 from tuning.service.commands.planning import estimate_duration
+from tuning.service.reads.runs import RunState, RunSummary, get_run_state
 
 from factories import make_run, other_user
 
@@ -92,6 +100,25 @@ def test_an_admin_sees_every_run_and_a_user_only_their_own(session, user):
 
 
 @pytest.mark.database
+def test_the_api_and_the_status_adapt_the_one_read_model_of_a_run(session, user):
+    run = make_run(session, user, status=RunStatus.SUCCESS)
+    summary = get_run_summary(session=session, run_id=run.id, viewer=user)
+
+    # The API's run is the summary's fields, no other: a field added to one is found here.
+    assert set(RunPublic.model_fields) <= {field.name for field in fields(RunSummary)}
+    assert RunPublic.model_validate(summary).model_dump() == {
+        name: getattr(summary, name) for name in RunPublic.model_fields
+    }
+    # What the status reads is the summary's first fields, read alone.
+    state = get_run_state(session=session, run_id=run.id, viewer=user)
+    assert state == RunState(
+        **{field.name: getattr(summary, field.name) for field in fields(state)}
+    )
+    with pytest.raises(Forbidden):
+        get_run_state(session=session, run_id=run.id, viewer=other_user(session))
+
+
+@pytest.mark.database
 def test_run_trials_hold_every_trial_and_shared_params_are_common_ones(session, user):
     run = make_run(session, user)
     other = make_run(session, user, param_grid={"max_depth": [None, 3], "min_samples_leaf": [1, 2]})
@@ -102,6 +129,29 @@ def test_run_trials_hold_every_trial_and_shared_params_are_common_ones(session, 
     assert len(results.trials) == 6
     other_results = run_trials(session=session, run_id=other.id, viewer=user)
     assert shared_params([results.run, other_results.run]) == ["max_depth"]
+
+
+@pytest.mark.database
+def test_a_page_of_the_apis_trials_is_the_csvs_rows_ranked_among_the_whole_run(session, user):
+    # Scores by n_estimators alone: three candidates tie at each; the last one fails.
+    run = make_run(session, user, score=lambda params: 0.5 + params["n_estimators"] / 1000)
+    failed = session.exec(select(Trial).where(Trial.run_id == run.id, Trial.index == 5)).one()
+    failed.mean_test_score = failed.std_test_score = None
+    failed.split_scores, failed.error = [None] * run.cv, "ValueError: no"
+    session.add(failed)
+    session.commit()
+
+    results = get_results(session=session, run_id=run.id, viewer=user, limit=3, offset=3)
+    page = results.model_dump(mode="json")["trials"]
+    csv = trials_csv(run_trials(session=session, run_id=run.id, viewer=user).trials)
+    table = pd.read_csv(io.StringIO(csv))
+
+    assert [set(row) for row in page] == [set(table.columns)] * 3
+    assert [row["trial"] for row in page] == [3, 4, 5]
+    assert [row["rank_test_score"] for row in page] == table["rank_test_score"][3:].tolist()
+    assert table["rank_test_score"].tolist() == [3, 1, 3, 1, 3, 6]  # scikit-learn's rule
+    assert results.best_trial is not None and results.best_trial.rank_test_score == 1
+    assert page[2]["mean_test_score"] is None and page[2]["error"] == "ValueError: no"
 
 
 @pytest.mark.database

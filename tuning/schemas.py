@@ -249,25 +249,28 @@ class RunPublic(BaseModel):
 
 
 class TrialPublic(BaseModel):
-    """One candidate: scikit-learn's cv_results_ row for it, with its rank among the run's."""
+    """One candidate: its row of the run's trials table, the CSV's columns under the same names,
+    which are scikit-learn's cv_results_ keys. Besides the fields below, each row has
+    param_<name> for each parameter, split<i>_test_score and split<i>_train_score for each
+    split, and for successive halving iter (the rung, from 0) and n_resources (its samples)."""
 
-    model_config = ConfigDict(from_attributes=True)
+    model_config = ConfigDict(extra="allow")
 
-    index: int
+    trial: int = Field(description="The candidate's number in the run, from 0")
+    rank_test_score: int | None = Field(
+        description="1 is the best; ties share the lower rank; failed candidates rank last"
+    )
     params: dict[str, Any]
     mean_test_score: float | None
     std_test_score: float | None
-    split_scores: list[float | None]
-    split_train_scores: list[float | None] | None
+    mean_train_score: float | None = Field(description="null where train scores are not kept")
+    std_train_score: float | None
     mean_fit_time: float
     mean_score_time: float
-    rank: int | None = None
     error: str | None
     worker: str | None
     started_at: UtcDatetime | None
     finished_at: UtcDatetime
-    rung: int | None = Field(default=None, description="Successive halving's rung (from 0)")
-    n_resources: int | None = Field(default=None, description="Samples the rung used")
 
 
 class RunResults(BaseModel):

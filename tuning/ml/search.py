@@ -192,12 +192,12 @@ def evaluate_candidate(
             error = _last_line(str(warning.message))
             break
     test = [float(score) for score in scores["test_score"]]
-    mean, std = _mean_and_std(test)
+    means, stds = mean_and_std(np.asarray([test], dtype=np.float64))
     return CandidateResult(
         split_scores=test,
         split_train_scores=[float(score) for score in scores.get("train_score", [])],
-        mean_test_score=mean,
-        std_test_score=std,
+        mean_test_score=float(means[0]),
+        std_test_score=float(stds[0]),
         mean_fit_time=float(np.mean(scores["fit_time"])),
         mean_score_time=float(np.mean(scores["score_time"])),
         error=error,
@@ -215,12 +215,15 @@ def _last_line(report: str) -> str:
     return lines[-1][:2000] if lines else "the fit failed"
 
 
-def _mean_and_std(scores: Sequence[float]) -> tuple[float, float]:
-    # The same arithmetic as GridSearchCV._format_results, so the floats agree to the bit.
-    array = np.asarray([scores], dtype=np.float64)
-    means = np.average(array, axis=1)
-    stds = np.sqrt(np.average((array - means[:, np.newaxis]) ** 2, axis=1))
-    return float(means[0]), float(stds[0])
+def mean_and_std(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's mean and standard deviation of its split scores (candidates by splits), nan
+    where a split is: the arithmetic of GridSearchCV._format_results, so the floats agree to
+    the bit."""
+    if scores.shape[1] == 0:  # no splits recorded
+        return np.full(len(scores), np.nan), np.full(len(scores), np.nan)
+    means = np.average(scores, axis=1)
+    stds = np.sqrt(np.average((scores - means[:, np.newaxis]) ** 2, axis=1))
+    return means, stds
 
 
 def rank_test_scores(means: Sequence[float | None]) -> list[int]:

@@ -80,7 +80,6 @@ from tuning.service.reads.runs import (
     Page,
     RunFilterOptions,
     RunSummary,
-    get_run,
     get_run_summary,
     list_runs,
     run_filter_options,
@@ -88,7 +87,6 @@ from tuning.service.reads.runs import (
 from tuning.service.reads.status import (
     get_status,
     get_status_for_token,
-    status_of_run,
     status_of_training,
 )
 from tuning.service.reads.trials import (
@@ -101,6 +99,8 @@ from tuning.service.reads.trials import (
     ranks,
     run_trials,
     split_columns,
+    trial_ranks,
+    trial_rows,
     trials_csv,
     trials_frame,
 )
@@ -172,7 +172,6 @@ __all__ = [
     "get_dataset_by_id",
     "get_model",
     "get_results",
-    "get_run",
     "get_run_summary",
     "get_status",
     "get_status_for_token",
@@ -218,12 +217,13 @@ __all__ = [
     "simplest_within_one_se",
     "split_columns",
     "start_browser_session",
-    "status_of_run",
     "status_of_training",
     "submit_run",
     "submit_training",
     "take_lease",
     "train_vs_validation",
+    "trial_ranks",
+    "trial_rows",
     "trials_csv",
     "trials_frame",
     "upload_dataset",

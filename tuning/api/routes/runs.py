@@ -142,7 +142,7 @@ def cancel_tuning(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> Tun
         run = service.cancel_run(
             session=session, queue=runtime.queue, run_id=tuning_run_id, viewer=user
         )
-        return service.status_of_run(run=run, queue=runtime.queue)
+        return service.get_status(session=session, queue=runtime.queue, run_id=run.id)
 
 
 class NotePublic(BaseModel):

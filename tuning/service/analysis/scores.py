@@ -164,17 +164,6 @@ def shared_params(runs: Sequence[RunSummary]) -> list[str]:
 # --- Overfitting: train against validation scores -------------------------------------------
 
 
-def _mean_train_scores(frame: pd.DataFrame) -> pd.Series:
-    """Each candidate's mean train score, as cv_results_' mean_train_score: nan unless every
-    split's train score is stored."""
-    columns = [c.replace("_test_score", "_train_score") for c in split_columns(frame)]
-    columns = [c for c in columns if c in frame]
-    if not columns:
-        return pd.Series(np.nan, index=frame.index, dtype=float)
-    means = np.average(frame[columns].to_numpy(dtype=float), axis=1)
-    return pd.Series(means, index=frame.index, dtype=float)
-
-
 _TRAIN_VS_VALIDATION_COLUMNS = ["trial", "mean_train_score", SCORE, "gap", "std_test_score"]
 
 
@@ -184,8 +173,7 @@ def train_vs_validation(frame: pd.DataFrame) -> pd.DataFrame:
 
     Empty, with these columns, when the run stored no train scores (runs from before they were).
     """
-    table = frame.assign(mean_train_score=_mean_train_scores(frame))
-    table = table[table[SCORE].notna() & table["mean_train_score"].notna()]
+    table = frame[frame[SCORE].notna() & frame["mean_train_score"].notna()]
     table = table.assign(gap=table["mean_train_score"] - table[SCORE])
     return table[_TRAIN_VS_VALIDATION_COLUMNS].sort_values("trial", ignore_index=True)
 
@@ -195,7 +183,7 @@ def gap_by_value(frame: pd.DataFrame, param: str, values: Sequence[Any]) -> pd.D
     mean_test_score (validation), mean_gap (train minus validation) and fold_std (the spread of
     the validation split scores, as in `score_by_value`); nan where no candidate has the score.
     """
-    train = _mean_train_scores(frame)
+    train = frame["mean_train_score"]
     gap = train - frame[SCORE]
     labels = frame[param_column(param)].map(value_label)
     order = [value_label(value) for value in values]

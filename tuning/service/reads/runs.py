@@ -2,7 +2,8 @@
 
 A run is read as a `RunSummary`: its row with its dataset's and owner's names, from one query.
 `list_runs` returns a page of them and `get_run_summary` one; the API, the CLI and the dashboard
-shape these themselves.
+shape these themselves. Its first fields, `RunState`, are what a status shows: the status reads
+(`get_run_state`, and the poll's query) read only those columns.
 """
 
 import uuid
@@ -25,17 +26,39 @@ T = TypeVar("T")
 
 
 def get_run(*, session: Session, run_id: str | uuid.UUID, viewer: User | None = None) -> TuningRun:
-    """The run's row, if it exists and `viewer` (when given) may see it."""
+    """The run's table row, for the commands that change it; transports read `RunSummary`."""
     key = parse_id(run_id, field="tuning_run_id")
     return require_visible(session.get(TuningRun, key), viewer=viewer, what="tuning run", key=key)
 
 
 @dataclass(frozen=True)
-class RunSummary:
-    """A run as every transport reads it: its row, its dataset's name and task, its owner's name."""
+class RunState:
+    """A run's progress and outcome, and its owner: the part of `RunSummary` a status shows."""
 
     id: uuid.UUID
     owner_id: int
+    status: RunStatus
+    task_id: str | None
+    progress_current: int
+    progress_total: int
+    progress_message: str | None
+    best_params: dict[str, Any] | None
+    best_score: float | None
+    total_combinations: int
+    tuning_time: float | None
+    error_type: str | None
+    error_message: str | None
+
+
+# A run's state as plain columns, in RunState's order: RunState(*row) builds one.
+STATE_COLUMNS = tuple(getattr(TuningRun, f.name) for f in fields(RunState))
+
+
+@dataclass(frozen=True)
+class RunSummary(RunState):
+    """A run as every transport reads it: its state, its configuration, its dataset's name and
+    task, its owner's name."""
+
     owner: str
     dataset_id: uuid.UUID
     dataset: str
@@ -47,18 +70,7 @@ class RunSummary:
     random_state: int | None
     cv: int
     scoring: str
-    status: RunStatus
-    task_id: str | None
-    progress_current: int
-    progress_total: int
-    progress_message: str | None
-    best_params: dict[str, Any] | None
-    best_score: float | None
     best_trial_index: int | None
-    total_combinations: int
-    tuning_time: float | None
-    error_type: str | None
-    error_message: str | None
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
@@ -157,12 +169,22 @@ def list_runs(
 
 
 def get_run_summary(*, session: Session, run_id: str | uuid.UUID, viewer: User) -> RunSummary:
-    """One run with its names; NotFound or Forbidden as `get_run` decides."""
+    """One run with its names; NotFound, or Forbidden when `viewer` may not see it."""
     key = parse_id(run_id, field="tuning_run_id")
     row = session.execute(_summaries().where(TuningRun.id == key)).first()
     if row is None:
         raise NotFound(f"no tuning run with id {key}")
     return require_visible(_summary(row), viewer=viewer, what="tuning run", key=key)
+
+
+def get_run_state(
+    *, session: Session, run_id: str | uuid.UUID, viewer: User | None = None
+) -> RunState:
+    """One run's state: a primary-key read of its state columns; no viewer: a trusted caller."""
+    key = parse_id(run_id, field="tuning_run_id")
+    row = session.execute(sa_select(*STATE_COLUMNS).where(col(TuningRun.id) == key)).first()
+    state = None if row is None else RunState(*row)
+    return require_visible(state, viewer=viewer, what="tuning run", key=key)
 
 
 @dataclass(frozen=True)

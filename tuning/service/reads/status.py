@@ -2,7 +2,6 @@
 
 import uuid
 from dataclasses import dataclass
-from typing import Any, Protocol
 
 from sqlalchemy import Uuid, bindparam
 from sqlmodel import Session, col, select
@@ -22,33 +21,12 @@ from tuning.schemas import (
 from tuning.service.accounts.access import may_see, parse_id
 from tuning.service.accounts.users import authenticate, hash_token
 from tuning.service.execution.queue import TaskQueue, TaskState
-from tuning.service.reads.runs import get_run
-
-
-class RunRow(Protocol):
-    """What a tuning run's status reads of its row: a `TuningRun`, or a row of `_POLL_QUERY`."""
-
-    id: uuid.UUID
-    status: RunStatus
-    task_id: str | None
-    progress_current: int
-    progress_total: int
-    progress_message: str | None
-    best_params: dict[str, Any] | None
-    best_score: float | None
-    total_combinations: int
-    tuning_time: float | None
-    error_type: str | None
-    error_message: str | None
-
-
-# What a status needs of a run's row: RunRow's fields, and the owner for the access check.
-STATUS_COLUMNS = tuple(getattr(TuningRun, name) for name in ("owner_id", *RunRow.__annotations__))
+from tuning.service.reads.runs import STATE_COLUMNS, RunState, get_run_state
 
 # The hottest read of the product, built once: plain columns (no ORM object), the viewer and
 # the run in one indexed query. Building the statement each time cost more than running it.
 _POLL_QUERY = (
-    select(col(User.id).label("viewer_id"), col(User.is_admin), *STATUS_COLUMNS)
+    select(col(User.id).label("viewer_id"), col(User.is_admin), *STATE_COLUMNS)
     .outerjoin(TuningRun, col(TuningRun.id) == bindparam("run_id", type_=Uuid()))
     .where(User.token_hash == bindparam("token_hash"))
 )
@@ -70,7 +48,8 @@ def get_status(
     *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer: User | None = None
 ) -> TuningStatus:
     """One primary-key read; one Redis read (within the queue's budget) while the run is active."""
-    return status_of_run(run=get_run(session=session, run_id=run_id, viewer=viewer), queue=queue)
+    state = get_run_state(session=session, run_id=run_id, viewer=viewer)
+    return status_of_run(run=state, queue=queue)
 
 
 def get_status_for_token(
@@ -87,22 +66,22 @@ def get_status_for_token(
             raise Unauthenticated("unknown or revoked token") from None
         raise
     # On the session's connection, past the ORM's statement handling: rows in, rows out.
-    run = (
+    row = (
         session.connection()
         .execute(_POLL_QUERY, {"run_id": key, "token_hash": hash_token(token)})
         .first()
     )
-    if run is None:
+    if row is None:
         raise Unauthenticated("unknown or revoked token")
-    if run.id is None:
+    if row.id is None:
         raise NotFound(f"no tuning run with id {run_id}")
-    if not may_see(viewer_id=run.viewer_id, viewer_is_admin=run.is_admin, owner_id=run.owner_id):
+    if not may_see(viewer_id=row.viewer_id, viewer_is_admin=row.is_admin, owner_id=row.owner_id):
         raise Forbidden(f"tuning run {run_id} belongs to another user")
-    return status_of_run(run=run, queue=queue)
+    return status_of_run(run=RunState(*row[2:]), queue=queue)
 
 
-def status_of_run(*, run: RunRow, queue: TaskQueue) -> TuningStatus:
-    """The status of a loaded run."""
+def status_of_run(*, run: RunState, queue: TaskQueue) -> TuningStatus:
+    """The status of a run's state."""
     live = live_state(run, queue)
     if live is not None:
         return TuningStatus(tuning_run_id=str(run.id), task_id=run.task_id, **vars(live))
@@ -141,13 +120,13 @@ def status_of_training(*, run: TrainingRun, queue: TaskQueue) -> TrainingStatus:
     return status
 
 
-def error_of(run: RunRow | TrainingRun) -> ErrorInfo | None:
+def error_of(run: RunState | TrainingRun) -> ErrorInfo | None:
     if run.status is not RunStatus.FAILURE:
         return None
     return ErrorInfo(type=run.error_type or "Error", message=run.error_message or "the run failed")
 
 
-def live_state(run: RunRow | TrainingRun, queue: TaskQueue) -> Live | None:
+def live_state(run: RunState | TrainingRun, queue: TaskQueue) -> Live | None:
     """The queue's view of an active run; None where the row knows as much or more."""
     if run.status in FINISHED or not run.task_id:
         return None  # the row is final: no Redis read at all

@@ -1,10 +1,12 @@
 """A run's trials: the one read of them, and the one table of them in scikit-learn's shape.
 
 `list_trials` reads plain rows (no ORM objects: five times faster over 5,000 trials);
-`trials_frame` turns them into cv_results_' columns, and every table, chart and CSV of trials,
-the dashboard's and the API's, is built from that frame.
+`trials_frame` turns them into cv_results_' columns, and every table, chart, CSV and JSON row
+of trials, the dashboard's and the API's, is built from that frame.
 """
 
+import json
+import math
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +19,7 @@ from sqlalchemy import select
 from sqlmodel import Session, col
 
 from tuning.domain import as_utc
-from tuning.ml.search import rank_test_scores
+from tuning.ml.search import mean_and_std, rank_test_scores
 from tuning.models import Trial, User
 from tuning.schemas import RunPublic, RunResults, TrialPublic
 from tuning.service.reads.runs import RunSummary, get_run_summary
@@ -76,6 +78,12 @@ def ranks(*, session: Session, run_id: uuid.UUID) -> dict[int, int]:
     return {index: rank for (index, _), rank in zip(rows, rank_of, strict=True)}
 
 
+def trial_ranks(trials: Sequence[TrialRecord]) -> list[int]:
+    """rank_test_score of each of `trials` among them, as `ranks` (for a window of the newest
+    trials, rank them all and keep the window's)."""
+    return rank_test_scores([trial.mean_test_score for trial in trials])
+
+
 # --- The table of trials --------------------------------------------------------------------
 
 
@@ -92,13 +100,24 @@ def split_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c.startswith("split") and c.endswith("_test_score")]
 
 
-def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.DataFrame:
-    """One row per trial in the shape of cv_results_, led by the trial number and its rank.
+def trials_frame(
+    trials: Sequence[TrialRecord],
+    params: Sequence[str],
+    *,
+    ranks: Sequence[int | None] | None = None,
+) -> pd.DataFrame:
+    """One row per trial with cv_results_' keys as columns, led by the trial number.
 
+    Every table of trials is this one: the dashboard's, the CSV and the API's JSON rows.
     Columns: trial, rank_test_score, param_* (values as given: None, words, ints, as objects),
-    mean_test_score, std_test_score, split*_test_score, split*_train_score (nan where not
-    recorded), mean_fit_time, mean_score_time, error, worker, finished_at; for successive
-    halving also scikit-learn's iter (the rung, from 0) and n_resources (its samples).
+    params, mean_test_score, std_test_score, split*_test_score, split*_train_score,
+    mean_train_score, std_train_score (nan where not recorded), mean_fit_time, mean_score_time,
+    then ours: error, worker, started_at, finished_at; for successive halving also
+    scikit-learn's iter (the rung, from 0) and n_resources (its samples). Only cv_results_'
+    std_fit_time and std_score_time are missing: they are not stored.
+
+    `ranks` are given for a page or window of a run's trials (by `ranks` or `trial_ranks` over
+    the run's); otherwise they are among `trials`.
     """
     n_splits = max((len(trial.split_scores) for trial in trials), default=0)
     splits = _split_matrix([trial.split_scores for trial in trials], n_splits)
@@ -106,6 +125,7 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
     for param in params:
         values = [trial.params.get(param) for trial in trials]
         columns[param_column(param)] = pd.Series(values, dtype=object)
+    columns["params"] = pd.Series([trial.params for trial in trials], dtype=object)
     columns[SCORE] = _floats(trial.mean_test_score for trial in trials)
     columns["std_test_score"] = _floats(trial.std_test_score for trial in trials)
     for split in range(n_splits):
@@ -113,16 +133,20 @@ def trials_frame(trials: Sequence[TrialRecord], params: Sequence[str]) -> pd.Dat
     train = _split_matrix([trial.split_train_scores or [] for trial in trials], n_splits)
     for split in range(n_splits):
         columns[f"split{split}_train_score"] = train[:, split]
+    columns["mean_train_score"], columns["std_train_score"] = mean_and_std(train)
     columns["mean_fit_time"] = _floats(trial.mean_fit_time for trial in trials)
     columns["mean_score_time"] = _floats(trial.mean_score_time for trial in trials)
     columns["error"] = pd.Series([trial.error for trial in trials], dtype=object)
     columns["worker"] = pd.Series([trial.worker for trial in trials], dtype=object)
-    columns["finished_at"] = [as_utc(trial.finished_at) for trial in trials]
+    for moment in ("started_at", "finished_at"):
+        values = [as_utc(getattr(trial, moment)) for trial in trials]
+        columns[moment] = pd.Series(values, dtype="datetime64[us, UTC]")
     if any(trial.rung is not None for trial in trials):
         columns["iter"] = pd.Series([trial.rung for trial in trials], dtype="Int64")
         columns["n_resources"] = pd.Series([trial.n_resources for trial in trials], dtype="Int64")
     frame = pd.DataFrame(columns)
-    ranks = rank_test_scores([None if np.isnan(score) else score for score in frame[SCORE]])
+    if ranks is None:
+        ranks = trial_ranks(trials)
     frame.insert(1, "rank_test_score", pd.Series(ranks, index=frame.index, dtype="Int64"))
     return frame
 
@@ -141,8 +165,28 @@ def _floats(values: Any) -> np.ndarray:
 
 
 def trials_csv(frame: pd.DataFrame) -> str:
-    """Every trial as CSV, the columns of `trials_frame`: what the API and the dashboard offer."""
-    return frame.to_csv(index=False)
+    """Every trial as CSV, the columns of `trials_frame`: what the API and the dashboard offer.
+
+    `params` is written as JSON, as the API's rows carry it.
+    """
+    return frame.assign(params=frame["params"].map(json.dumps)).to_csv(index=False)
+
+
+def trial_rows(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """The frame's rows as JSON values under its column names: nan, NA and NaT as null."""
+    names = [str(name) for name in frame.columns]
+    values = [[_json_value(value) for value in frame[name].tolist()] for name in names]
+    return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+def _json_value(value: Any) -> Any:
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value
 
 
 # --- A run with its trials ------------------------------------------------------------------
@@ -173,24 +217,27 @@ def get_results(
     """The API's results: the run, one page of trials in candidate order, and the best trial."""
     run = get_run_summary(session=session, run_id=run_id, viewer=viewer)
     rank_of = ranks(session=session, run_id=run.id)
+    params = list(run.param_grid)
     page = list_trials(session=session, run_id=run.id, limit=limit, offset=offset)
     best = None
     if run.best_trial_index is not None:
         found = list_trials(
             session=session, run_id=run.id, after_index=run.best_trial_index - 1, limit=1
         )
-        best = _public(found[0], rank_of) if found else None
+        best = _public(found, params, rank_of)[0] if found else None
     return RunResults(
         run=RunPublic.model_validate(run),
         best_trial=best,
-        trials=[_public(trial, rank_of) for trial in page],
+        trials=_public(page, params, rank_of),
         total_trials=len(rank_of),
         limit=limit,
         offset=offset,
     )
 
 
-def _public(trial: TrialRecord, rank_of: dict[int, int]) -> TrialPublic:
-    public = TrialPublic.model_validate(trial)
-    public.rank = rank_of.get(trial.index)
-    return public
+def _public(
+    trials: Sequence[TrialRecord], params: list[str], rank_of: dict[int, int]
+) -> list[TrialPublic]:
+    """Trials as the API's rows: the rows of their `trials_frame`, ranked among the run's."""
+    frame = trials_frame(trials, params, ranks=[rank_of.get(trial.index) for trial in trials])
+    return [TrialPublic.model_validate(row) for row in trial_rows(frame)]
