@@ -82,8 +82,8 @@ def tuned(client, alice, runtime, worker) -> dict:
 @pytest.fixture(scope="module")
 def trained(client, alice, tuned) -> dict:
     """A trial that is not the best, trained."""
-    best = tuned["results"]["best_trial"]["index"]
-    other = next(t["index"] for t in tuned["results"]["trials"] if t["index"] != best)
+    best = tuned["results"]["best_trial"]["trial"]
+    other = next(t["trial"] for t in tuned["results"]["trials"] if t["trial"] != best)
     accepted = client.post(
         "/api/v1/models/train",
         headers=alice,
@@ -109,7 +109,7 @@ def test_a_trial_that_is_not_the_best_is_trained_and_evaluated_on_the_test_set(
     model = client.get(f"/api/v1/models/{trained['model_id']}", headers=alice).json()
     assert model["trial_index"] == trained["trial"]
     trial_params = next(
-        t["params"] for t in tuned["results"]["trials"] if t["index"] == trained["trial"]
+        t["params"] for t in tuned["results"]["trials"] if t["trial"] == trained["trial"]
     )
     assert model["params"] == trial_params
     assert model["threshold"] == evaluation["binary"]["threshold"]
