@@ -14,7 +14,9 @@ from sklearn.metrics import (
     confusion_matrix,
     f1_score,
     precision_recall_curve,
+    precision_score,
     r2_score,
+    recall_score,
     roc_auc_score,
     roc_curve,
 )
@@ -73,6 +75,9 @@ def test_the_figures_are_scikit_learns_on_the_same_model_and_rows(churn):
     )
     assert evaluation["metrics"]["accuracy"] == accuracy_score(y_test, predicted)
     assert evaluation["metrics"]["f1"] == f1_score(y_test, predicted, pos_label="yes")
+    assert evaluation["metrics"]["precision"] == precision_score(y_test, predicted, pos_label="yes")
+    assert evaluation["metrics"]["recall"] == recall_score(y_test, predicted, pos_label="yes")
+    assert evaluation["baseline"]["metrics"]["recall"] == 0.0  # always "no" finds no "yes"
     scores = model.predict_proba(X_test)[:, 1]
     assert evaluation["metrics"]["roc_auc"] == roc_auc_score(y_test == "yes", scores)
     scorer = make_run_scorer("average_precision", "yes")

@@ -24,7 +24,9 @@ from sklearn.metrics import (
     log_loss,
     mean_absolute_error,
     precision_recall_curve,
+    precision_score,
     r2_score,
+    recall_score,
     roc_auc_score,
     roc_curve,
     root_mean_squared_error,
@@ -157,6 +159,8 @@ def _label_metrics(
     both_sides = y.nunique() > 1  # areas under curves need rows of either answer
     if pos_label is not None:
         metrics["f1"] = f1_score(y, predicted, pos_label=pos_label, zero_division=0)
+        metrics["precision"] = precision_score(y, predicted, pos_label=pos_label, zero_division=0)
+        metrics["recall"] = recall_score(y, predicted, pos_label=pos_label, zero_division=0)
         scores, _ = positive_scores(model, X, pos_label)
         if both_sides:
             metrics["roc_auc"] = roc_auc_score(y == pos_label, scores)
