@@ -17,12 +17,11 @@ import pytest
 from tuning.config import PROJECT_ROOT
 from tuning.domain import RunStatus
 from tuning.models import TuningRun
-from tuning.schemas import TrainingRunCreate
 from tuning.service import (
     create_user,
     get_training_run,
+    list_training_runs,
     read_model,
-    submit_training,
     upload_dataset,
 )
 
@@ -297,8 +296,8 @@ def test_new_run_launches_what_it_shows_after_an_upload_in_a_browser(
 def test_a_models_evaluation_threshold_and_predictions_in_a_browser(
     dashboard_url, browser_page, session, runtime, tmp_path
 ):
-    """A binary model on the churn file: its evaluation drawn, its threshold moved to reach a
-    recall, and a new file predicted, as a person sees them."""
+    """A trial trained from Results' table, then on the Models page: its evaluation drawn, its
+    threshold moved to reach a recall, and a new file predicted, as a person sees them."""
     user, token = create_user(session=session, name=f"models-{uuid.uuid4().hex[:8]}")
     dataset = upload_dataset(
         session=session,
@@ -318,12 +317,21 @@ def test_a_models_evaluation_threshold_and_predictions_in_a_browser(
         pos_label="yes",
     )
     wait_until_finished(runtime, run_id)
-    training = submit_training(
-        session=session,
-        queue=runtime.queue,
-        owner=user,
-        request=TrainingRunCreate(tuning_run_id=str(run_id)),
-    )
+    page, shots = browser_page, Shots(browser_page, tmp_path)
+    expect = sync_api.expect
+
+    # Results' Trials: select the second trial's row, then "Train this".
+    page.goto(f"{dashboard_url}/results?run={run_id}&view=Trials&token={token}")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for()
+    idle(page)
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 14, box["y"] + 35 * 2 + 17)  # the row marker of the second row
+    page.get_by_role("button", name="Train trial #1").click()
+    expect(page.get_by_role("heading", name="Models")).to_be_visible()
+    training = list_training_runs(session=session, viewer=user)[0]
+    assert training.trial_index == 1 and training.params == {"C": 1.0}
 
     def trained() -> str | None:
         session.expire_all()
@@ -331,8 +339,6 @@ def test_a_models_evaluation_threshold_and_predictions_in_a_browser(
         return str(row.model_id) if row.status is RunStatus.SUCCESS else None
 
     model_id = wait_until(trained, 120, 0.2, "the training did not finish")
-    page, shots = browser_page, Shots(browser_page, tmp_path)
-    expect = sync_api.expect
     page.goto(f"{dashboard_url}/models?model={model_id}&token={token}")
     page.locator(".js-plotly-plot").nth(3).wait_for()  # Plotly's script arrives with the first
     shots.take("models")
@@ -345,6 +351,7 @@ def test_a_models_evaluation_threshold_and_predictions_in_a_browser(
     page.get_by_role("button", name="Reach it").nth(1).click()
     idle(page)
     expect(page.get_by_text("reaching a recall of 0.9", exact=False)).to_be_visible()
+    expect(page.get_by_text("trial #1 of run", exact=False).first).to_be_visible()
     session.expire_all()
     moved = read_model(session=session, model_id=model_id)
     assert moved.evaluation["metrics"]["recall"] >= 0.9
