@@ -104,6 +104,7 @@ from tuning.service.reads.trials import (
     trials_csv,
     trials_frame,
 )
+from tuning.service.searches import STRATEGIES, Strategy, strategy_for
 from tuning.service.training.final_model import (
     execute_training,
     get_model,
@@ -123,6 +124,7 @@ __all__ = [
     "PAGE_SIZE",
     "REFINED_CANDIDATES",
     "SCORE",
+    "STRATEGIES",
     "CsvPreview",
     "DatasetChoice",
     "DurationEstimate",
@@ -141,6 +143,7 @@ __all__ = [
     "ScorerChoice",
     "ScorerChoices",
     "SimplestPick",
+    "Strategy",
     "TargetKind",
     "TaskQueue",
     "TaskState",
@@ -218,6 +221,7 @@ __all__ = [
     "split_columns",
     "start_browser_session",
     "status_of_training",
+    "strategy_for",
     "submit_run",
     "submit_training",
     "take_lease",
