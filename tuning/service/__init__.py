@@ -3,6 +3,7 @@
 Pages, routes, tasks and commands import from here, never from a module below.
 """
 
+from tuning.ml.baseline import beside_baseline
 from tuning.ml.catalog import catalog_as_dict
 from tuning.ml.scorer_choices import ScorerChoice, TargetKind, scorers_by_target
 from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
@@ -112,6 +113,8 @@ from tuning.service.training.final_model import (
     list_training_runs,
     submit_training,
 )
+from tuning.service.training.predictions import Predictions, predict_with_model
+from tuning.service.training.thresholds import read_model, set_model_threshold
 
 __all__ = [
     "DEFAULT_SCORING",
@@ -130,6 +133,7 @@ __all__ = [
     "LiveWorker",
     "Note",
     "Page",
+    "Predictions",
     "Reconciled",
     "RefinedGrid",
     "RunFilterOptions",
@@ -147,6 +151,7 @@ __all__ = [
     "add_note",
     "authenticate",
     "beat",
+    "beside_baseline",
     "best_so_far",
     "best_so_far_steps",
     "browser_session_user",
@@ -190,8 +195,10 @@ __all__ = [
     "parameter_importance",
     "parse_id",
     "plan_run",
+    "predict_with_model",
     "preview_csv",
     "ranks",
+    "read_model",
     "reconcile",
     "refine_grid",
     "refine_trials",
@@ -208,6 +215,7 @@ __all__ = [
     "scorer_choices",
     "scorers_by_target",
     "scorers_for",
+    "set_model_threshold",
     "shared_params",
     "simplest_within_one_se",
     "split_columns",
