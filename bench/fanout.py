@@ -47,8 +47,7 @@ from tuning.ml.search import default_pipeline, make_splits, pipeline_params
 from tuning.models import User
 from tuning.runtime import Runtime, create_runtime
 from tuning.schemas import TuningResult, TuningRunCreate, TuningStatus
-from tuning.service import create_user, get_status, list_trials, submit_run
-from tuning.service.workers import live_workers
+from tuning.service import create_user, get_status, list_trials, live_workers, submit_run
 
 ALPHAS = [float(alpha) for alpha in np.logspace(-4, 4, 2500)]  # plain floats, JSON as given
 FOREST_GRID = {

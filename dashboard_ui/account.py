@@ -31,7 +31,7 @@ SET_COOKIE_KEY = "sign_in.set_cookie"
 CLEAR_COOKIE_KEY = "sign_in.clear_cookie"
 SIGN_IN_ERROR_KEY = "sign_in_error"
 # The cookie that keeps a dashboard sign-in across reloads: a random secret whose SHA-256 the
-# database holds (tuning.service.users). Set by our own script, SameSite=Strict.
+# database holds (tuning.service.accounts.users). Set by our own script, SameSite=Strict.
 COOKIE = "tuning_session"
 # Per-session caches that belong to one signed-in user, dropped when they sign out.
 USER_STATE_PREFIXES = ("monitor.", "runs.", "new.", "results.", "compare.", "models.")

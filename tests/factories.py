@@ -15,7 +15,7 @@ from tuning.domain import RunStatus, utcnow
 from tuning.models import Dataset, Trial, TuningRun, User
 from tuning.runtime import Runtime
 from tuning.service import create_user, get_dataset, upload_dataset
-from tuning.service.stopping import Hopeless
+from tuning.service.execution.stopping import Hopeless
 
 GRID = {"n_estimators": [10, 100], "max_depth": [None, 3, 6]}
 

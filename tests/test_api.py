@@ -15,7 +15,7 @@ from sqlmodel import Session
 from tuning.api.app import create_app
 from tuning.ml.datasets import load_bundled
 from tuning.models import TuningRun
-from tuning.service.reconcile import reconcile
+from tuning.service.operations.reconcile import reconcile
 from tuning.worker.queue import CeleryQueue
 
 from factories import bearer, rare_yes_csv

@@ -103,9 +103,9 @@ def test_ml_code_touches_no_storage_even_indirectly(path):
 
 
 def test_the_closure_follows_indirect_imports():
-    # tuning.service.status imports nothing from sqlalchemy's ORM layer by name, but through
+    # tuning.service.reads.status imports nothing from sqlalchemy's ORM layer by name, but through
     # tuning.models it reaches sqlmodel: the closure must see that.
-    assert "sqlmodel" in roots(imported_closure(PACKAGE / "service" / "status.py"))
+    assert "sqlmodel" in roots(imported_closure(PACKAGE / "service" / "reads" / "status.py"))
     assert "celery" in roots(imported_closure(PACKAGE / "runtime.py"))
 
 
@@ -117,8 +117,25 @@ DASHBOARD += sorted((PROJECT_ROOT / "dashboard_ui").glob("*.py"))
 def test_the_dashboard_reaches_storage_only_through_the_service_layer(path):
     direct = roots(imported_modules(path))
     assert not direct & {"sqlmodel", "sqlalchemy", "celery", "redis", "kombu"}, path
+
+
+# Every transport: the dashboard, the API's routes, the worker's tasks, the CLI and the supervisor.
+TRANSPORTS = DASHBOARD + python_files("api", "worker", "cli.py", "supervisor.py", "__main__.py")
+TRANSPORTS += sorted((PROJECT_ROOT / "bench").glob("*.py"))
+
+
+@pytest.mark.parametrize("path", TRANSPORTS, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_transports_enter_the_service_layer_only_by_its_root(path):
     below = {n for n in imported_modules(path) if n.startswith("tuning.service.")}
     assert not below, f"{path} reaches around tuning.service: {below}"
+
+
+def test_the_service_layer_is_grouped_in_subpackages():
+    """Modules live in subpackages named for their concern; the root holds only the entry point."""
+    service = PACKAGE / "service"
+    assert [p.name for p in service.glob("*.py")] == ["__init__.py"]
+    groups = {p.parent.name for p in service.rglob("*.py") if p.parent != service}
+    assert groups >= {"accounts", "commands", "reads", "execution", "analysis", "operations"}
 
 
 def test_only_the_dashboard_imports_streamlit():

@@ -20,7 +20,7 @@ from tuning.service import (
     load_table,
     upload_dataset,
 )
-from tuning.service.datasets import dataset_classes
+from tuning.service.data.datasets import dataset_classes
 
 from helpers import submit, wait_until_finished
 

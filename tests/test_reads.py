@@ -21,7 +21,7 @@ from tuning.service import (
     run_trials,
     shared_params,
 )
-from tuning.service.planning import estimate_duration
+from tuning.service.commands.planning import estimate_duration
 
 from factories import make_run, other_user
 

@@ -7,8 +7,8 @@ from sqlmodel import Session, select
 
 from tuning.domain import RunStatus, utcnow
 from tuning.models import Chunk, Trial, TuningRun
-from tuning.service.endings import fail_hopeless
-from tuning.service.stopping import HOPELESS_AFTER, hopeless, hopeless_run
+from tuning.service.execution.endings import fail_hopeless
+from tuning.service.execution.stopping import HOPELESS_AFTER, hopeless, hopeless_run
 
 from factories import make_run
 

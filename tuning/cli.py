@@ -17,7 +17,9 @@ from tuning.errors import TuningError
 from tuning.runtime import Runtime, create_runtime
 from tuning.schemas import ColumnRoles, HalvingOptions, SearchKind, TuningRunCreate, TuningStatus
 
-POLL_SECONDS = 0.5
+# `--wait` reads the status this often: one indexed read and a Redis GET, so a waiting user
+# learns of the end within a fifth of a second (on average a tenth) at little cost.
+POLL_SECONDS = 0.2
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -3,10 +3,8 @@
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -14,6 +12,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel, create_engine
 
 from tuning.config import Settings
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -57,7 +58,11 @@ def session_scope(engine: Engine) -> Iterator[Session]:
         yield session
 
 
-def alembic_config(settings: Settings) -> Config:
+def alembic_config(settings: Settings) -> "Config":
+    # Alembic (with Mako and Pygments) is imported here, by the one command that migrates, not
+    # by every process that opens a session.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.set_main_option("sqlalchemy.url", settings.sqlalchemy_url.replace("%", "%%"))
@@ -68,4 +73,6 @@ def upgrade_database(settings: Settings) -> None:
     """Apply every migration (creates the SQLite file under `.data/` on first use)."""
     if settings.sqlalchemy_url.startswith("sqlite"):
         settings.data_dir.mkdir(parents=True, exist_ok=True)
+    from alembic import command
+
     command.upgrade(alembic_config(settings), "head")

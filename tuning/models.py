@@ -56,6 +56,7 @@ class Dataset(SQLModel, table=True):
     # computed once at upload (for bundled and older datasets: at first use).
     profile: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = _timestamp(default_factory=utcnow)
+    archived_at: datetime | None = _timestamp(default=None)  # hidden from lists, restorable
 
 
 class TuningRun(SQLModel, table=True):
@@ -112,6 +113,14 @@ class TuningRun(SQLModel, table=True):
     column_roles: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     # The positive class of a binary target, for f1, precision, recall, average precision.
     pos_label: Any | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # The test set kept out of tuning: its share, and its rows (positions among the dataset's
+    # labelled rows), drawn once at submit from the run's seed so that every host and every
+    # later training uses the same ones. None or [] when the run keeps no test set.
+    test_size: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    held_out: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    name: str | None = Field(default=None, max_length=200)
+    tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    archived_at: datetime | None = _timestamp(default=None)  # hidden from lists, restorable
 
     @property
     def first_rung_size(self) -> int:
@@ -224,6 +233,10 @@ class TrainingRun(SQLModel, table=True):
     task_id: str | None = Field(default=None, max_length=64)
     model_id: uuid.UUID | None = None
     metrics: dict[str, float] | None = Field(default=None, sa_column=Column(JSON))
+    # Which trial of the tuning run was trained (None: its best), and the trained model's
+    # evaluation on the run's test set (metrics, baseline, curves, importance).
+    trial_index: int | None = None
+    evaluation: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON))
     training_time: float | None = None
     error_type: str | None = Field(default=None, max_length=100)
     error_message: str | None = None
@@ -246,6 +259,10 @@ class Model(SQLModel, table=True):
     file: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size_bytes: int = 0
     created_at: datetime = _timestamp(default_factory=utcnow)
+    # A binary classifier's decision threshold on the positive class's probability, applied by
+    # its predictions and stored in its file; None: the estimator's own predict.
+    threshold: float | None = None
+    archived_at: datetime | None = _timestamp(default=None)
 
 
 class RunNote(SQLModel, table=True):

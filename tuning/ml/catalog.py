@@ -6,10 +6,10 @@ name is looked up here and nowhere else, so nothing a user sends is ever importe
 
 import math
 import numbers
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from lightgbm import LGBMClassifier, LGBMRegressor
 from sklearn.base import BaseEstimator
 from sklearn.ensemble import (
     ExtraTreesClassifier,
@@ -129,7 +129,7 @@ class ParamSpec:
 @dataclass(frozen=True)
 class EstimatorSpec:
     name: str
-    cls: type[BaseEstimator]
+    load: Callable[[], type[BaseEstimator]]  # the class, imported when first needed
     task: TaskType
     params: dict[str, ParamSpec]
     scale: bool = True  # standardize numeric columns first (not needed by trees)
@@ -137,6 +137,10 @@ class EstimatorSpec:
     has_random_state: bool = False
     # Takes categories as ordinal codes natively (and needs dense input), rather than one-hot.
     native_categories: bool = False
+
+    @property
+    def cls(self) -> type[BaseEstimator]:
+        return self.load()
 
 
 def _int(
@@ -293,7 +297,35 @@ def _spec(
     """An entry named after its class, with random_state seeded when the class takes one."""
     has_random_state = "random_state" in cls._get_param_names()
     return EstimatorSpec(
-        cls.__name__, cls, task, params, scale, fixed or {}, has_random_state, native_categories
+        cls.__name__,
+        lambda: cls,
+        task,
+        params,
+        scale,
+        fixed or {},
+        has_random_state,
+        native_categories,
+    )
+
+
+def _lgbm_classifier() -> type[BaseEstimator]:
+    from lightgbm import LGBMClassifier  # a second of imports, paid by the runs that use it
+
+    return LGBMClassifier
+
+
+def _lgbm_regressor() -> type[BaseEstimator]:
+    from lightgbm import LGBMRegressor
+
+    return LGBMRegressor
+
+
+def _lightgbm(
+    name: str, load: Callable[[], type[BaseEstimator]], task: TaskType, params: dict[str, ParamSpec]
+) -> EstimatorSpec:
+    """LightGBM's entry, its class imported on first use: both take random_state."""
+    return EstimatorSpec(
+        name, load, task, params, scale=False, fixed=_LGBM_FIXED, has_random_state=True
     )
 
 
@@ -387,12 +419,8 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
         _spec(ExtraTreesClassifier, _CLF, _FOREST_CLF, scale=False),
         _spec(GradientBoostingClassifier, _CLF, _BOOSTING, scale=False),
         _spec(HistGradientBoostingClassifier, _CLF, _HIST_CLF, scale=False, native_categories=True),
-        _spec(
-            LGBMClassifier,
-            _CLF,
-            {**_LGBM, "class_weight": _CLASS_WEIGHT},
-            scale=False,
-            fixed=_LGBM_FIXED,
+        _lightgbm(
+            "LGBMClassifier", _lgbm_classifier, _CLF, {**_LGBM, "class_weight": _CLASS_WEIGHT}
         ),
         _spec(Ridge, _REG, {**_RIDGE, "positive": _POSITIVE}),
         _spec(Lasso, _REG, _LASSO),
@@ -408,7 +436,7 @@ ESTIMATORS: dict[str, EstimatorSpec] = {
             scale=False,
             native_categories=True,
         ),
-        _spec(LGBMRegressor, _REG, _LGBM, scale=False, fixed=_LGBM_FIXED),
+        _lightgbm("LGBMRegressor", _lgbm_regressor, _REG, _LGBM),
     ]
 }
 

@@ -7,8 +7,25 @@ from tuning.ml.catalog import catalog_as_dict
 from tuning.ml.scorer_choices import ScorerChoice, TargetKind, scorers_by_target
 from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
 from tuning.ml.snippet import reproduce_snippet
-from tuning.service.access import may_see, parse_id
-from tuning.service.analysis import (
+from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.accounts.users import (
+    authenticate,
+    browser_session_user,
+    create_user,
+    end_browser_session,
+    ensure_local_admin,
+    get_user,
+    rotate_token,
+    start_browser_session,
+)
+from tuning.service.analysis.failures import (
+    FailedValue,
+    FailureGroup,
+    failure_groups,
+    grid_without_failures,
+    nothing_scored,
+)
+from tuning.service.analysis.scores import (
     MANY_VALUES,
     SimplestPick,
     best_so_far,
@@ -24,7 +41,20 @@ from tuning.service.analysis import (
     train_vs_validation,
     value_label,
 )
-from tuning.service.datasets import (
+from tuning.service.commands.notes import NOTE_LIMIT, Note, add_note, list_notes
+from tuning.service.commands.planning import DurationEstimate, RunPlan, check_submission, plan_run
+from tuning.service.commands.refine import (
+    REFINED_CANDIDATES,
+    RefinedGrid,
+    refine_grid,
+    refine_trials,
+    run_children,
+    run_like,
+    run_parent,
+)
+from tuning.service.commands.runs import cancel_run, submit_run, validate_run
+from tuning.service.commands.scorers import ScorerChoices, scorer_choices
+from tuning.service.data.datasets import (
     NAME_LIMIT,
     CsvPreview,
     DatasetChoice,
@@ -39,57 +69,28 @@ from tuning.service.datasets import (
     preview_csv,
     upload_dataset,
 )
-from tuning.service.execution import execute_chunk
-from tuning.service.failures import (
-    FailedValue,
-    FailureGroup,
-    failure_groups,
-    grid_without_failures,
-    nothing_scored,
-)
-from tuning.service.health import check_health
-from tuning.service.notes import NOTE_LIMIT, Note, add_note, list_notes
-from tuning.service.planning import DurationEstimate, RunPlan, check_submission, plan_run
-from tuning.service.queue import TaskQueue, TaskState
-from tuning.service.reconcile import Reconciled, reconcile
-from tuning.service.refine import (
-    REFINED_CANDIDATES,
-    RefinedGrid,
-    refine_grid,
-    refine_trials,
-    run_children,
-    run_like,
-    run_parent,
-)
-from tuning.service.runs import (
+from tuning.service.execution.evaluate import execute_chunk
+from tuning.service.execution.queue import TaskQueue, TaskState
+from tuning.service.operations.health import check_health
+from tuning.service.operations.reconcile import Reconciled, reconcile
+from tuning.service.operations.workers import LiveWorker, beat, live_workers, take_lease
+from tuning.service.reads.runs import (
     PAGE_SIZE,
     Page,
     RunFilterOptions,
     RunSummary,
-    cancel_run,
     get_run,
     get_run_summary,
     list_runs,
     run_filter_options,
-    submit_run,
-    validate_run,
 )
-from tuning.service.scorers import ScorerChoices, scorer_choices
-from tuning.service.status import (
+from tuning.service.reads.status import (
     get_status,
     get_status_for_token,
     status_of_run,
     status_of_training,
 )
-from tuning.service.training import (
-    execute_training,
-    get_model,
-    get_training_run,
-    get_training_status,
-    list_training_runs,
-    submit_training,
-)
-from tuning.service.trials import (
+from tuning.service.reads.trials import (
     SCORE,
     RunTrials,
     TrialRecord,
@@ -102,15 +103,13 @@ from tuning.service.trials import (
     trials_csv,
     trials_frame,
 )
-from tuning.service.users import (
-    authenticate,
-    browser_session_user,
-    create_user,
-    end_browser_session,
-    ensure_local_admin,
-    get_user,
-    rotate_token,
-    start_browser_session,
+from tuning.service.training.final_model import (
+    execute_training,
+    get_model,
+    get_training_run,
+    get_training_status,
+    list_training_runs,
+    submit_training,
 )
 
 __all__ = [
@@ -126,6 +125,7 @@ __all__ = [
     "DurationEstimate",
     "FailedValue",
     "FailureGroup",
+    "LiveWorker",
     "Note",
     "Page",
     "Reconciled",
@@ -143,6 +143,7 @@ __all__ = [
     "TrialRecord",
     "add_note",
     "authenticate",
+    "beat",
     "best_so_far",
     "best_so_far_steps",
     "browser_session_user",
@@ -179,6 +180,7 @@ __all__ = [
     "list_runs",
     "list_training_runs",
     "list_trials",
+    "live_workers",
     "load_table",
     "may_see",
     "nothing_scored",
@@ -212,6 +214,7 @@ __all__ = [
     "status_of_training",
     "submit_run",
     "submit_training",
+    "take_lease",
     "train_vs_validation",
     "trials_csv",
     "trials_frame",

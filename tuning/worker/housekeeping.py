@@ -23,8 +23,7 @@ from celery.signals import worker_ready, worker_shutdown
 from tuning.config import Settings
 from tuning.db import session_scope
 from tuning.domain import utcnow
-from tuning.service.reconcile import reconcile
-from tuning.service.workers import beat, take_lease
+from tuning.service import beat, reconcile, take_lease
 from tuning.worker.process import runtime_for
 
 log = logging.getLogger(__name__)

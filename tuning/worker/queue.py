@@ -16,7 +16,7 @@ from redis.exceptions import RedisError
 from redis.retry import Retry
 
 from tuning.errors import Unavailable
-from tuning.service.queue import TaskState
+from tuning.service import TaskState
 from tuning.worker.app import TRAIN_TASK, TUNE_TASK
 
 log = logging.getLogger(__name__)

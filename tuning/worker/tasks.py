@@ -5,8 +5,7 @@ import uuid
 
 from celery import Task, shared_task
 
-from tuning.service.execution import execute_chunk
-from tuning.service.training import execute_training
+from tuning.service import execute_chunk, execute_training
 from tuning.worker import (
     housekeeping,  # noqa: F401  # connects the heartbeat and reconciler
     threads,  # noqa: F401  # one native thread per pool process

@@ -17,8 +17,8 @@ import pandas as pd
 
 from tuning.domain import as_utc
 from tuning.ml.catalog import Simpler, get_estimator
-from tuning.service.runs import RunSummary
-from tuning.service.trials import SCORE, TrialRecord, param_column, split_columns
+from tuning.service.reads.runs import RunSummary
+from tuning.service.reads.trials import SCORE, TrialRecord, param_column, split_columns
 
 # How many recent trials set the pace for the ETA: recent enough to follow a change of speed.
 ETA_WINDOW = 20

@@ -20,9 +20,9 @@ from tuning.domain import ACTIVE
 from tuning.ml.halving import HalvingPlan, rung_splits, survivors
 from tuning.ml.search import Splits
 from tuning.models import Trial, TuningRun
-from tuning.service.chunks import add_chunks, chunk_size, live_processes
-from tuning.service.preparation import Prepared
-from tuning.service.queue import TaskQueue
+from tuning.service.execution.chunks import add_chunks, chunk_size, live_processes
+from tuning.service.execution.preparation import Prepared
+from tuning.service.execution.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 

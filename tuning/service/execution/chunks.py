@@ -13,8 +13,8 @@ from tuning.db import insert_new
 from tuning.domain import utcnow
 from tuning.errors import Unavailable
 from tuning.models import Chunk, TuningRun
-from tuning.service.queue import TaskQueue
-from tuning.service.workers import live_workers
+from tuning.service.execution.queue import TaskQueue
+from tuning.service.operations.workers import live_workers
 
 log = logging.getLogger(__name__)
 

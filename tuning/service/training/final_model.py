@@ -17,13 +17,13 @@ from tuning.ml.scoring import DEFAULT_SCORING
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
 from tuning.models import Dataset, Model, TrainingRun, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
-from tuning.service.access import only_visible, parse_id, require_visible
-from tuning.service.datasets import dataset_classes, dataset_profile_by_id, load_table
-from tuning.service.lifecycle import estimator_and_dataset, finish, store_and_enqueue
-from tuning.service.queue import TaskQueue
-from tuning.service.runs import get_run
-from tuning.service.scorers import check_scorer
-from tuning.service.status import status_of_training
+from tuning.service.accounts.access import only_visible, parse_id, require_visible
+from tuning.service.commands.scorers import check_scorer
+from tuning.service.data.datasets import dataset_classes, dataset_profile_by_id, load_table
+from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
+from tuning.service.execution.queue import TaskQueue
+from tuning.service.reads.runs import get_run
+from tuning.service.reads.status import status_of_training
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import InvalidInput, Unavailable, shown
 from tuning.ml import catalog
 from tuning.models import Chunk, Dataset, TrainingRun, TuningRun, User
-from tuning.service.datasets import get_dataset
-from tuning.service.queue import TaskQueue
+from tuning.service.data.datasets import get_dataset
+from tuning.service.execution.queue import TaskQueue
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from sqlalchemy import text
 from sqlmodel import Session
 
 from tuning.schemas import Check, Health
-from tuning.service.queue import TaskQueue
-from tuning.service.workers import live_workers
+from tuning.service.execution.queue import TaskQueue
+from tuning.service.operations.workers import live_workers
 
 
 def check_health(*, session: Session, queue: TaskQueue, worker_timeout_s: float) -> Health:

@@ -24,13 +24,13 @@ from tuning.ml.halving import HalvingPlan
 from tuning.ml.search import CandidateResult, Splits, evaluate_candidate
 from tuning.models import Chunk, Trial, TuningRun
 from tuning.schemas import Progress, testing_message
-from tuning.service.bayesian import next_proposal, plan_slots
-from tuning.service.chunks import claim_chunk, plan_chunks
-from tuning.service.endings import after_stored
-from tuning.service.lifecycle import finish, update_active
-from tuning.service.preparation import Prepared, prepare
-from tuning.service.queue import TaskQueue
-from tuning.service.rungs import halving_plan, rung_candidates, splits_for
+from tuning.service.execution.bayesian import next_proposal, plan_slots
+from tuning.service.execution.chunks import claim_chunk, plan_chunks
+from tuning.service.execution.endings import after_stored
+from tuning.service.execution.lifecycle import finish, update_active
+from tuning.service.execution.preparation import Prepared, prepare
+from tuning.service.execution.queue import TaskQueue
+from tuning.service.execution.rungs import halving_plan, rung_candidates, splits_for
 
 log = logging.getLogger(__name__)
 

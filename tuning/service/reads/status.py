@@ -19,10 +19,10 @@ from tuning.schemas import (
     TuningStatus,
     testing_message,
 )
-from tuning.service.access import may_see, parse_id
-from tuning.service.queue import TaskQueue, TaskState
-from tuning.service.runs import get_run
-from tuning.service.users import authenticate, hash_token
+from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.accounts.users import authenticate, hash_token
+from tuning.service.execution.queue import TaskQueue, TaskState
+from tuning.service.reads.runs import get_run
 
 
 class RunRow(Protocol):

@@ -12,8 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from tuning.service.analysis import value_label
-from tuning.service.trials import SCORE, param_column
+from tuning.service.analysis.scores import value_label
+from tuning.service.reads.trials import SCORE, param_column
 
 
 @dataclass(frozen=True)

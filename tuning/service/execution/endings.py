@@ -10,11 +10,11 @@ from tuning.config import Settings
 from tuning.domain import RunStatus, as_utc, utcnow
 from tuning.ml.search import best_index
 from tuning.models import Trial, TuningRun
-from tuning.service.failures import error_parts
-from tuning.service.lifecycle import finish
-from tuning.service.queue import TaskQueue
-from tuning.service.rungs import open_next_rung
-from tuning.service.stopping import hopeless_run, stop_reason
+from tuning.service.analysis.failures import error_parts
+from tuning.service.execution.lifecycle import finish
+from tuning.service.execution.queue import TaskQueue
+from tuning.service.execution.rungs import open_next_rung
+from tuning.service.execution.stopping import hopeless_run, stop_reason
 
 
 def after_stored(

@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 from tuning.domain import as_utc
 from tuning.errors import InvalidInput
 from tuning.models import RunNote, User
-from tuning.service.runs import get_run
+from tuning.service.reads.runs import get_run
 
 NOTE_LIMIT = 2000
 

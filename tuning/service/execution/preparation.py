@@ -19,8 +19,8 @@ from tuning.ml.datasets import Table
 from tuning.ml.scoring import Scorer, make_run_scorer
 from tuning.ml.search import SearchSpace, Splits, build_pipeline, iter_candidates, make_splits
 from tuning.models import TuningRun
-from tuning.service.datasets import dataset_profile_by_id, load_table
-from tuning.service.strategies import first_rung
+from tuning.service.commands.strategies import first_rung
+from tuning.service.data.datasets import dataset_profile_by_id, load_table
 
 # Runs and datasets a worker process keeps ready: a few, so memory stays bounded.
 KEEP = 4

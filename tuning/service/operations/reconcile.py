@@ -25,12 +25,12 @@ from sqlmodel.sql.expression import SelectOfScalar
 from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, as_utc, utcnow
 from tuning.models import Chunk, TrainingRun, Trial, TuningRun
-from tuning.service.chunks import send_chunks
-from tuning.service.endings import record_best
-from tuning.service.lifecycle import finish, send_run
-from tuning.service.queue import TaskQueue
-from tuning.service.rungs import open_next_rung
-from tuning.service.workers import LiveWorker, live_workers
+from tuning.service.execution.chunks import send_chunks
+from tuning.service.execution.endings import record_best
+from tuning.service.execution.lifecycle import finish, send_run
+from tuning.service.execution.queue import TaskQueue
+from tuning.service.execution.rungs import open_next_rung
+from tuning.service.operations.workers import LiveWorker, live_workers
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ from tuning.ml.scorer_choices import (
 )
 from tuning.ml.scoring import DEFAULT_SCORING, check_estimator_serves, validate_scoring
 from tuning.models import User
-from tuning.service.datasets import dataset_classes, get_dataset
-from tuning.service.lifecycle import estimator_and_dataset
+from tuning.service.data.datasets import dataset_classes, get_dataset
+from tuning.service.execution.lifecycle import estimator_and_dataset
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,9 @@ from tuning.config import Settings
 from tuning.db import insert_new
 from tuning.ml.bayes import Observed, propose
 from tuning.models import Proposal, Trial, TuningRun
-from tuning.service.chunks import add_chunks, live_processes
-from tuning.service.preparation import Prepared
-from tuning.service.queue import TaskQueue
+from tuning.service.execution.chunks import add_chunks, live_processes
+from tuning.service.execution.preparation import Prepared
+from tuning.service.execution.queue import TaskQueue
 
 
 def plan_slots(*, session: Session, queue: TaskQueue, settings: Settings, run: TuningRun) -> None:

@@ -19,7 +19,7 @@ from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
 from tuning.models import Dataset, User
-from tuning.service.access import may_use_dataset, only_usable, parse_id
+from tuning.service.accounts.access import may_use_dataset, only_usable, parse_id
 
 # An uploaded file's column, left unread by the queries that do not need it (sqlmodel types
 # it as the value it holds; to SQLAlchemy it is the mapped attribute).

@@ -13,7 +13,7 @@ from tuning.errors import InvalidInput
 from tuning.ml import catalog
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
-from tuning.service.runs import validate_run
+from tuning.service.commands.runs import validate_run
 
 # How many recent runs of the same estimator on the same dataset set the expected pace.
 SIMILAR_RUNS = 20

@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from tuning.domain import as_utc, utcnow
 from tuning.models import Chunk, Trial, TuningRun
-from tuning.service.failures import failure_key
+from tuning.service.analysis.failures import failure_key
 
 # Stored trials, all failed with one error and none scored, that make a run hopeless.
 HOPELESS_AFTER = 5

@@ -20,7 +20,7 @@ from tuning.domain import as_utc
 from tuning.ml.search import rank_test_scores
 from tuning.models import Trial, User
 from tuning.schemas import RunPublic, RunResults, TrialPublic
-from tuning.service.runs import RunSummary, get_run_summary
+from tuning.service.reads.runs import RunSummary, get_run_summary
 
 SCORE = "mean_test_score"
 

@@ -1,0 +1,1 @@
+"""Users, their tokens and browser sessions, and who may see what."""

@@ -1,0 +1,162 @@
+"""Tuning runs: check a submission, submit it, cancel it."""
+
+import math
+import uuid
+from dataclasses import replace
+from typing import Any
+
+from sqlmodel import Session
+
+from tuning.config import Settings
+from tuning.domain import RunStatus
+from tuning.errors import InvalidInput, shown
+from tuning.ml import catalog
+from tuning.ml.checks import check_folds, resolve_pos_label
+from tuning.ml.columns import n_groups, resolve_roles
+from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
+from tuning.ml.search import n_candidates
+from tuning.models import Dataset, TuningRun, User
+from tuning.schemas import TuningRunCreate
+from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.commands.scorers import check_scorer
+from tuning.service.commands.strategies import check_early_stopping, halving_schedule, search_space
+from tuning.service.data.datasets import dataset_classes, dataset_profile
+from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
+from tuning.service.execution.queue import TaskQueue
+from tuning.service.reads.runs import get_run
+
+
+def validate_run(
+    *, session: Session, settings: Settings, run_in: TuningRunCreate, viewer: User
+) -> TuningRun:
+    """Check a submission against the catalog, the dataset and the limits; store nothing.
+
+    Cheap checks first and every one linear in the input, so that a large or hostile body is
+    refused quickly: sizes, then values, then what the dataset's labels allow.
+    """
+    spec, dataset = estimator_and_dataset(
+        session=session, estimator=run_in.estimator, dataset=run_in.dataset, viewer=viewer
+    )
+    if run_in.search == "grid":
+        _check_size(grid_size(run_in.param_grid), settings)
+    catalog.validate_param_grid(spec.name, run_in.param_grid)
+    scoring = run_in.scoring or DEFAULT_SCORING[dataset.task]
+    validate_scoring(scoring, dataset.task)
+    _check_cv(run_in.cv, settings)
+    classes = dataset_classes(session=session, dataset=dataset)
+    check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
+    roles = _column_roles(session, dataset, run_in)
+    pos_label = resolve_pos_label(run_in.pos_label, task=dataset.task, classes=classes)
+    check_scorer(
+        scoring,
+        task=dataset.task,
+        classes=classes,
+        pos_label=pos_label,
+        estimator=spec.name,
+        param_grid=run_in.param_grid,
+    )
+    space = search_space(run_in, spec.name, settings)
+    halving = None
+    if run_in.search == "halving":
+        n_classes = len(classes) if classes else None
+        halving, first = halving_schedule(run_in, space, n_rows=dataset.n_rows, n_classes=n_classes)
+        space = replace(space, n_iter=first.n_iter)
+        total = sum(halving["n_candidates"])
+    else:
+        total = n_candidates(space)
+    _check_size(total, settings)
+    check_early_stopping(run_in)
+    parent_id = _parent_id(session, run_in.parent_run_id, viewer)
+    return TuningRun(
+        dataset_id=dataset.id,
+        estimator=spec.name,
+        search=run_in.search,
+        param_grid=run_in.param_grid,
+        halving=halving,
+        stop_after_no_improvement=run_in.stop_after_no_improvement,
+        time_budget_s=run_in.time_budget_s,
+        return_train_score=run_in.return_train_score,
+        n_iter=space.n_iter,
+        random_state=space.random_state,
+        cv=run_in.cv,
+        scoring=scoring,
+        column_roles=roles,
+        pos_label=pos_label,
+        progress_total=total,
+        total_combinations=total,
+        owner_id=0,
+        parent_id=parent_id,
+    )
+
+
+def _column_roles(session: Session, dataset: Dataset, run_in: TuningRunCreate) -> dict[str, Any]:
+    """The run's column roles, checked against the dataset's profile and its folds."""
+    profile = dataset_profile(session=session, dataset=dataset)
+    requested = run_in.columns.model_dump() if run_in.columns is not None else None
+    roles = resolve_roles(profile, requested)
+    groups = n_groups(profile, roles)
+    if groups is not None and groups < run_in.cv:
+        raise InvalidInput(
+            "cv",
+            f"{run_in.cv} folds, but the group column {shown(roles['group'])} has only "
+            f"{groups} groups: each fold needs a group of its own; choose at most {groups} folds",
+        )
+    if roles["time"] is not None and run_in.cv >= dataset.n_rows:
+        raise InvalidInput("cv", f"{run_in.cv} folds, but the dataset has {dataset.n_rows} rows")
+    return roles
+
+
+def _parent_id(session: Session, parent_run_id: str | None, viewer: User) -> uuid.UUID | None:
+    """The run a submission refines: one the viewer may see; another user's reads as unknown."""
+    if parent_run_id is None:
+        return None
+    key = parse_id(parent_run_id, field="parent_run_id")
+    parent = session.get(TuningRun, key)
+    if parent is None or not may_see(
+        viewer_id=viewer.id, viewer_is_admin=viewer.is_admin, owner_id=parent.owner_id
+    ):
+        raise InvalidInput("parent_run_id", f"no tuning run with id {key}")
+    return parent.id
+
+
+def grid_size(param_grid: dict[str, Any]) -> int:
+    """How many candidates a grid makes, counted without looking at its values."""
+    sizes = [len(v) if isinstance(v, list | tuple) else 1 for v in param_grid.values()]
+    return math.prod(sizes)
+
+
+def _check_size(total: int, settings: Settings) -> None:
+    if total > settings.max_candidates:
+        raise InvalidInput(
+            "param_grid", f"{total:,} candidates; the limit is {settings.max_candidates:,}"
+        )
+
+
+def _check_cv(cv: int, settings: Settings) -> None:
+    if not 2 <= cv <= settings.max_cv_folds:
+        raise InvalidInput("cv", f"{cv:,} folds; choose between 2 and {settings.max_cv_folds}")
+
+
+def submit_run(
+    *, session: Session, queue: TaskQueue, settings: Settings, owner: User, run_in: TuningRunCreate
+) -> TuningRun:
+    """Validate, store the run as PENDING, then enqueue it (commit before enqueue)."""
+    run = validate_run(session=session, settings=settings, run_in=run_in, viewer=owner)
+    assert owner.id is not None, "a stored user"
+    run.owner_id = owner.id
+    return store_and_enqueue(session=session, run=run, queue=queue)
+
+
+def cancel_run(
+    *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer: User | None = None
+) -> TuningRun:
+    """REVOKED: a queued run never starts; a running one stops at its next candidate."""
+    run = get_run(session=session, run_id=run_id, viewer=viewer)
+    cancelled = finish(session=session, kind=TuningRun, run_id=run.id, status=RunStatus.REVOKED)
+    if cancelled and run.task_id:
+        queue.revoke(run.task_id)
+    session.refresh(run)
+    return run
+
+
+# --- Reading runs ---------------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Datasets: upload, profile, list, load."""

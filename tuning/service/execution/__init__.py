@@ -1,0 +1,1 @@
+"""Running a search on the workers: chunks, candidates, rungs, proposals, stopping, endings."""

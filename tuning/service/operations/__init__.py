@@ -1,0 +1,1 @@
+"""Keeping the stack honest: health, worker heartbeats and leases, the reconciler."""

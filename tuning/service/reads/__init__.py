@@ -1,0 +1,1 @@
+"""What the transports read: a run's summary and status, its trials."""
