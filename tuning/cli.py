@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="The positive class of a two-class target (f1, precision, recall, "
         "average_precision), e.g. yes; read as the dataset's label type",
     )
+    tune.add_argument("--name", help="A name for the run (at most 200 characters)")
+    tune.add_argument(
+        "--tag", action="append", metavar="TAG", help="Tag the run (repeat for more; lower-cased)"
+    )
     tune.add_argument("--user", help="Owner of the run (default: the local admin)")
     tune.add_argument("--wait", action="store_true", help="Follow the run until it ends")
 
@@ -207,6 +211,8 @@ def _tuning_run(args: argparse.Namespace, param_grid: object, halving: object) -
         time_budget_s=args.time_budget,
         return_train_score=not args.no_train_scores,
         columns=_columns(args),
+        name=args.name,
+        tags=args.tag,
     )
 
 

@@ -141,6 +141,12 @@ class ColumnRoles(BaseModel):
 Label = Annotated[str, Field(max_length=200)] | int | float | bool
 
 
+# A run's name and tags as sent; the service trims, lower-cases and checks them against the
+# limits in tuning.service.commands.labels. These bounds only keep a hostile body small.
+RunName = Annotated[str, Field(max_length=1000)]
+RunTags = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=100)]
+
+
 class TuningRunCreate(BaseModel):
     """What a user submits to start a search; the service layer checks it against the catalog."""
 
@@ -179,6 +185,10 @@ class TuningRunCreate(BaseModel):
         default=None,
         description="The positive class of a two-class target, for f1, precision, recall and "
         "average_precision",
+    )
+    name: RunName | None = Field(default=None, description="A name for the run (200 characters)")
+    tags: RunTags | None = Field(
+        default=None, description="Up to 20 tags, each 1 to 50 characters, kept lower-case"
     )
 
 
@@ -233,6 +243,31 @@ class RunPublic(BaseModel):
     pos_label: Label | None = Field(
         default=None, description="The positive class of a two-class target, if the run names one"
     )
+    name: str | None = Field(default=None, description="The run's name, if it was given one")
+    tags: list[str] = Field(default_factory=list, description="The run's tags, lower-case")
+    archived_at: UtcDatetime | None = Field(
+        default=None, description="When the run was archived (hidden from lists); null: it is not"
+    )
+
+
+class RunChange(BaseModel):
+    """`PATCH` of a run: only the fields sent change. A null or empty name or tags clear them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RunName | None = None
+    tags: RunTags | None = None
+    archived: bool | None = Field(
+        default=None, description="true hides the run from lists; false restores it"
+    )
+
+
+class ArchiveChange(BaseModel):
+    """`PATCH` of a dataset or a model: archive it (hidden from lists) or restore it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    archived: bool
 
 
 class TrialPublic(BaseModel):
@@ -285,6 +320,9 @@ class DatasetPublic(BaseModel):
         default=None,
         description="columns: [{name, kind, missing, distinct, examples, role, reason}], "
         "target: {name, task, classes | summary}, warnings: [{column, message}]",
+    )
+    archived_at: UtcDatetime | None = Field(
+        default=None, description="When it was archived (hidden from lists); null: it is not"
     )
 
 

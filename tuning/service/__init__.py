@@ -41,6 +41,8 @@ from tuning.service.analysis.scores import (
     train_vs_validation,
     value_label,
 )
+from tuning.service.commands.deletion import delete_run
+from tuning.service.commands.labels import RUN_NAME_LIMIT, TAGS_PER_RUN, change_run
 from tuning.service.commands.notes import NOTE_LIMIT, Note, add_note, list_notes
 from tuning.service.commands.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.commands.refine import (
@@ -69,6 +71,7 @@ from tuning.service.data.datasets import (
     preview_csv,
     upload_dataset,
 )
+from tuning.service.data.removal import archive_dataset, delete_dataset
 from tuning.service.execution.evaluate import execute_chunk
 from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
@@ -103,6 +106,7 @@ from tuning.service.reads.trials import (
     trials_csv,
     trials_frame,
 )
+from tuning.service.training.archive import archive_model
 from tuning.service.training.final_model import (
     execute_training,
     get_model,
@@ -119,7 +123,9 @@ __all__ = [
     "NOTE_LIMIT",
     "PAGE_SIZE",
     "REFINED_CANDIDATES",
+    "RUN_NAME_LIMIT",
     "SCORE",
+    "TAGS_PER_RUN",
     "CsvPreview",
     "DatasetChoice",
     "DurationEstimate",
@@ -142,6 +148,8 @@ __all__ = [
     "TaskState",
     "TrialRecord",
     "add_note",
+    "archive_dataset",
+    "archive_model",
     "authenticate",
     "beat",
     "best_so_far",
@@ -149,6 +157,7 @@ __all__ = [
     "browser_session_user",
     "cancel_run",
     "catalog_as_dict",
+    "change_run",
     "check_health",
     "check_submission",
     "create_user",
@@ -156,6 +165,8 @@ __all__ = [
     "dataset_choices",
     "dataset_profile",
     "dataset_profile_by_id",
+    "delete_dataset",
+    "delete_run",
     "end_browser_session",
     "ensure_local_admin",
     "eta_seconds",

@@ -1,5 +1,7 @@
 """Training final models and downloading them."""
 
+import uuid
+
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel
 
@@ -8,7 +10,7 @@ from tuning.api.deps import RuntimeDep, UserDep
 from tuning.api.responses import AUTH, BY_ID
 from tuning.db import session_scope
 from tuning.models import RunStatus
-from tuning.schemas import TrainingRunCreate, TrainingStatus
+from tuning.schemas import ArchiveChange, TrainingRunCreate, TrainingStatus, UtcDatetime
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=AUTH)
 
@@ -69,3 +71,21 @@ def download_model(model_id: str, runtime: RuntimeDep, user: UserDep) -> Respons
             media_type="application/octet-stream",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+
+class ModelArchived(BaseModel):
+    id: uuid.UUID
+    estimator: str
+    archived_at: UtcDatetime | None
+
+
+@router.patch("/{model_id}", response_model=ModelArchived, responses=BY_ID)
+def change_model(
+    model_id: str, change: ArchiveChange, runtime: RuntimeDep, user: UserDep
+) -> ModelArchived:
+    """Archive a model (hidden from the list of models; its file stays) or restore it."""
+    with session_scope(runtime.engine) as session:
+        model = service.archive_model(
+            session=session, model_id=model_id, viewer=user, archived=change.archived
+        )
+        return ModelArchived(id=model.id, estimator=model.estimator, archived_at=model.archived_at)

@@ -18,6 +18,7 @@ from tuning.ml.search import n_candidates
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.commands.labels import clean_name, clean_tags, set_tags
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.commands.strategies import check_early_stopping, halving_schedule, search_space
 from tuning.service.data.datasets import dataset_classes, dataset_profile
@@ -67,6 +68,7 @@ def validate_run(
     _check_size(total, settings)
     check_early_stopping(run_in)
     parent_id = _parent_id(session, run_in.parent_run_id, viewer)
+    name, tags = clean_name(run_in.name), clean_tags(run_in.tags)
     return TuningRun(
         dataset_id=dataset.id,
         estimator=spec.name,
@@ -86,6 +88,8 @@ def validate_run(
         total_combinations=total,
         owner_id=0,
         parent_id=parent_id,
+        name=name,
+        tags=tags or None,
     )
 
 
@@ -144,6 +148,7 @@ def submit_run(
     run = validate_run(session=session, settings=settings, run_in=run_in, viewer=owner)
     assert owner.id is not None, "a stored user"
     run.owner_id = owner.id
+    set_tags(session, run, run.tags or [])  # in the run's transaction
     return store_and_enqueue(session=session, run=run, queue=queue)
 
 
