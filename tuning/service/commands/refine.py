@@ -61,7 +61,7 @@ class RefinedGrid:
 
 def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
     """A submission with `run`'s dataset, estimator, grid, search (with its halving options and
-    early stopping), folds, scoring and positive class, seed and train scores, and `changes`
+    early stopping), folds, scoring and positive class, seed, train scores and tags, and `changes`
     (for example a new `param_grid`). Its column roles too: a run stored before roles gets the
     profile's defaults."""
     halving = None
@@ -84,6 +84,7 @@ def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
         "random_state": run.random_state,
         "columns": run.column_roles,
         "pos_label": run.pos_label,
+        "tags": run.tags or None,  # its tags, not its name: the new run is another
     }
     return TuningRunCreate(**{**fields, **changes})
 
