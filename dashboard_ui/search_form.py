@@ -1,26 +1,17 @@
-"""New run's Search section: the strategy, its options and early stopping, as submission fields."""
+"""New run's Search section: the strategy, its options and early stopping, as submission fields.
+
+What each search is called, whether it samples and which options it takes are the service's
+strategies' (`tuning.service.STRATEGIES`): the form asks them, and compares no search by name.
+"""
 
 from typing import Any, Literal
 
 import streamlit as st
 
 from tuning.schemas import HalvingOptions, SearchKind
+from tuning.service import STRATEGIES, strategy_for
 
-SEARCHES: dict[SearchKind, str] = {  # TuningRunCreate.search: its label
-    "grid": "Every combination",
-    "random": "Random sample",
-    "halving": "Successive halving",
-    "bayes": "Bayesian (TPE)",
-}
-EXPLAINED: dict[SearchKind, str] = {
-    "grid": "Tries every combination of the values given, as GridSearchCV does.",
-    "random": "Tries a fixed number of candidates drawn at random from the values or ranges, "
-    "as RandomizedSearchCV does.",
-    "halving": "Scores many candidates on a few samples, then keeps the best third (1/factor) "
-    "on ever more samples, as HalvingGridSearchCV and HalvingRandomSearchCV do.",
-    "bayes": "Proposes each next candidate from the scores so far (Optuna's TPE sampler), "
-    "so that later candidates gather where the scores are best.",
-}
+SEARCHES: dict[SearchKind, str] = {kind: strategy.label for kind, strategy in STRATEGIES.items()}
 HALVING_CANDIDATES: dict[Literal["grid", "random"], str] = {
     "grid": "Every grid combination",
     "random": "A random sample",
@@ -41,10 +32,11 @@ def chosen_search() -> SearchKind:
 
 def samples_candidates() -> bool:
     """Whether the chosen search samples its candidates, so that a range may stay continuous."""
-    search = chosen_search()
-    if search == "halving":
-        return st.session_state.get(HALVING_CANDIDATES_KEY, "grid") == "random"
-    return search in ("random", "bayes")
+    strategy = strategy_for(chosen_search())
+    if strategy.has_rungs:  # the halving options are drawn below: read their last value
+        candidates = st.session_state.get(HALVING_CANDIDATES_KEY) or "grid"
+        return strategy.samples(HalvingOptions.model_validate({"candidates": candidates}))
+    return strategy.samples()
 
 
 def search_control(slots: dict[str, Any]) -> SearchKind:
@@ -60,23 +52,29 @@ def search_control(slots: dict[str, Any]) -> SearchKind:
         )
         or "grid"  # required: only None before its first value
     )
-    st.caption(EXPLAINED[search])
+    st.caption(strategy_for(search).explained)
     slots["search"] = st.empty()
     return search
 
 
+def takes_halving_options(search: SearchKind) -> bool:
+    """Whether the search takes successive halving's options (it has rungs)."""
+    return strategy_for(search).has_rungs
+
+
 def asks_n_iter(search: SearchKind, halving: HalvingOptions | None) -> bool:
     """Whether the search samples a number of candidates (random, Bayesian, halving's sample)."""
-    return search in ("random", "bayes") or (halving is not None and halving.candidates == "random")
+    return strategy_for(search).samples(halving)
 
 
 def n_iter_input(search: SearchKind, halving: HalvingOptions | None, slots: dict) -> int | None:
     """Candidates to sample: required for random and Bayesian search, optional for halving over
     a random sample (as many as the data allows without it)."""
-    if search in ("random", "bayes"):
+    strategy = strategy_for(search)
+    if strategy.needs_n_iter:
         st.session_state.setdefault("new.n_iter", 10)
         n_iter = st.number_input("Candidates (n_iter)", min_value=1, key="new.n_iter")
-    elif halving is not None and halving.candidates == "random":
+    elif strategy.samples(halving):
         st.session_state.setdefault("new.halving.n_iter", None)
         n_iter = st.number_input(
             "Candidates (n_iter)",
@@ -162,12 +160,9 @@ def early_stopping(search: SearchKind, slots: dict[str, Any]) -> dict[str, Any]:
         )
         patience_col, budget_col = st.columns(2)
         with patience_col:
-            if search == "halving":
-                st.caption(
-                    "No stop on a lack of improvement for halving: its rungs score candidates "
-                    "on different numbers of samples, so their scores do not compare. A time "
-                    "budget bounds it."
-                )
+            refused = strategy_for(search).patience_refused
+            if refused is not None:
+                st.caption(f"No stop on a lack of improvement: {refused}. A time budget bounds it.")
             else:
                 patience = st.number_input(
                     "Stop after N candidates without improvement",
@@ -194,14 +189,4 @@ def early_stopping(search: SearchKind, slots: dict[str, Any]) -> dict[str, Any]:
 
 def search_words(search: str, n_iter: int | None, halving: dict[str, Any] | None) -> str:
     """A run's search in a few words, for the line under its title."""
-    if search == "random":
-        return f"random search of {n_iter}"
-    if search == "bayes":
-        return f"Bayesian search (TPE) of {n_iter}"
-    if search == "halving" and halving is not None:
-        source = "a random sample" if halving["candidates"] == "random" else "the grid"
-        return (
-            f"successive halving over {source}, factor {halving['factor']:g}, "
-            f"{len(halving['n_candidates'])} rungs"
-        )
-    return "grid search"
+    return strategy_for(search).words(n_iter=n_iter, halving=halving)

@@ -20,6 +20,7 @@ from dashboard_ui.search_form import (
     n_iter_input,
     samples_candidates,
     search_control,
+    takes_halving_options,
 )
 from dashboard_ui.text import plain
 from tuning.errors import TuningError
@@ -104,7 +105,7 @@ grid, problems = grid_editor(estimator, slots, sampled=samples_candidates())
 # --- 3. Search ----------------------------------------------------------------------------
 st.subheader("3. Search")
 search = search_control(slots)
-halving: HalvingOptions | None = halving_options(slots) if search == "halving" else None
+halving: HalvingOptions | None = halving_options(slots) if takes_halving_options(search) else None
 n_iter = None
 if asks_n_iter(search, halving):
     n_iter_col, seed_col, cv_col, scoring_col = st.columns([1.2, 1.2, 1.2, 2])

@@ -174,3 +174,75 @@ def test_no_worker_module_imports_itself_back(path):
             other = module_path(module)
             if other is not None and other != path and module.startswith("tuning.worker."):
                 assert own not in imported_closure(other), f"{own} -> {module} -> {own}"
+
+
+# --- A search is a strategy object, not a string compared in many places ---------------------
+
+STRATEGIES_PACKAGE = PACKAGE / "service" / "searches"
+SEARCH_KINDS = {"grid", "random", "halving", "bayes"}
+
+
+def _names_a_search(node: ast.expr) -> bool:
+    """`search`, `run.search`, `run_in.search`, `col(TuningRun.search)`: a search kind's holder."""
+    if isinstance(node, ast.Call) and len(node.args) == 1:
+        node = node.args[0]
+    name = node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+    return isinstance(name, str) and name.lower().endswith("search")
+
+
+def _kind_literals(node: ast.expr) -> bool:
+    """A string, or a tuple, list or set of strings, naming a search kind."""
+    if isinstance(node, ast.Constant):
+        return isinstance(node.value, str)
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return any(isinstance(e, ast.Constant) and e.value in SEARCH_KINDS for e in node.elts)
+    return False
+
+
+def search_kind_comparisons(path: Path) -> list[str]:
+    """Where `path` compares a search to a kind's name (`run.search == "halving"`, `search in
+    ("random", "bayes")`, `.in_(["halving"])`), as file:line."""
+    found = []
+    for node in ast.walk(parsed(path)):
+        if isinstance(node, ast.Compare):
+            sides = [node.left, *node.comparators]
+            if any(_names_a_search(side) for side in sides) and any(
+                _kind_literals(side) for side in sides
+            ):
+                found.append(f"{path.name}:{node.lineno}")
+        elif (  # SQL: col(TuningRun.search).in_(["halving"])
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "in_"
+            and _names_a_search(node.func.value)
+            and any(_kind_literals(arg) for arg in node.args)
+        ):
+            found.append(f"{path.name}:{node.lineno}")
+    return found
+
+
+CHECKED_FOR_KINDS = [
+    path
+    for path in [*PACKAGE.rglob("*.py"), *DASHBOARD, *sorted((PROJECT_ROOT / "bench").glob("*.py"))]
+    if STRATEGIES_PACKAGE not in path.parents
+]
+
+
+@pytest.mark.parametrize("path", CHECKED_FOR_KINDS, ids=lambda p: str(p.relative_to(PROJECT_ROOT)))
+def test_no_module_outside_the_strategies_compares_a_search_kind(path):
+    """What differs between searches is asked of their strategy (`tuning.service.searches`):
+    adding a search touches its own module and the registry, not every `if` on its name."""
+    assert not search_kind_comparisons(path), search_kind_comparisons(path)
+
+
+def test_the_search_kind_check_sees_the_comparisons_it_forbids(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'if run.search == "bayes": pass\n'
+        'if search in ("random", "bayes"): pass\n'
+        'query.where(col(TuningRun.search) == "halving")\n'
+        'query.where(col(TuningRun.search).in_(["halving"]))\n'
+        'if method == "bayes": pass\n'  # not a search: allowed
+        "if run.search == other.search: pass\n"  # not a literal: allowed
+    )
+    assert search_kind_comparisons(sample) == [f"sample.py:{n}" for n in (1, 2, 3, 4)]

@@ -146,7 +146,7 @@ def test_ties_go_to_the_first_candidate_as_in_sklearn():
 @pytest.mark.parametrize("seed", [0, 7])
 def test_random_search_matches_randomizedsearchcv(seed):
     grid = {"n_estimators": [2, 5, 10, 20], "max_depth": [None, 2, 4], "min_samples_leaf": [1, 3]}
-    space = SearchSpace(grid, search="random", n_iter=6, random_state=seed)
+    space = SearchSpace(grid, sampled=True, n_iter=6, random_state=seed)
     candidates, results, best = run_engine(
         "breast_cancer", "ExtraTreesClassifier", space, "accuracy"
     )
@@ -185,7 +185,7 @@ def test_best_index_is_none_when_every_candidate_failed():
 
 
 def test_random_search_with_more_iterations_than_candidates_takes_the_grid():
-    space = SearchSpace({"alpha": [0.1, 1.0]}, search="random", n_iter=10, random_state=0)
+    space = SearchSpace({"alpha": [0.1, 1.0]}, sampled=True, n_iter=10, random_state=0)
     assert n_candidates(space) == 2
     assert len(list(iter_candidates(space))) == 2
 

@@ -42,10 +42,11 @@ Splits = list[tuple[np.ndarray, np.ndarray]]
 @dataclass(frozen=True)
 class SearchSpace:
     """What to try: the grid (lists of values, and ranges for sampled searches), and for a
-    sampled search how many candidates and the seed."""
+    sampled search (`sampled`: drawn as RandomizedSearchCV draws them, else every combination
+    as GridSearchCV) how many candidates and the seed."""
 
     param_grid: dict[str, list[Any] | Range]
-    search: str = "grid"
+    sampled: bool = False
     n_iter: int | None = None
     random_state: int | None = None
 
@@ -66,11 +67,11 @@ class CandidateResult:
 
 
 def n_candidates(space: SearchSpace) -> int:
-    """How many candidates the search holds, without listing them."""
-    if space.search == "bayes" or (space.search == "random" and space.has_ranges):
+    """How many candidates the space holds, without listing them."""
+    if space.sampled and space.has_ranges:
         return space.n_iter or 0
     grid_size = len(ParameterGrid(space.param_grid))
-    if space.search == "random":  # ParameterSampler takes the whole grid when it is smaller
+    if space.sampled:  # ParameterSampler takes the whole grid when it is smaller
         return min(space.n_iter or 0, grid_size)
     return grid_size
 
@@ -78,7 +79,7 @@ def n_candidates(space: SearchSpace) -> int:
 def iter_candidates(space: SearchSpace) -> Iterator[dict[str, Any]]:
     """Candidates in scikit-learn's order: ParameterGrid's, or ParameterSampler's for a seed
     (ranges sampled as RandomizedSearchCV samples scipy.stats distributions)."""
-    if space.search == "random":
+    if space.sampled:
         return iter(
             ParameterSampler(space.param_grid, space.n_iter, random_state=space.random_state)
         )

@@ -106,6 +106,7 @@ from tuning.service.reads.trials import (
     trials_csv,
     trials_frame,
 )
+from tuning.service.searches import STRATEGIES, Strategy, strategy_for
 from tuning.service.training.archive import archive_model
 from tuning.service.training.final_model import (
     execute_training,
@@ -125,6 +126,7 @@ __all__ = [
     "REFINED_CANDIDATES",
     "RUN_NAME_LIMIT",
     "SCORE",
+    "STRATEGIES",
     "TAGS_PER_RUN",
     "CsvPreview",
     "DatasetChoice",
@@ -143,6 +145,7 @@ __all__ = [
     "ScorerChoice",
     "ScorerChoices",
     "SimplestPick",
+    "Strategy",
     "TargetKind",
     "TaskQueue",
     "TaskState",
@@ -221,6 +224,7 @@ __all__ = [
     "split_columns",
     "start_browser_session",
     "status_of_training",
+    "strategy_for",
     "submit_run",
     "submit_training",
     "take_lease",

@@ -15,6 +15,7 @@ from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.commands.labels import label_errors
 from tuning.service.commands.runs import validate_run
+from tuning.service.searches import strategy_for
 
 # How many recent runs of the same estimator on the same dataset set the expected pace.
 SIMILAR_RUNS = 20
@@ -61,14 +62,11 @@ def plan_run(
 
 
 def _full_data_fits(session: Session, run: TuningRun) -> float:
-    """The run's fits as fits on every row: a halving rung on a third of the rows counts a
-    third (fit times grow at least in proportion to the rows)."""
-    if run.halving is None:
-        return float(run.total_combinations * run.cv)
+    """The run's fits as fits on every row, as its search counts them (a halving rung on a
+    third of the rows counts a third)."""
     dataset = session.get(Dataset, run.dataset_id)
-    n_rows = max(dataset.n_rows if dataset else run.halving["n_resources"][-1], 1)
-    rungs = zip(run.halving["n_candidates"], run.halving["n_resources"], strict=True)
-    return sum(count * samples / n_rows for count, samples in rungs) * run.cv
+    n_rows = dataset.n_rows if dataset is not None else None
+    return strategy_for(run.search).full_data_fits(run, n_rows=n_rows)
 
 
 def estimate_duration(

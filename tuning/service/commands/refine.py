@@ -23,9 +23,9 @@ from tuning.ml.catalog import ParamSpec, get_estimator
 from tuning.models import TuningRun, User
 from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service.accounts.access import only_visible, parse_id
-from tuning.service.commands.runs import grid_size
 from tuning.service.reads.runs import RunSummary, get_run_summary
 from tuning.service.reads.trials import SCORE, param_column, run_trials
+from tuning.service.searches.grid import grid_size
 
 TOP_K = 5
 # Finer values per number, besides the top candidates' own; fewer when the grid would be large.

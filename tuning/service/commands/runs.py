@@ -1,8 +1,6 @@
 """Tuning runs: check a submission, submit it, cancel it."""
 
-import math
 import uuid
-from dataclasses import replace
 from typing import Any
 
 from sqlmodel import Session
@@ -14,17 +12,17 @@ from tuning.ml import catalog
 from tuning.ml.checks import check_folds, resolve_pos_label
 from tuning.ml.columns import n_groups, resolve_roles
 from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
-from tuning.ml.search import n_candidates
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.accounts.access import may_see, parse_id
 from tuning.service.commands.labels import clean_name, clean_tags, set_tags
 from tuning.service.commands.scorers import check_scorer
-from tuning.service.commands.strategies import check_early_stopping, halving_schedule, search_space
 from tuning.service.data.datasets import dataset_classes, dataset_profile
 from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.execution.queue import TaskQueue
 from tuning.service.reads.runs import get_run
+from tuning.service.searches import strategy_for
+from tuning.service.searches.base import check_total
 
 
 def validate_run(
@@ -38,8 +36,8 @@ def validate_run(
     spec, dataset = estimator_and_dataset(
         session=session, estimator=run_in.estimator, dataset=run_in.dataset, viewer=viewer
     )
-    if run_in.search == "grid":
-        _check_size(grid_size(run_in.param_grid), settings)
+    search = strategy_for(run_in.search)
+    search.check_size(run_in, settings)
     catalog.validate_param_grid(spec.name, run_in.param_grid)
     scoring = run_in.scoring or DEFAULT_SCORING[dataset.task]
     validate_scoring(scoring, dataset.task)
@@ -56,17 +54,11 @@ def validate_run(
         estimator=spec.name,
         param_grid=run_in.param_grid,
     )
-    space = search_space(run_in, spec.name, settings)
-    halving = None
-    if run_in.search == "halving":
-        n_classes = len(classes) if classes else None
-        halving, first = halving_schedule(run_in, space, n_rows=dataset.n_rows, n_classes=n_classes)
-        space = replace(space, n_iter=first.n_iter)
-        total = sum(halving["n_candidates"])
-    else:
-        total = n_candidates(space)
-    _check_size(total, settings)
-    check_early_stopping(run_in)
+    space = search.space(run_in, spec.name, settings)
+    n_classes = len(classes) if classes else None
+    resolved = search.resolve(run_in, space, n_rows=dataset.n_rows, n_classes=n_classes)
+    check_total(resolved.total, settings)
+    search.check_options(run_in)
     parent_id = _parent_id(session, run_in.parent_run_id, viewer)
     name, tags = clean_name(run_in.name), clean_tags(run_in.tags)
     return TuningRun(
@@ -74,18 +66,18 @@ def validate_run(
         estimator=spec.name,
         search=run_in.search,
         param_grid=run_in.param_grid,
-        halving=halving,
+        halving=resolved.halving,
         stop_after_no_improvement=run_in.stop_after_no_improvement,
         time_budget_s=run_in.time_budget_s,
         return_train_score=run_in.return_train_score,
-        n_iter=space.n_iter,
-        random_state=space.random_state,
+        n_iter=resolved.n_iter,
+        random_state=resolved.random_state,
         cv=run_in.cv,
         scoring=scoring,
         column_roles=roles,
         pos_label=pos_label,
-        progress_total=total,
-        total_combinations=total,
+        progress_total=resolved.total,
+        total_combinations=resolved.total,
         owner_id=0,
         parent_id=parent_id,
         name=name,
@@ -121,19 +113,6 @@ def _parent_id(session: Session, parent_run_id: str | None, viewer: User) -> uui
     ):
         raise InvalidInput("parent_run_id", f"no tuning run with id {key}")
     return parent.id
-
-
-def grid_size(param_grid: dict[str, Any]) -> int:
-    """How many candidates a grid makes, counted without looking at its values."""
-    sizes = [len(v) if isinstance(v, list | tuple) else 1 for v in param_grid.values()]
-    return math.prod(sizes)
-
-
-def _check_size(total: int, settings: Settings) -> None:
-    if total > settings.max_candidates:
-        raise InvalidInput(
-            "param_grid", f"{total:,} candidates; the limit is {settings.max_candidates:,}"
-        )
 
 
 def _check_cv(cv: int, settings: Settings) -> None:

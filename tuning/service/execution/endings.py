@@ -13,8 +13,8 @@ from tuning.models import Trial, TuningRun
 from tuning.service.analysis.failures import error_parts
 from tuning.service.execution.lifecycle import finish
 from tuning.service.execution.queue import TaskQueue
-from tuning.service.execution.rungs import open_next_rung
 from tuning.service.execution.stopping import hopeless_run, stop_reason
+from tuning.service.searches import strategy_for
 
 
 def after_stored(
@@ -40,7 +40,9 @@ def after_stored(
     elif reason := stop_reason(session=session, run=run):
         record_best(session=session, run=run, stopped_because=reason)
     else:
-        open_next_rung(session=session, queue=queue, settings=settings, run=run, n_stored=n_stored)
+        strategy_for(run.search).after_stored(
+            session=session, queue=queue, settings=settings, run=run, n_stored=n_stored
+        )
 
 
 def record_best(
@@ -48,7 +50,7 @@ def record_best(
 ) -> None:
     """End a run: SUCCESS with scikit-learn's best, or FAILURE when none scored. Called when
     every candidate is stored, or early (`stopped_because`) with the best so far. Halving's
-    best is the best of its last rung (of the last rung reached, when stopped early). Guarded:
+    best is among the trials its search says (halving: its last rung reached). Guarded:
     the first caller ends it, a late one changes nothing; but `late`, for a run stopped early
     that has since stored the candidates in flight at its stop, the best is read again."""
     query = (
@@ -56,11 +58,7 @@ def record_best(
         .where(col(Trial.run_id) == run.id)
         .order_by(col(Trial.index))
     )
-    if run.halving is not None:
-        last_rung = (
-            select(func.max(col(Trial.rung))).where(col(Trial.run_id) == run.id).scalar_subquery()
-        )
-        query = query.where(col(Trial.rung) == last_rung)
+    query = strategy_for(run.search).best_among(query, run)
     rows = session.execute(query).all()
     n_stored = session.execute(
         select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)

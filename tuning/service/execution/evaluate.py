@@ -6,6 +6,9 @@ rest as chunks of about `task_target_s` each and sends them, then stops where it
 task stores its trials together at most a second after they finish, notes the progress, and the
 task that stores the last candidate records the best. A second delivery of a chunk skips what
 is stored; a cancelled run stops at the next candidate boundary and keeps what it finished.
+
+The loop is the same for every search: the run's strategy (`tuning.service.searches`) only
+says which candidates a chunk holds, on which splits, and what stored trials open next.
 """
 
 import logging
@@ -20,24 +23,20 @@ from sqlmodel import Session, col
 from tuning.config import Settings
 from tuning.db import insert_new, session_scope
 from tuning.domain import ACTIVE, FINISHED, RunStatus, utcnow
-from tuning.ml.halving import HalvingPlan
-from tuning.ml.search import CandidateResult, Splits, evaluate_candidate
+from tuning.ml.search import CandidateResult, evaluate_candidate
 from tuning.models import Chunk, Trial, TuningRun
-from tuning.schemas import Progress, testing_message
-from tuning.service.execution.bayesian import next_proposal, plan_slots
-from tuning.service.execution.chunks import claim_chunk, plan_chunks
+from tuning.schemas import Progress
+from tuning.service.execution.chunks import claim_chunk
 from tuning.service.execution.endings import after_stored
 from tuning.service.execution.lifecycle import finish, update_active
-from tuning.service.execution.preparation import Prepared, prepare
+from tuning.service.execution.preparation import prepare
 from tuning.service.execution.queue import TaskQueue
-from tuning.service.execution.rungs import halving_plan, rung_candidates, splits_for
+from tuning.service.searches import Candidate, strategy_for
 
 log = logging.getLogger(__name__)
 
 # Trials are written together, at most this long after the first of them finished.
 FLUSH_S = 1.0
-# How long chunk 0 evaluates candidates to time them before it plans the rest.
-PROBE_S = 0.5
 
 
 def execute_chunk(
@@ -87,11 +86,7 @@ def _start(session: Session, run: TuningRun) -> bool:
 
 
 def _message(run: TuningRun, n_stored: int) -> str:
-    plan = halving_plan(run)
-    if plan is None:
-        return testing_message(n_stored, run.total_combinations)
-    rung = plan.rung_of(min(n_stored, plan.total - 1))
-    return testing_message(n_stored, run.total_combinations, (rung, plan.n_rungs))
+    return strategy_for(run.search).message(run, n_stored)
 
 
 def _evaluate(
@@ -102,119 +97,46 @@ def _evaluate(
     chunk: Chunk,
     worker: str,
 ) -> None:
+    """The one loop of every search: the run's strategy gives the chunk's candidates (a span of
+    listed ones, or a Bayesian slot's proposals) with their splits; fitting, storing, progress
+    and what the stored trials settle are the same for all."""
     work = prepare(session=session, run=run)
-    if run.search == "bayes":
-        _evaluate_proposals(session, queue, settings, run, chunk, worker, work)
-        return
-    plan = halving_plan(run)
-    stored = _stored(session, run.id, chunk.start, chunk.stop)
-    probing = chunk.index == 0 and run.chunk_size is None
-    stop, pending = chunk.stop, []
-    began = last_flush = time.monotonic()
-    n_evaluated = 0
-    for position in range(chunk.start, chunk.stop):
-        if position >= stop:
-            break
-        if position in stored:
-            continue
+    search = strategy_for(run.search)
+    candidates = search.candidates(
+        session=session, queue=queue, settings=settings, run=run, chunk=chunk, work=work
+    )
+    pending: list[dict[str, Any]] = []
+    last_flush = time.monotonic()
+    while True:
         # Stamped before the check: a candidate stamped after a cancel's commit sees it and does
         # not start, so no stored candidate started after the cancel was committed.
         started_at = utcnow()
         if not _is_active(session, run.id):
-            break  # cancelled
-        params, splits, rung = _candidate(session, run, work, plan, position)
+            break  # cancelled, or ended
+        candidate = candidates.next()
+        if candidate is None:
+            break
         result = evaluate_candidate(
             work.pipeline,
-            params,
+            candidate.params,
             work.table,
-            splits,
+            candidate.splits,
             work.scorer,
             return_train_score=run.return_train_score,
         )
-        pending.append(_trial(run.id, position, params, result, worker, started_at, **rung))
-        n_evaluated += 1
-        if probing and time.monotonic() - began >= PROBE_S:
-            per_candidate = (time.monotonic() - began) / n_evaluated
-            stop = plan_chunks(
-                session=session,
-                queue=queue,
-                settings=settings,
-                run=run,
-                probed_to=position + 1,
-                per_candidate_s=per_candidate,
+        pending.append(_trial(run.id, candidate, result, worker, started_at))
+        candidates.evaluated()
+        if search.proposes:  # stored at once, so that the next proposal sees it
+            n_stored = _flush(session, queue, run, pending)
+            after_stored(
+                session=session, queue=queue, settings=settings, run=run, n_stored=n_stored
             )
-            probing = False
-        if time.monotonic() - last_flush >= FLUSH_S:
+        elif time.monotonic() - last_flush >= FLUSH_S:
             _flush(session, queue, run, pending)
             last_flush = time.monotonic()
-    if probing:  # the whole run fitted in the probe: nothing left to plan
-        plan_chunks(
-            session=session,
-            queue=queue,
-            settings=settings,
-            run=run,
-            probed_to=chunk.stop,
-            per_candidate_s=0.0,
-        )
+    candidates.end()
     n_stored = _flush(session, queue, run, pending, done=chunk)
     after_stored(session=session, queue=queue, settings=settings, run=run, n_stored=n_stored)
-
-
-def _evaluate_proposals(
-    session: Session,
-    queue: TaskQueue,
-    settings: Settings,
-    run: TuningRun,
-    chunk: Chunk,
-    worker: str,
-    work: Prepared,
-) -> None:
-    """A Bayesian run's slot: propose, evaluate, store at once (the next proposal sees it)."""
-    if chunk.index == 0 and run.chunk_size is None:
-        plan_slots(session=session, queue=queue, settings=settings, run=run)
-    while True:
-        started_at = utcnow()  # stamped before the check, as for every candidate
-        if not _is_active(session, run.id):
-            break
-        proposal = next_proposal(session=session, run=run, slot=chunk.index, work=work)
-        if proposal is None:
-            break
-        index, params = proposal
-        result = evaluate_candidate(
-            work.pipeline,
-            params,
-            work.table,
-            work.splits,
-            work.scorer,
-            return_train_score=run.return_train_score,
-        )
-        n_stored = _flush(
-            session, queue, run, [_trial(run.id, index, params, result, worker, started_at)]
-        )
-        after_stored(session=session, queue=queue, settings=settings, run=run, n_stored=n_stored)
-    _flush(session, queue, run, [], done=chunk)
-
-
-def _candidate(
-    session: Session, run: TuningRun, work: Prepared, plan: HalvingPlan | None, position: int
-) -> tuple[dict[str, Any], Splits, dict[str, int]]:
-    """Trial `position`'s parameters and CV splits, and for halving its rung and samples."""
-    if plan is None:
-        return work.candidates[position], work.splits, {}
-    rung = plan.rung_of(position)
-    candidates = rung_candidates(session=session, run=run, work=work, plan=plan, rung=rung)
-    splits = splits_for(run=run, work=work, plan=plan, rung=rung)
-    extra = {"rung": rung, "n_resources": plan.n_resources[rung]}
-    return candidates[position - plan.rung_start(rung)], splits, extra
-
-
-def _stored(session: Session, run_id: uuid.UUID, start: int, stop: int) -> set[int]:
-    rows = session.execute(
-        select(col(Trial.index)).where(
-            col(Trial.run_id) == run_id, col(Trial.index) >= start, col(Trial.index) < stop
-        )
-    )
-    return set(rows.scalars())
 
 
 def _is_active(session: Session, run_id: uuid.UUID) -> bool:
@@ -227,20 +149,17 @@ def _is_active(session: Session, run_id: uuid.UUID) -> bool:
 
 def _trial(
     run_id: uuid.UUID,
-    index: int,
-    params: dict[str, Any],
+    candidate: Candidate,
     result: CandidateResult,
     worker: str,
     started_at: Any,
-    rung: int | None = None,
-    n_resources: int | None = None,
 ) -> dict[str, Any]:
     return {
-        "rung": rung,
-        "n_resources": n_resources,
+        "rung": candidate.rung,
+        "n_resources": candidate.n_resources,
         "run_id": run_id,
-        "index": index,
-        "params": params,
+        "index": candidate.position,
+        "params": candidate.params,
         "mean_test_score": _finite(result.mean_test_score),
         "std_test_score": _finite(result.std_test_score),
         "split_scores": [_finite(score) for score in result.split_scores],

@@ -19,6 +19,7 @@ from sqlmodel import Session, col
 from tuning.domain import as_utc, utcnow
 from tuning.models import Chunk, Trial, TuningRun
 from tuning.service.analysis.failures import failure_key
+from tuning.service.searches import strategy_for
 
 # Stored trials, all failed with one error and none scored, that make a run hopeless.
 HOPELESS_AFTER = 5
@@ -160,7 +161,8 @@ def hopeless_run(*, session: Session, run: TuningRun) -> Hopeless | None:
     session.commit()
     prefix = [row for _, row in takewhile(lambda item: item[1][0] == item[0], enumerate(rows))]
     n_first_chunk = 0
-    if first_chunk is not None and run.search != "bayes" and len(prefix) >= first_chunk[1]:
+    slots = strategy_for(run.search).proposes  # a Bayesian run's tasks are no chunks
+    if first_chunk is not None and not slots and len(prefix) >= first_chunk[1]:
         n_first_chunk = first_chunk[1] - first_chunk[0]
     return hopeless(
         [(score, error) for _, score, error, _ in prefix],

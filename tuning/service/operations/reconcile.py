@@ -29,8 +29,8 @@ from tuning.service.execution.chunks import send_chunks
 from tuning.service.execution.endings import record_best
 from tuning.service.execution.lifecycle import finish, send_run
 from tuning.service.execution.queue import TaskQueue
-from tuning.service.execution.rungs import open_next_rung
 from tuning.service.operations.workers import LiveWorker, live_workers
+from tuning.service.searches import STRATEGIES, strategy_for
 
 log = logging.getLogger(__name__)
 
@@ -177,12 +177,14 @@ def _finish_complete_runs(session: Session) -> int:
 
 
 def _open_stalled_rungs(session: Session, queue: TaskQueue, settings: Settings) -> int:
-    """Halving runs with every chunk done but runs to go: the next rung was never opened."""
+    """Runs with rungs (halving) whose chunks all ended but not the run: their next rung was
+    never opened, so the search opens it."""
+    with_rungs = [strategy.kind for strategy in STRATEGIES.values() if strategy.has_rungs]
     unfinished = select(Chunk.run_id).where(col(Chunk.state) != "done")
     stalled = session.exec(
         select(TuningRun).where(
             col(TuningRun.status).in_(list(ACTIVE)),
-            col(TuningRun.search) == "halving",
+            col(TuningRun.search).in_(with_rungs),
             col(TuningRun.chunk_size).is_not(None),
             col(TuningRun.id).not_in(unfinished),
         )
@@ -192,7 +194,7 @@ def _open_stalled_rungs(session: Session, queue: TaskQueue, settings: Settings) 
         n_stored = session.exec(
             select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
         ).one()
-        opened += open_next_rung(
+        opened += strategy_for(run.search).after_stored(
             session=session, queue=queue, settings=settings, run=run, n_stored=n_stored
         )
     return opened

@@ -27,10 +27,9 @@ from tuning.service.execution.queue import TaskQueue
 log = logging.getLogger(__name__)
 
 
-def halving_plan(run: TuningRun) -> HalvingPlan | None:
-    """The run's schedule, stored at submit; None for other searches."""
-    if run.halving is None:
-        return None
+def halving_plan(run: TuningRun) -> HalvingPlan:
+    """The run's schedule, stored at submit."""
+    assert run.halving is not None, "a halving run's schedule is stored at submit"
     return HalvingPlan(
         n_candidates=list(run.halving["n_candidates"]), n_resources=list(run.halving["n_resources"])
     )
@@ -39,11 +38,10 @@ def halving_plan(run: TuningRun) -> HalvingPlan | None:
 def rung_candidates(
     *, session: Session, run: TuningRun, work: Prepared, plan: HalvingPlan, rung: int
 ) -> list[dict[str, Any]]:
-    """The rung's candidates in scikit-learn's order: the first rung's list, or the survivors of
-    the rung before, read from its stored trials (kept per worker process once read)."""
-    if rung == 0:
-        return work.candidates
-    if rung not in work.rungs:
+    """A later rung's candidates in scikit-learn's order: the survivors of the rung before, read
+    from its stored trials (kept per worker process once read)."""
+    key = ("rung", rung)
+    if key not in work.kept:
         start, stop = plan.rung_start(rung - 1), plan.rung_start(rung)
         rows = session.execute(
             select(col(Trial.params), col(Trial.mean_test_score))
@@ -54,21 +52,24 @@ def rung_candidates(
             raise RuntimeError(f"rung {rung} of run {run.id} opened before rung {rung - 1} ended")
         factor = float(run.halving["factor"]) if run.halving else 3.0
         keep = survivors([score for _, score in rows], factor=factor)
-        work.rungs[rung] = [rows[position][0] for position in keep]
-    return work.rungs[rung]
+        work.kept[key] = [rows[position][0] for position in keep]
+    candidates: list[dict[str, Any]] = work.kept[key]
+    return candidates
 
 
 def splits_for(*, run: TuningRun, work: Prepared, plan: HalvingPlan, rung: int) -> Splits:
     """The rung's CV splits: GridSearchCV's, subsampled to the rung's samples."""
-    if rung not in work.rung_splits:
+    key = ("splits", rung)
+    if key not in work.kept:
         assert run.random_state is not None, "a halving run's seed is fixed at submit"
-        work.rung_splits[rung] = rung_splits(
+        work.kept[key] = rung_splits(
             work.splits,
             n_resources=plan.n_resources[rung],
             n_samples=len(work.table.y),
             random_state=run.random_state,
         )
-    return work.rung_splits[rung]
+    splits: Splits = work.kept[key]
+    return splits
 
 
 def open_next_rung(
@@ -77,8 +78,6 @@ def open_next_rung(
     """If every trial of the run's current rung is stored, open the next one: store its chunks
     and send them. Only one caller opens a rung; False when there was nothing to open."""
     plan = halving_plan(run)
-    if plan is None:
-        return False
     current = session.execute(
         select(col(TuningRun.rung)).where(col(TuningRun.id) == run.id)
     ).scalar_one()

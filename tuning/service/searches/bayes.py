@@ -1,4 +1,4 @@
-"""Bayesian search over the workers: each task a slot that proposes, evaluates and stores.
+"""Bayesian search (TPE) over the workers: each task a slot that proposes, evaluates, stores.
 
 A Bayesian run's tasks are slots, one per worker process at launch (chunk 0 plans the others).
 A slot asks TPE (tuning.ml.bayes) for the next candidate given every stored trial and every
@@ -15,10 +15,74 @@ from sqlmodel import Session, col
 from tuning.config import Settings
 from tuning.db import insert_new
 from tuning.ml.bayes import Observed, propose
-from tuning.models import Proposal, Trial, TuningRun
+from tuning.ml.search import SearchSpace
+from tuning.models import Chunk, Proposal, Trial, TuningRun
+from tuning.schemas import TuningRunCreate
 from tuning.service.execution.chunks import add_chunks, live_processes
 from tuning.service.execution.preparation import Prepared
 from tuning.service.execution.queue import TaskQueue
+from tuning.service.searches.base import Candidate, Candidates, Resolved, Strategy
+
+
+class BayesianSearch(Strategy):
+    """Optuna's TPE sampler over the space: n_iter candidates, each proposed from the scores
+    stored so far (and the proposals in flight)."""
+
+    kind = "bayes"
+    label = "Bayesian (TPE)"
+    explained = (
+        "Proposes each next candidate from the scores so far (Optuna's TPE sampler), "
+        "so that later candidates gather where the scores are best."
+    )
+    needs_n_iter = True
+    proposes = True
+
+    def resolve(
+        self, run_in: TuningRunCreate, space: SearchSpace, *, n_rows: int, n_classes: int | None
+    ) -> Resolved:
+        """n_iter candidates, whatever the size of the grid: TPE may propose one twice."""
+        return Resolved(
+            n_iter=space.n_iter, random_state=space.random_state, total=space.n_iter or 0
+        )
+
+    def words(self, *, n_iter: int | None, halving: dict[str, Any] | None) -> str:
+        return f"Bayesian search (TPE) of {n_iter}"
+
+    def candidates(
+        self,
+        *,
+        session: Session,
+        queue: TaskQueue,
+        settings: Settings,
+        run: TuningRun,
+        chunk: Chunk,
+        work: Prepared,
+    ) -> Candidates:
+        if chunk.index == 0 and run.chunk_size is None:
+            plan_slots(session=session, queue=queue, settings=settings, run=run)
+        return Proposals(session=session, run=run, slot=chunk.index, work=work)
+
+
+class Proposals:
+    """A slot's candidates: proposed one at a time until the run's are all proposed."""
+
+    def __init__(self, *, session: Session, run: TuningRun, slot: int, work: Prepared) -> None:
+        self._session, self._run, self._slot, self._work = session, run, slot, work
+
+    def next(self) -> Candidate | None:
+        proposal = next_proposal(
+            session=self._session, run=self._run, slot=self._slot, work=self._work
+        )
+        if proposal is None:
+            return None
+        index, params = proposal
+        return Candidate(index, params, self._work.splits)
+
+    def evaluated(self) -> None:
+        pass
+
+    def end(self) -> None:
+        pass
 
 
 def plan_slots(*, session: Session, queue: TaskQueue, settings: Settings, run: TuningRun) -> None:
@@ -102,7 +166,7 @@ def _ask(session: Session, run: TuningRun, work: Prepared, index: int) -> dict[s
     ).all()
     assert run.random_state is not None, "a Bayesian run's seed is fixed at submit"
     return propose(
-        work.space.param_grid,
+        work.param_grid,
         observed=[Observed(params=params, score=score) for _, params, score in trials],
         in_flight=[params for i, params in in_flight if i not in done],
         seed=run.random_state,
