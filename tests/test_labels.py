@@ -208,7 +208,7 @@ def test_names_tags_and_archive_through_the_api(client, runtime):
     accepted = client.post("/api/v1/tuning/tune", json=body, headers=headers)
     assert accepted.status_code == 202, accepted.text
     run_id = accepted.json()["tuning_run_id"]
-    listed = client.get("/api/v1/tuning/tune?tag=SMOKE", headers=headers).json()["items"]
+    listed = client.get("/api/v1/tuning/tune?tags=SMOKE,other", headers=headers).json()["items"]
     assert [(r["id"], r["name"], r["tags"]) for r in listed] == [
         (run_id, "quick look", ["iris", "smoke"])
     ]

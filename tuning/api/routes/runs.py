@@ -75,10 +75,10 @@ def list_tuning_runs(
     status: RunStatus | None = None,
     estimator: str | None = None,
     dataset: str | None = None,
-    tag: Annotated[
-        list[Annotated[str, Field(max_length=200)]],
-        Query(max_length=20, description="Runs with any of these tags (repeat for more)"),
-    ] = [],  # noqa: B006 - FastAPI copies a query list's default
+    tags: Annotated[
+        str | None,
+        Query(max_length=2000, description="Runs with any of these tags, separated by commas"),
+    ] = None,
     archived: Annotated[
         bool, Query(description="true: the archived runs only (to restore one)")
     ] = False,
@@ -93,7 +93,7 @@ def list_tuning_runs(
             statuses=[status] if status else [],
             estimators=[estimator] if estimator else [],
             datasets=[dataset] if dataset else [],
-            tags=tag,
+            tags=[tag for tag in (tags or "").split(",") if tag.strip()],
             archived=archived,
             limit=limit,
             offset=offset,
