@@ -240,9 +240,15 @@ def load_error(exc: TuningError) -> NoReturn:
 
 
 def trial_table(
-    frame: pd.DataFrame, params: list[str], *, splits: bool = False, key: str | None = None
-) -> None:
-    """Trials as a sortable table: parameters, scores and times (and each fold's score)."""
+    frame: pd.DataFrame,
+    params: list[str],
+    *,
+    splits: bool = False,
+    key: str | None = None,
+    selectable: bool = False,
+) -> int | None:
+    """Trials as a sortable table: parameters, scores and times (and each fold's score); with
+    `selectable`, a row can be selected and its trial index is returned."""
     columns = [
         "trial",
         "rank_test_score",
@@ -274,4 +280,16 @@ def trial_table(
             config[column] = st.column_config.NumberColumn(
                 column.replace("_test_score", ""), format="%.4f"
             )
-    st.dataframe(shown, column_config=config, hide_index=True, key=key)
+    if not selectable:
+        st.dataframe(shown, column_config=config, hide_index=True, key=key)
+        return None
+    event = st.dataframe(
+        shown,
+        column_config=config,
+        hide_index=True,
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    rows = event.selection.rows if event is not None else []
+    return int(frame["trial"].iloc[rows[0]]) if rows else None

@@ -6,7 +6,13 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
-from dashboard_ui.data_section import SAVED, UPLOAD, roles_section, upload_section
+from dashboard_ui.data_section import (
+    SAVED,
+    UPLOAD,
+    roles_section,
+    test_set_input,
+    upload_section,
+)
 from dashboard_ui.grid_editor import grid_editor
 from dashboard_ui.new_run_form import fill_form, what_will_run
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
@@ -87,6 +93,7 @@ except TuningError as exc:
     slots["dataset"].error(plain(exc))
     st.stop()
 roles = roles_section(dataset, profile, slots)
+test_size = test_set_input(choices[dataset], roles, slots)
 
 # --- 2. Estimator and grid ---------------------------------------------------------------
 st.subheader("2. Estimator and parameter grid")
@@ -162,6 +169,7 @@ run_in = TuningRunCreate(
     columns=roles,
     name=name or None,
     tags=split_tags(tags_text)[: TAGS_PER_RUN + 1],  # one past the limit: refused, named
+    test_size=test_size,
 )
 plan: RunPlan | None = None
 with ui.db() as session:

@@ -69,7 +69,7 @@ st.caption(
 )
 if labels := tags_words(run):
     st.caption(f"Tags: {labels}" if run.tags else labels.capitalize())
-st.caption(f"Columns: {roles_words(run.column_roles)}")
+st.caption(f"Columns: {roles_words(run.column_roles, run.test_size)}")
 lineage(run, user, page=ui.RUN_PAGE)
 run_again(run)
 with st.expander("Parameter grid"):

@@ -18,6 +18,7 @@ from dashboard_ui.data_section import roles_words
 from dashboard_ui.notes import run_notes
 from dashboard_ui.refine import lineage, refine_section, run_again
 from dashboard_ui.text import plain
+from dashboard_ui.train_trial import train_trial_button
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
 from tuning.service import (
@@ -78,6 +79,7 @@ def overview(run: RunSummary, frame: pd.DataFrame, scored: pd.DataFrame, best: p
     pick = simplest_within_one_se(frame, params, run.estimator)
     if pick is not None and not pick.is_best:
         st.info(f"**Simpler choice:** {plain(pick.why)}", icon=":material/lightbulb:")
+        train_trial_button(run.id, pick.trial, user, key="results.train.simpler")
     importance_col, history_col = st.columns(2)
     importance = parameter_importance(frame, params)
     with importance_col:
@@ -214,8 +216,12 @@ def relaunch(run: RunSummary, grid: dict) -> None:
 
 
 def trials(run: RunSummary, frame: pd.DataFrame, best_params: dict) -> None:
-    st.caption("Click a column header to sort.")
-    ui.trial_table(frame, params, splits=True, key="results.trials")
+    st.caption("Click a column header to sort; select a row to train its trial as a model.")
+    picked = ui.trial_table(frame, params, splits=True, key="results.trials", selectable=True)
+    if picked is not None and pd.notna(frame.loc[frame["trial"] == picked, SCORE]).all():
+        train_trial_button(run.id, picked, user, key="results.train.trial")
+    elif picked is not None:
+        st.caption(f"Trial #{picked} did not score: there is nothing to train.")
     st.download_button(
         "Download all trials (CSV)",
         lambda: trials_csv(frame),  # built on click only
@@ -263,7 +269,7 @@ st.caption(
     f"Run `{run.id}` · {len(frame):,} of {run.total_combinations:,} candidates · "
     f"{run.cv}-fold CV · {ui.scoring_words(run)} · by {plain(run.owner)}"
 )
-st.caption(f"Columns: {roles_words(run.column_roles)}")
+st.caption(f"Columns: {roles_words(run.column_roles, run.test_size)}")
 if run.is_active:
     st.info("This run is still going: these are the results so far.")
     st.page_link(

@@ -117,7 +117,9 @@ class TuningRun(SQLModel, table=True):
     # labelled rows), drawn once at submit from the run's seed so that every host and every
     # later training uses the same ones. None or [] when the run keeps no test set.
     test_size: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
-    held_out: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    held_out: list[int] | None = Field(  # SQL NULL until drawn: the one draw is a guarded update
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
     name: str | None = Field(default=None, max_length=200)
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     archived_at: datetime | None = _timestamp(default=None)  # hidden from lists, restorable

@@ -3,6 +3,7 @@
 Pages, routes, tasks and commands import from here, never from a module below.
 """
 
+from tuning.ml.baseline import beside_baseline
 from tuning.ml.catalog import catalog_as_dict
 from tuning.ml.scorer_choices import ScorerChoice, TargetKind, scorers_by_target
 from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
@@ -107,7 +108,7 @@ from tuning.service.reads.trials import (
     trials_frame,
 )
 from tuning.service.searches import STRATEGIES, Strategy, strategy_for
-from tuning.service.training.archive import archive_model
+from tuning.service.training.archive import archive_model, change_model
 from tuning.service.training.final_model import (
     execute_training,
     get_model,
@@ -116,6 +117,8 @@ from tuning.service.training.final_model import (
     list_training_runs,
     submit_training,
 )
+from tuning.service.training.predictions import Predictions, predict_with_model
+from tuning.service.training.thresholds import read_model, set_model_threshold
 
 __all__ = [
     "DEFAULT_SCORING",
@@ -136,6 +139,7 @@ __all__ = [
     "LiveWorker",
     "Note",
     "Page",
+    "Predictions",
     "Reconciled",
     "RefinedGrid",
     "RunFilterOptions",
@@ -155,11 +159,13 @@ __all__ = [
     "archive_model",
     "authenticate",
     "beat",
+    "beside_baseline",
     "best_so_far",
     "best_so_far_steps",
     "browser_session_user",
     "cancel_run",
     "catalog_as_dict",
+    "change_model",
     "change_run",
     "check_health",
     "check_submission",
@@ -201,8 +207,10 @@ __all__ = [
     "parameter_importance",
     "parse_id",
     "plan_run",
+    "predict_with_model",
     "preview_csv",
     "ranks",
+    "read_model",
     "reconcile",
     "refine_grid",
     "refine_trials",
@@ -219,6 +227,7 @@ __all__ = [
     "scorer_choices",
     "scorers_by_target",
     "scorers_for",
+    "set_model_threshold",
     "shared_params",
     "simplest_within_one_se",
     "split_columns",

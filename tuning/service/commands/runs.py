@@ -11,6 +11,7 @@ from tuning.errors import InvalidInput, shown
 from tuning.ml import catalog
 from tuning.ml.checks import check_folds, resolve_pos_label
 from tuning.ml.columns import n_groups, resolve_roles
+from tuning.ml.holdout import check_test_size, n_test_rows
 from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
@@ -44,7 +45,17 @@ def validate_run(
     _check_cv(run_in.cv, settings)
     classes = dataset_classes(session=session, dataset=dataset)
     check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
-    roles = _column_roles(session, dataset, run_in)
+    profile = dataset_profile(session=session, dataset=dataset)
+    roles = _column_roles(profile, dataset, run_in)
+    check_test_size(
+        run_in.test_size,
+        cv=run_in.cv,
+        n_rows=dataset.n_rows,
+        classes=classes,
+        n_groups=n_groups(profile, roles),
+        by_time=roles["time"] is not None,
+    )
+    n_tuning = dataset.n_rows - n_test_rows(run_in.test_size, dataset.n_rows)
     pos_label = resolve_pos_label(run_in.pos_label, task=dataset.task, classes=classes)
     check_scorer(
         scoring,
@@ -56,7 +67,7 @@ def validate_run(
     )
     space = search.space(run_in, spec.name, settings)
     n_classes = len(classes) if classes else None
-    resolved = search.resolve(run_in, space, n_rows=dataset.n_rows, n_classes=n_classes)
+    resolved = search.resolve(run_in, space, n_rows=n_tuning, n_classes=n_classes)
     check_total(resolved.total, settings)
     search.check_options(run_in)
     parent_id = _parent_id(session, run_in.parent_run_id, viewer)
@@ -76,6 +87,7 @@ def validate_run(
         scoring=scoring,
         column_roles=roles,
         pos_label=pos_label,
+        test_size=run_in.test_size,
         progress_total=resolved.total,
         total_combinations=resolved.total,
         owner_id=0,
@@ -85,9 +97,10 @@ def validate_run(
     )
 
 
-def _column_roles(session: Session, dataset: Dataset, run_in: TuningRunCreate) -> dict[str, Any]:
+def _column_roles(
+    profile: dict[str, Any], dataset: Dataset, run_in: TuningRunCreate
+) -> dict[str, Any]:
     """The run's column roles, checked against the dataset's profile and its folds."""
-    profile = dataset_profile(session=session, dataset=dataset)
     requested = run_in.columns.model_dump() if run_in.columns is not None else None
     roles = resolve_roles(profile, requested)
     groups = n_groups(profile, roles)

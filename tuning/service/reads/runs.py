@@ -83,6 +83,7 @@ class RunSummary(RunState):
     return_train_score: bool
     column_roles: dict[str, Any] | None  # None: a run stored before roles (all features)
     pos_label: Any  # the positive class of a binary target, if the run names one
+    test_size: float  # the share of rows kept out of tuning as a test set; 0: none
     name: str | None
     tags: list[str]  # lower-case, in the order given; [] for none
     archived_at: datetime | None  # hidden from lists since, if archived

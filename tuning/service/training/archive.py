@@ -1,4 +1,5 @@
-"""A trained model archived (hidden from the Models page's list, restorable) or restored."""
+"""A trained model archived (hidden from the Models page's list, restorable) or restored, and
+the one change of a model the API takes: its threshold, its archive, or both."""
 
 import uuid
 
@@ -6,7 +7,9 @@ from sqlmodel import Session
 
 from tuning.domain import utcnow
 from tuning.models import Model, User
+from tuning.schemas import ModelChange, ModelPublic, ThresholdChange
 from tuning.service.training.final_model import get_model
+from tuning.service.training.thresholds import read_model, set_model_threshold
 
 
 def archive_model(
@@ -20,3 +23,21 @@ def archive_model(
     session.commit()
     session.refresh(model)
     return model
+
+
+def change_model(
+    *, session: Session, model_id: str | uuid.UUID, viewer: User | None, change: ModelChange
+) -> ModelPublic:
+    """Move the threshold if `change` names one (checked first: a refused threshold changes
+    nothing), then archive or restore the model if it says so."""
+    threshold = change.model_dump(exclude={"archived"}, exclude_defaults=True)
+    if threshold or change.archived is None:  # nothing asked: the threshold's own error
+        set_model_threshold(
+            session=session,
+            model_id=model_id,
+            viewer=viewer,
+            change=ThresholdChange.model_validate(threshold),
+        )
+    if change.archived is not None:
+        archive_model(session=session, model_id=model_id, viewer=viewer, archived=change.archived)
+    return read_model(session=session, model_id=model_id, viewer=viewer)
