@@ -52,6 +52,8 @@ def fill_form(run_in: TuningRunCreate, choices: list[DatasetChoice]) -> None:
     state["new.time_budget"] = run_in.time_budget_s
     state["new.train_scores"] = run_in.return_train_score
     fill_roles(choice.name, run_in.columns.model_dump() if run_in.columns else None)
+    state["new.name"] = run_in.name or ""  # a refined or repeated run is named anew
+    state["new.tags"] = ", ".join(run_in.tags or [])
     state[test_set_key(choice.name)] = round(run_in.test_size * 100)
     if run_in.parent_run_id:
         state[PARENT] = run_in.parent_run_id
@@ -90,4 +92,8 @@ def what_will_run(run_in: TuningRunCreate, dataset: str, task: TaskType) -> str:
         parts.append(f"{kept} {run_in.test_size:.0%} of the rows kept out as a test set")
     if not run_in.return_train_score:
         parts.append("no train scores")
+    if run_in.name:
+        parts.append(f"named **{plain(run_in.name)}**")
+    if run_in.tags:
+        parts.append("tagged " + ", ".join(f"**{plain(tag)}**" for tag in run_in.tags))
     return "Will run: " + " · ".join(parts) + "."

@@ -198,15 +198,16 @@ def choose_run(user: User, *, statuses: Iterable[RunStatus] = ()) -> str:
 
 def run_label(run: RunSummary) -> str:
     """A run in a selectbox or multiselect, whose options show as typed (markdown elsewhere)."""
+    named = f"{run.name} · " if run.name else ""
     return (
-        f"{run.status.value} · {run.estimator} on {run.dataset} · "
+        f"{run.status.value} · {named}{run.estimator} on {run.dataset} · "
         f"best {format_score(run.best_score)} · {format_time(run.created_at)} · {short_id(run.id)}"
     )
 
 
 def run_title(run: RunSummary) -> str:
-    """A run in a title (markdown): its estimator on its dataset, the dataset's name as typed."""
-    return f"{run.estimator} on {plain(run.dataset)}"
+    """A run in a title (markdown): its name, else its estimator on its dataset, as typed."""
+    return plain(run.name) if run.name else f"{run.estimator} on {plain(run.dataset)}"
 
 
 def scoring_words(run: RunSummary) -> str:

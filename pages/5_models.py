@@ -12,6 +12,7 @@ from tuning.domain import ACTIVE, RunStatus
 from tuning.errors import TuningError
 from tuning.schemas import TrainingRunCreate
 from tuning.service import (
+    archive_model,
     get_model,
     list_runs,
     list_training_runs,
@@ -68,8 +69,9 @@ else:
         else:
             st.toast(f"Training {training.estimator}…", icon=":material/model_training:")
 
+show_archived = st.toggle("Show archived models", key="models.archived")
 with ui.db() as session:
-    trainings = list_training_runs(session=session, viewer=user, limit=50)
+    trainings = list_training_runs(session=session, viewer=user, limit=50, archived=show_archived)
 active = any(training.status in ACTIVE for training in trainings)
 
 
@@ -86,9 +88,11 @@ def training_list() -> None:
     """The training runs; refreshes itself while one is queued or fitting."""
     st.subheader("Training runs")
     with ui.db() as session:  # one read a tick; Redis only for the active ones
-        trainings = list_training_runs(session=session, viewer=user, limit=50)
+        trainings = list_training_runs(
+            session=session, viewer=user, limit=50, archived=show_archived
+        )
     if not trainings:
-        st.caption("None yet.")
+        st.caption("No archived models." if show_archived else "None yet.")
         return
     for training in trainings:
         status = status_of_training(run=training, queue=ui.runtime().queue)
@@ -108,12 +112,26 @@ def training_list() -> None:
                     st.query_params["model"] = model_id
                     st.rerun()
                 download_button(right, model_id, training.estimator)
+                archive_button(right, model_id)
             elif status.status is RunStatus.FAILURE and status.error:
                 left.error(ui.failure_text(status.error.type, status.error.message))
             elif status.progress:
                 left.progress(0.0, text=status.progress.status)
     if not any(t.status in ACTIVE for t in trainings) and active:
         st.rerun()  # the last one finished: redraw once without the timer
+
+
+def archive_button(column, model_id: str) -> None:
+    """Archive a model (hidden from this list, its file kept), or restore an archived one."""
+    label, icon = "Archive", ":material/archive:"
+    if show_archived:
+        label, icon = "Restore", ":material/unarchive:"
+    if column.button(label, key=f"models.archive.{model_id}", icon=icon):
+        with ui.db() as session:
+            archive_model(
+                session=session, model_id=model_id, viewer=user, archived=not show_archived
+            )
+        st.rerun(scope="app")
 
 
 def download_button(column, model_id: str, estimator: str) -> None:

@@ -116,6 +116,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SHARE",
         help="Keep this share of rows (0 to 0.5) out of tuning, to test the trained model on",
     )
+    tune.add_argument("--name", help="A name for the run (at most 200 characters)")
+    tune.add_argument(
+        "--tag", action="append", metavar="TAG", help="Tag the run (repeat for more; lower-cased)"
+    )
     tune.add_argument("--user", help="Owner of the run (default: the local admin)")
     tune.add_argument("--wait", action="store_true", help="Follow the run until it ends")
 
@@ -215,6 +219,8 @@ def _tuning_run(args: argparse.Namespace, param_grid: object, halving: object) -
         return_train_score=not args.no_train_scores,
         columns=_columns(args),
         test_size=args.test_size,
+        name=args.name,
+        tags=args.tag,
     )
 
 

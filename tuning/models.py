@@ -267,6 +267,17 @@ class Model(SQLModel, table=True):
     archived_at: datetime | None = _timestamp(default=None)
 
 
+class RunTag(SQLModel, table=True):
+    """A tag of a tuning run, one row each, so that Runs filters by tag with an index on any
+    database; the run's `tags` column keeps them in the order given, for reading."""
+
+    __tablename__ = "run_tag"
+    __table_args__ = (Index("ix_run_tag_tag_run", "tag", "run_id"),)
+
+    run_id: uuid.UUID = Field(foreign_key="tuning_run.id", primary_key=True)
+    tag: str = Field(primary_key=True, max_length=50)
+
+
 class RunNote(SQLModel, table=True):
     """A note on a tuning run: what someone concluded, for whoever opens it later."""
 

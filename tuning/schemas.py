@@ -154,6 +154,12 @@ class ColumnRoles(BaseModel):
 Label = Annotated[str, Field(max_length=200)] | int | float | bool
 
 
+# A run's name and tags as sent; the service trims, lower-cases and checks them against the
+# limits in tuning.service.commands.labels. These bounds only keep a hostile body small.
+RunName = Annotated[str, Field(max_length=1000)]
+RunTags = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=100)]
+
+
 class TuningRunCreate(BaseModel):
     """What a user submits to start a search; the service layer checks it against the catalog."""
 
@@ -199,6 +205,10 @@ class TuningRunCreate(BaseModel):
         le=0.5,
         description="The share of rows kept out of tuning as a test set for the trained model "
         "(stratified for classes, by group or by time when those roles are set); 0: none",
+    )
+    name: RunName | None = Field(default=None, description="A name for the run (200 characters)")
+    tags: RunTags | None = Field(
+        default=None, description="Up to 20 tags, each 1 to 50 characters, kept lower-case"
     )
 
 
@@ -256,6 +266,31 @@ class RunPublic(BaseModel):
     test_size: float = Field(
         default=0.0, description="The share of rows kept out of tuning as a test set; 0: none"
     )
+    name: str | None = Field(default=None, description="The run's name, if it was given one")
+    tags: list[str] = Field(default_factory=list, description="The run's tags, lower-case")
+    archived_at: UtcDatetime | None = Field(
+        default=None, description="When the run was archived (hidden from lists); null: it is not"
+    )
+
+
+class RunChange(BaseModel):
+    """`PATCH` of a run: only the fields sent change. A null or empty name or tags clear them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RunName | None = None
+    tags: RunTags | None = None
+    archived: bool | None = Field(
+        default=None, description="true hides the run from lists; false restores it"
+    )
+
+
+class ArchiveChange(BaseModel):
+    """`PATCH` of a dataset or a model: archive it (hidden from lists) or restore it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    archived: bool
 
 
 class TrialPublic(BaseModel):
@@ -309,6 +344,9 @@ class DatasetPublic(BaseModel):
         description="columns: [{name, kind, missing, distinct, examples, role, reason}], "
         "target: {name, task, classes | summary}, warnings: [{column, message}]",
     )
+    archived_at: UtcDatetime | None = Field(
+        default=None, description="When it was archived (hidden from lists); null: it is not"
+    )
 
 
 class Check(BaseModel):
@@ -340,6 +378,9 @@ class ModelPublic(BaseModel):
     size_bytes: int
     created_at: UtcDatetime
     evaluation: dict[str, Any] | None
+    archived_at: UtcDatetime | None = Field(
+        default=None, description="When it was archived (hidden from lists); null: it is not"
+    )
 
 
 class ThresholdChange(BaseModel):
@@ -352,6 +393,15 @@ class ThresholdChange(BaseModel):
     min_precision: float | None = Field(default=None, gt=0, le=1)
     min_recall: float | None = Field(default=None, gt=0, le=1)
     max_f1: bool = False
+
+
+class ModelChange(ThresholdChange):
+    """`PATCH` of a model: its threshold (exactly one of the fields above), or `archived`
+    (hidden from lists, restorable), or both."""
+
+    archived: bool | None = Field(
+        default=None, description="true hides the model from lists; false restores it"
+    )
 
 
 class PredictRows(BaseModel):

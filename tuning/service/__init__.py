@@ -42,6 +42,8 @@ from tuning.service.analysis.scores import (
     train_vs_validation,
     value_label,
 )
+from tuning.service.commands.deletion import delete_run
+from tuning.service.commands.labels import RUN_NAME_LIMIT, TAGS_PER_RUN, change_run
 from tuning.service.commands.notes import NOTE_LIMIT, Note, add_note, list_notes
 from tuning.service.commands.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.commands.refine import (
@@ -70,6 +72,7 @@ from tuning.service.data.datasets import (
     preview_csv,
     upload_dataset,
 )
+from tuning.service.data.removal import archive_dataset, delete_dataset
 from tuning.service.execution.evaluate import execute_chunk
 from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
@@ -105,6 +108,7 @@ from tuning.service.reads.trials import (
     trials_frame,
 )
 from tuning.service.searches import STRATEGIES, Strategy, strategy_for
+from tuning.service.training.archive import archive_model, change_model
 from tuning.service.training.final_model import (
     execute_training,
     get_model,
@@ -123,8 +127,10 @@ __all__ = [
     "NOTE_LIMIT",
     "PAGE_SIZE",
     "REFINED_CANDIDATES",
+    "RUN_NAME_LIMIT",
     "SCORE",
     "STRATEGIES",
+    "TAGS_PER_RUN",
     "CsvPreview",
     "DatasetChoice",
     "DurationEstimate",
@@ -149,6 +155,8 @@ __all__ = [
     "TaskState",
     "TrialRecord",
     "add_note",
+    "archive_dataset",
+    "archive_model",
     "authenticate",
     "beat",
     "beside_baseline",
@@ -157,6 +165,8 @@ __all__ = [
     "browser_session_user",
     "cancel_run",
     "catalog_as_dict",
+    "change_model",
+    "change_run",
     "check_health",
     "check_submission",
     "create_user",
@@ -164,6 +174,8 @@ __all__ = [
     "dataset_choices",
     "dataset_profile",
     "dataset_profile_by_id",
+    "delete_dataset",
+    "delete_run",
     "end_browser_session",
     "ensure_local_admin",
     "eta_seconds",

@@ -13,9 +13,9 @@ from tuning.api.responses import AUTH, BY_ID
 from tuning.db import session_scope
 from tuning.models import RunStatus
 from tuning.schemas import (
+    ModelChange,
     ModelPublic,
     PredictRows,
-    ThresholdChange,
     TrainingRunCreate,
     TrainingStatus,
 )
@@ -94,16 +94,16 @@ def read_model(model_id: str, runtime: RuntimeDep, user: UserDep) -> ModelPublic
     response_model=ModelPublic,
     responses={**BY_ID, 422: {"description": "Not a two-class model, or no such threshold"}},
 )
-def change_threshold(
-    model_id: str, change: ThresholdChange, runtime: RuntimeDep, user: UserDep
+def change_model(
+    model_id: str, change: ModelChange, runtime: RuntimeDep, user: UserDep
 ) -> ModelPublic:
     """Move a two-class model's decision threshold: a value, or the one reaching
     `min_precision` or `min_recall` on the test rows, or the one maximising F1 there. Its
-    predictions and its downloaded file then apply it; its evaluation is that at it."""
+    predictions and its downloaded file then apply it; its evaluation is that at it. And/or
+    archive it (`"archived": true`: hidden from the list of models, its file kept) or restore
+    it."""
     with session_scope(runtime.engine) as session:
-        return service.set_model_threshold(
-            session=session, model_id=model_id, viewer=user, change=change
-        )
+        return service.change_model(session=session, model_id=model_id, viewer=user, change=change)
 
 
 class PredictionsPublic(BaseModel):

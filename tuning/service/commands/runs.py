@@ -16,6 +16,7 @@ from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.commands.labels import clean_name, clean_tags, set_tags
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.data.datasets import dataset_classes, dataset_profile
 from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
@@ -70,6 +71,7 @@ def validate_run(
     check_total(resolved.total, settings)
     search.check_options(run_in)
     parent_id = _parent_id(session, run_in.parent_run_id, viewer)
+    name, tags = clean_name(run_in.name), clean_tags(run_in.tags)
     return TuningRun(
         dataset_id=dataset.id,
         estimator=spec.name,
@@ -90,6 +92,8 @@ def validate_run(
         total_combinations=resolved.total,
         owner_id=0,
         parent_id=parent_id,
+        name=name,
+        tags=tags or None,
     )
 
 
@@ -136,6 +140,7 @@ def submit_run(
     run = validate_run(session=session, settings=settings, run_in=run_in, viewer=owner)
     assert owner.id is not None, "a stored user"
     run.owner_id = owner.id
+    set_tags(session, run, run.tags or [])  # in the run's transaction
     return store_and_enqueue(session=session, run=run, queue=queue)
 
 

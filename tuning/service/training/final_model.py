@@ -53,9 +53,15 @@ def get_training_status(
     return status_of_training(run=run, queue=queue)
 
 
-def list_training_runs(*, session: Session, viewer: User, limit: int = 50) -> list[TrainingRun]:
-    """The viewer's training runs (an admin's: everyone's), newest first."""
+def list_training_runs(
+    *, session: Session, viewer: User, limit: int = 50, archived: bool = False
+) -> list[TrainingRun]:
+    """The viewer's training runs (an admin's: everyone's), newest first: those whose model is
+    not archived (or that have none yet), or with `archived` those whose model is."""
+    model_archived = select(Model.training_run_id).where(col(Model.archived_at).is_not(None))
+    chosen = col(TrainingRun.id).in_(model_archived)
     query = only_visible(select(TrainingRun), TrainingRun.owner_id, viewer)
+    query = query.where(chosen if archived else ~chosen)
     query = query.order_by(col(TrainingRun.created_at).desc()).limit(limit)
     return list(session.exec(query).all())
 

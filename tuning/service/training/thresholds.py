@@ -36,6 +36,7 @@ def read_model(
         size_bytes=model.size_bytes,
         created_at=model.created_at,
         evaluation=training.evaluation,
+        archived_at=model.archived_at,
     )
 
 
