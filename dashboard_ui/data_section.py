@@ -13,7 +13,7 @@ from tuning.domain import TaskType
 from tuning.errors import InvalidInput
 from tuning.models import User
 from tuning.schemas import ColumnRoles
-from tuning.service import CsvPreview, csv_columns, preview_csv, upload_dataset
+from tuning.service import CsvPreview, DatasetChoice, csv_columns, preview_csv, upload_dataset
 
 SAVED, UPLOAD = "Saved dataset", "Upload a CSV"
 FILE_KEY = "upload.file"  # a file uploader's value cannot be kept (see form_state)
@@ -196,11 +196,10 @@ def fill_roles(dataset: str, roles: dict[str, Any] | None) -> None:
     state[f"{key}.time"] = roles.get("time") or NONE
 
 
-def roles_words(roles: dict[str, Any] | None) -> str:
-    """A run's column roles in a few words, for the line under its title."""
-    if roles is None:
-        return "every column a feature"
-    parts = []
+def roles_words(roles: dict[str, Any] | None, test_size: float = 0.0) -> str:
+    """A run's column roles and test set in a few words, for the line under its title."""
+    parts = [] if roles is not None else ["every column a feature"]
+    roles = roles or {}
     if roles.get("ignore"):
         names = ", ".join(plain(name, 40) for name in roles["ignore"][:6])
         more = f" and {len(roles['ignore']) - 6} more" if len(roles["ignore"]) > 6 else ""
@@ -209,4 +208,41 @@ def roles_words(roles: dict[str, Any] | None) -> str:
         parts.append(f"rows kept together by {plain(roles['group'])}")
     if roles.get("time"):
         parts.append(f"folds in time order by {plain(roles['time'])}")
+    if test_size:
+        parts.append(f"{test_size:.0%} of the rows kept out of tuning as a test set")
     return "; ".join(parts) or "every column a feature"
+
+
+# New run's test set for an uploaded file: a fifth of its rows, as a careful analyst keeps one.
+UPLOADED_TEST_PERCENT = 20
+
+
+def test_set_key(dataset: str) -> str:
+    return f"new.test_percent.{dataset}"
+
+
+def test_set_input(choice: DatasetChoice, roles: ColumnRoles, slots: dict[str, Any]) -> float:
+    """The share of rows kept out of tuning, to test the trained model on: 20 % for an
+    uploaded file to start with, none for a bundled set (whose runs compare with older ones)."""
+    key = test_set_key(choice.name)
+    st.session_state.setdefault(key, UPLOADED_TEST_PERCENT if choice.kind == "csv" else 0)
+    how = (
+        f"the latest rows by {roles.time}"
+        if roles.time
+        else f"whole groups of {roles.group}"
+        if roles.group
+        else "drawn by the seed, stratified by class"
+        if choice.task is TaskType.CLASSIFICATION
+        else "drawn by the seed"
+    )
+    percent = st.number_input(
+        "Test set kept out of tuning (%)",
+        min_value=0,
+        max_value=50,
+        step=5,
+        key=key,
+        help="These rows take no part in tuning's cross-validation; a model trained from the "
+        f"run is tested on them ({how}). 0: no test set",
+    )
+    slots["test_size"] = st.empty()
+    return percent / 100

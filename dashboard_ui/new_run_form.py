@@ -8,7 +8,7 @@ the widgets are drawn.
 
 import streamlit as st
 
-from dashboard_ui.data_section import SAVED, fill_roles
+from dashboard_ui.data_section import SAVED, fill_roles, test_set_key
 from dashboard_ui.grid_editor import prefill_grid
 from dashboard_ui.refine import PARENT
 from dashboard_ui.search_form import HALVING_CANDIDATES_KEY, SEARCH_KEY, SEARCHES
@@ -52,6 +52,9 @@ def fill_form(run_in: TuningRunCreate, choices: list[DatasetChoice]) -> None:
     state["new.time_budget"] = run_in.time_budget_s
     state["new.train_scores"] = run_in.return_train_score
     fill_roles(choice.name, run_in.columns.model_dump() if run_in.columns else None)
+    state["new.name"] = run_in.name or ""  # a refined or repeated run is named anew
+    state["new.tags"] = ", ".join(run_in.tags or [])
+    state[test_set_key(choice.name)] = round(run_in.test_size * 100)
     if run_in.parent_run_id:
         state[PARENT] = run_in.parent_run_id
     else:
@@ -84,6 +87,13 @@ def what_will_run(run_in: TuningRunCreate, dataset: str, task: TaskType) -> str:
         left_out = ", ".join(plain(name, 40) for name in roles.ignore[:8])
         more = f" and {len(roles.ignore) - 8} more" if len(roles.ignore) > 8 else ""
         parts.append(f"leaving out {left_out}{more}")
+    if run_in.test_size:
+        kept = "the latest" if roles is not None and roles.time else "a"
+        parts.append(f"{kept} {run_in.test_size:.0%} of the rows kept out as a test set")
     if not run_in.return_train_score:
         parts.append("no train scores")
+    if run_in.name:
+        parts.append(f"named **{plain(run_in.name)}**")
+    if run_in.tags:
+        parts.append("tagged " + ", ".join(f"**{plain(tag)}**" for tag in run_in.tags))
     return "Will run: " + " · ".join(parts) + "."

@@ -198,15 +198,16 @@ def choose_run(user: User, *, statuses: Iterable[RunStatus] = ()) -> str:
 
 def run_label(run: RunSummary) -> str:
     """A run in a selectbox or multiselect, whose options show as typed (markdown elsewhere)."""
+    named = f"{run.name} · " if run.name else ""
     return (
-        f"{run.status.value} · {run.estimator} on {run.dataset} · "
+        f"{run.status.value} · {named}{run.estimator} on {run.dataset} · "
         f"best {format_score(run.best_score)} · {format_time(run.created_at)} · {short_id(run.id)}"
     )
 
 
 def run_title(run: RunSummary) -> str:
-    """A run in a title (markdown): its estimator on its dataset, the dataset's name as typed."""
-    return f"{run.estimator} on {plain(run.dataset)}"
+    """A run in a title (markdown): its name, else its estimator on its dataset, as typed."""
+    return plain(run.name) if run.name else f"{run.estimator} on {plain(run.dataset)}"
 
 
 def scoring_words(run: RunSummary) -> str:
@@ -239,9 +240,15 @@ def load_error(exc: TuningError) -> NoReturn:
 
 
 def trial_table(
-    frame: pd.DataFrame, params: list[str], *, splits: bool = False, key: str | None = None
-) -> None:
-    """Trials as a sortable table: parameters, scores and times (and each fold's score)."""
+    frame: pd.DataFrame,
+    params: list[str],
+    *,
+    splits: bool = False,
+    key: str | None = None,
+    selectable: bool = False,
+) -> int | None:
+    """Trials as a sortable table: parameters, scores and times (and each fold's score); with
+    `selectable`, a row can be selected and its trial index is returned."""
     columns = [
         "trial",
         "rank_test_score",
@@ -273,4 +280,16 @@ def trial_table(
             config[column] = st.column_config.NumberColumn(
                 column.replace("_test_score", ""), format="%.4f"
             )
-    st.dataframe(shown, column_config=config, hide_index=True, key=key)
+    if not selectable:
+        st.dataframe(shown, column_config=config, hide_index=True, key=key)
+        return None
+    event = st.dataframe(
+        shown,
+        column_config=config,
+        hide_index=True,
+        key=key,
+        on_select="rerun",
+        selection_mode="single-row",
+    )
+    rows = event.selection.rows if event is not None else []
+    return int(frame["trial"].iloc[rows[0]]) if rows else None

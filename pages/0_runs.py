@@ -1,6 +1,7 @@
 """Runs, the home page (`/`): the signed-in user's runs (an admin's: everyone's), newest first.
 
-Filters by status, estimator and dataset; a click on a row opens the run.
+Filters by status, estimator, dataset and tag, archived runs hidden unless asked; a click on a
+row opens the run.
 """
 
 from typing import TypedDict
@@ -27,7 +28,7 @@ def first_page() -> None:
     st.session_state.pop("runs.page", None)
 
 
-status_col, estimator_col, dataset_col = st.columns(3)
+status_col, estimator_col, dataset_col, tag_col = st.columns(4)
 statuses = status_col.multiselect(
     "Status",
     list(RunStatus),
@@ -41,6 +42,12 @@ estimators = estimator_col.multiselect(
 datasets = dataset_col.multiselect(
     "Dataset", options.datasets, key="runs.dataset", on_change=first_page
 )
+tags = tag_col.multiselect(
+    "Tags", options.tags, key="runs.tags", on_change=first_page, help="Runs with any of these tags"
+)
+show_archived = st.toggle(
+    "Show archived", key="runs.archived", on_change=first_page, help="Archived runs as well"
+)
 
 
 class RunFilters(TypedDict):
@@ -49,15 +56,26 @@ class RunFilters(TypedDict):
     statuses: list[RunStatus]
     estimators: list[str]
     datasets: list[str]
+    tags: list[str]
+    archived: bool | None  # False: hide the archived runs; None: show them too
 
 
-filters = RunFilters(statuses=statuses, estimators=estimators, datasets=datasets)
+filters = RunFilters(
+    statuses=statuses,
+    estimators=estimators,
+    datasets=datasets,
+    tags=tags,
+    archived=None if show_archived else False,
+)
 
 
 def table_of(page: Page[RunSummary]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": [str(run.id) for run in page.items],
+            "name": [run.label for run in page.items],
+            "tags": [run.tags for run in page.items],
+            "archived": [run.archived_at is not None for run in page.items],
             "status": [run.status.value for run in page.items],
             "estimator": [run.estimator for run in page.items],
             "dataset": [run.dataset for run in page.items],
@@ -73,6 +91,9 @@ def table_of(page: Page[RunSummary]) -> pd.DataFrame:
 
 COLUMNS = {
     "id": None,  # kept for the click, not shown
+    "name": st.column_config.TextColumn("Name", help="Its estimator on its dataset if unnamed"),
+    "tags": st.column_config.ListColumn("Tags"),
+    "archived": st.column_config.CheckboxColumn("Archived", width="small"),
     "status": st.column_config.TextColumn("Status", width="small"),
     "estimator": st.column_config.TextColumn("Estimator"),
     "dataset": st.column_config.TextColumn("Dataset"),
@@ -104,6 +125,8 @@ def runs_table(live: bool) -> None:
         return
     table = table_of(page)
     columns = dict(COLUMNS) if user.is_admin else {**COLUMNS, "owner": None}
+    if not show_archived:
+        columns["archived"] = None
     event = st.dataframe(
         table.style.map(ui.status_cell_style, subset=["status"]),
         column_config=columns,

@@ -6,10 +6,17 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_user
-from dashboard_ui.data_section import SAVED, UPLOAD, roles_section, upload_section
+from dashboard_ui.data_section import (
+    SAVED,
+    UPLOAD,
+    roles_section,
+    test_set_input,
+    upload_section,
+)
 from dashboard_ui.grid_editor import grid_editor
 from dashboard_ui.new_run_form import fill_form, what_will_run
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
+from dashboard_ui.run_labels import TAGS_HELP, split_tags
 from dashboard_ui.rungs import schedule_table
 from dashboard_ui.scoring_form import scoring_input
 from dashboard_ui.search_form import (
@@ -25,6 +32,8 @@ from dashboard_ui.text import plain
 from tuning.errors import TuningError
 from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service import (
+    RUN_NAME_LIMIT,
+    TAGS_PER_RUN,
     RunPlan,
     check_submission,
     dataset_choices,
@@ -84,6 +93,7 @@ except TuningError as exc:
     slots["dataset"].error(plain(exc))
     st.stop()
 roles = roles_section(dataset, profile, slots)
+test_size = test_set_input(choices[dataset], roles, slots)
 
 # --- 2. Estimator and grid ---------------------------------------------------------------
 st.subheader("2. Estimator and parameter grid")
@@ -130,6 +140,19 @@ stopping = early_stopping(search, slots)
 
 # --- 4. Launch ----------------------------------------------------------------------------
 st.subheader("4. Launch")
+name_col, tags_col = st.columns([1, 2])
+st.session_state.setdefault("new.name", "")
+name = name_col.text_input(
+    "Name",
+    key="new.name",
+    max_chars=RUN_NAME_LIMIT,
+    placeholder=f"{estimator} on {dataset}",
+    help="Optional; Runs and Compare show it",
+)
+slots["name"] = name_col.empty()
+st.session_state.setdefault("new.tags", "")
+tags_text = tags_col.text_input("Tags", key="new.tags", max_chars=1000, help=TAGS_HELP)
+slots["tags"] = tags_col.empty()
 run_in = TuningRunCreate(
     dataset=dataset,
     estimator=estimator,
@@ -144,6 +167,9 @@ run_in = TuningRunCreate(
     random_state=seed,
     parent_run_id=parent_run_id,
     columns=roles,
+    name=name or None,
+    tags=split_tags(tags_text)[: TAGS_PER_RUN + 1],  # one past the limit: refused, named
+    test_size=test_size,
 )
 plan: RunPlan | None = None
 with ui.db() as session:

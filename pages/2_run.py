@@ -1,4 +1,5 @@
-"""Run monitor (`/run?run=<id>`): progress, ETA, best so far and trials, live; cancel.
+"""Run monitor (`/run?run=<id>`): progress, ETA, best so far and trials, live; cancel; rename,
+tag, archive or delete.
 
 The live part is a fragment on the spec's polling schedule. Each tick reads the status (one
 primary-key read, plus the queue's live state) and the trials from the first one it has not
@@ -17,6 +18,7 @@ from dashboard_ui.account import signed_in_user
 from dashboard_ui.data_section import roles_words
 from dashboard_ui.notes import run_notes
 from dashboard_ui.refine import lineage, run_again
+from dashboard_ui.run_labels import manage_run, tags_words
 from dashboard_ui.rungs import current_rung, schedule_table, stored_per_rung
 from dashboard_ui.schedule import poll_interval
 from dashboard_ui.search_form import search_words
@@ -60,15 +62,19 @@ params = list(run.param_grid)
 
 st.title(ui.run_title(run))
 search = search_words(run.search, run.n_iter, run.halving)
+named = f"{run.estimator} on {plain(run.dataset)} · " if run.name else ""
 st.caption(
-    f"Run `{run.id}` · {search} · {run.cv}-fold CV · {ui.scoring_words(run)} · "
+    f"{named}Run `{run.id}` · {search} · {run.cv}-fold CV · {ui.scoring_words(run)} · "
     f"by {plain(run.owner)} · created {ui.format_time(run.created_at)}"
 )
-st.caption(f"Columns: {roles_words(run.column_roles)}")
+if labels := tags_words(run):
+    st.caption(f"Tags: {labels}" if run.tags else labels.capitalize())
+st.caption(f"Columns: {roles_words(run.column_roles, run.test_size)}")
 lineage(run, user, page=ui.RUN_PAGE)
 run_again(run)
 with st.expander("Parameter grid"):
     st.json(run.param_grid)
+manage_run(run, user)
 
 
 def ask_to_cancel() -> None:

@@ -18,12 +18,14 @@ from dashboard_ui.data_section import roles_words
 from dashboard_ui.notes import run_notes
 from dashboard_ui.refine import lineage, refine_section, run_again
 from dashboard_ui.text import plain
+from dashboard_ui.train_trial import train_trial_button
 from tuning.domain import RunStatus
 from tuning.errors import TuningError
 from tuning.service import (
     MANY_VALUES,
     SCORE,
     RunSummary,
+    SimplestPick,
     dataset_profile_by_id,
     failure_groups,
     gap_by_value,
@@ -59,6 +61,33 @@ def load_trials(run_id: str, params: tuple[str, ...], version: tuple) -> pd.Data
     return trials_frame(trials, list(params))
 
 
+# What the sections derive from the whole frame, kept per run and `version` like the frame: a
+# new tab on a run opened before draws its first chart without redoing them (about 0.4 s of
+# the script at 5,000 trials). The frame is not hashed (`_frame`): the run and version name it.
+@st.cache_data(max_entries=12, show_spinner=False)
+def importance_of(
+    run_id: str, version: tuple, params: tuple[str, ...], _frame: pd.DataFrame
+) -> pd.DataFrame:
+    return parameter_importance(_frame, list(params))
+
+
+@st.cache_data(max_entries=12, show_spinner=False)
+def simplest_of(
+    run_id: str, version: tuple, params: tuple[str, ...], estimator: str, _frame: pd.DataFrame
+) -> SimplestPick | None:
+    return simplest_within_one_se(_frame, list(params), estimator)
+
+
+def importance(frame: pd.DataFrame) -> pd.DataFrame:
+    """The run's parameter importance (parameter_importance), once per version."""
+    return importance_of(str(run.id), version, tuple(params), frame)
+
+
+def simplest(frame: pd.DataFrame) -> SimplestPick | None:
+    """The run's simplest candidate within one standard error, once per version."""
+    return simplest_of(str(run.id), version, tuple(params), run.estimator, frame)
+
+
 def overview(run: RunSummary, frame: pd.DataFrame, scored: pd.DataFrame, best: pd.Series) -> None:
     score_col, trial_col, candidates_col, time_col = st.columns(4)
     score_col.metric(
@@ -75,13 +104,13 @@ def overview(run: RunSummary, frame: pd.DataFrame, scored: pd.DataFrame, best: p
             f"{int(best['n_resources']):,} samples), as HalvingGridSearchCV picks it: earlier "
             "rungs scored on fewer samples."
         )
-    pick = simplest_within_one_se(frame, params, run.estimator)
+    pick = simplest(frame)
     if pick is not None and not pick.is_best:
         st.info(f"**Simpler choice:** {plain(pick.why)}", icon=":material/lightbulb:")
+        train_trial_button(run.id, pick.trial, user, key="results.train.simpler")
     importance_col, history_col = st.columns(2)
-    importance = parameter_importance(frame, params)
     with importance_col:
-        st.plotly_chart(charts.importance_figure(importance), key="results.importance")
+        st.plotly_chart(charts.importance_figure(importance(frame)), key="results.importance")
         st.caption("How much of the spread in scores each parameter explains on its own.")
     with history_col:
         figure = charts.best_so_far_figure({run.estimator: frame}, scoring=run.scoring)
@@ -94,7 +123,7 @@ def parameters(run: RunSummary, frame: pd.DataFrame) -> None:
         "folds, the star the best candidate. A number tried at many values is shown in bins, "
         "over a dot per candidate."
     )
-    ordered = list(parameter_importance(frame, params)["parameter"])
+    ordered = list(importance(frame)["parameter"])
     for start in range(0, len(ordered), PANELS_PER_ROW):
         row = ordered[start : start + PANELS_PER_ROW]
         for column, param in zip(st.columns(PANELS_PER_ROW), row, strict=False):
@@ -157,13 +186,13 @@ def overfitting(run: RunSummary, frame: pd.DataFrame) -> None:
         figure = charts.train_vs_validation_figure(gaps, scoring=run.scoring)
         st.plotly_chart(figure, key="results.overfit")
     with right:
-        ordered = list(parameter_importance(frame, params)["parameter"])
+        ordered = list(importance(frame)["parameter"])
         param = st.selectbox("Gap by", ordered, key="results.gap_param")
         values = tried_values(run, frame, param)
         table = gap_by_value(frame, param, values)
         figure = charts.gap_by_value_figure(table, param, log=param in log, scoring=run.scoring)
         st.plotly_chart(figure, key="results.gap")
-    pick = simplest_within_one_se(frame, params, run.estimator)
+    pick = simplest(frame)
     if pick is not None:
         st.info(f"**Simplest within one standard error:** {plain(pick.why)}")
 
@@ -214,8 +243,12 @@ def relaunch(run: RunSummary, grid: dict) -> None:
 
 
 def trials(run: RunSummary, frame: pd.DataFrame, best_params: dict) -> None:
-    st.caption("Click a column header to sort.")
-    ui.trial_table(frame, params, splits=True, key="results.trials")
+    st.caption("Click a column header to sort; select a row to train its trial as a model.")
+    picked = ui.trial_table(frame, params, splits=True, key="results.trials", selectable=True)
+    if picked is not None and pd.notna(frame.loc[frame["trial"] == picked, SCORE]).all():
+        train_trial_button(run.id, picked, user, key="results.train.trial")
+    elif picked is not None:
+        st.caption(f"Trial #{picked} did not score: there is nothing to train.")
     st.download_button(
         "Download all trials (CSV)",
         lambda: trials_csv(frame),  # built on click only
@@ -263,7 +296,7 @@ st.caption(
     f"Run `{run.id}` · {len(frame):,} of {run.total_combinations:,} candidates · "
     f"{run.cv}-fold CV · {ui.scoring_words(run)} · by {plain(run.owner)}"
 )
-st.caption(f"Columns: {roles_words(run.column_roles)}")
+st.caption(f"Columns: {roles_words(run.column_roles, run.test_size)}")
 if run.is_active:
     st.info("This run is still going: these are the results so far.")
     st.page_link(

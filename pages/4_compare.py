@@ -1,4 +1,5 @@
-"""Compare (`/compare?runs=<id>,<id>`): best scores, best parameters and histories side by side."""
+"""Compare (`/compare?runs=<id>,<id>`): best scores, best parameters and histories side by side,
+each run by its name, with the run it refines."""
 
 import pandas as pd
 import streamlit as st
@@ -12,6 +13,7 @@ from tuning.service import (
     SCORE,
     list_runs,
     param_column,
+    run_parent,
     run_trials,
     score_by_value,
     shared_params,
@@ -54,19 +56,40 @@ except TuningError as exc:
 
 
 def name_of(position: int) -> str:
+    """The run's name (else its estimator on its dataset), numbered and with its short id, so
+    that two runs called alike stay apart."""
     run = compared[position].run
-    return f"{position + 1}. {run.estimator} on {run.dataset} ({ui.short_id(run.id)})"
+    return f"{position + 1}. {run.label} ({ui.short_id(run.id)})"
 
 
 names = [name_of(i) for i in range(len(compared))]
+
+
+def parent_of(position: int) -> str | None:
+    """The run this one refines: its number here if compared, else its label."""
+    run = compared[position].run
+    if run.parent_id is None:
+        return None
+    here = [i for i, other in enumerate(compared) if other.run.id == run.parent_id]
+    if here:
+        return names[here[0]]
+    with ui.db() as session:
+        parent = run_parent(session=session, run=run, viewer=user)
+    if parent is None:  # deleted, or not the viewer's to see
+        return f"run {ui.short_id(run.parent_id)}"
+    return f"{parent.label} ({ui.short_id(parent.id)})"
+
+
 rows = []
-for name, result in zip(names, compared, strict=True):
+for position, (name, result) in enumerate(zip(names, compared, strict=True)):
     scored = result.trials[result.trials[SCORE].notna()]
     best = scored.iloc[scored[SCORE].argmax()] if len(scored) else None
     best_params = {p: best[param_column(p)] for p in result.params} if best is not None else {}
     rows.append(
         {
             "run": name,
+            "refines": parent_of(position),
+            "tags": result.run.tags,
             "status": result.run.status.value,
             "scoring": result.run.scoring,
             "best score": best[SCORE] if best is not None else None,
@@ -77,7 +100,11 @@ for name, result in zip(names, compared, strict=True):
 st.dataframe(
     pd.DataFrame(rows).style.map(ui.status_cell_style, subset=["status"]),
     hide_index=True,
-    column_config={"best score": st.column_config.NumberColumn(format="%.4f")},
+    column_config={
+        "best score": st.column_config.NumberColumn(format="%.4f"),
+        "refines": st.column_config.TextColumn("refines", help="The run this one refines"),
+        "tags": st.column_config.ListColumn("tags"),
+    },
 )
 scorings = {result.run.scoring for result in compared}
 if len(scorings) > 1:

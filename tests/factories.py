@@ -12,7 +12,7 @@ from sklearn.model_selection import ParameterGrid
 from sqlmodel import Session
 
 from tuning.domain import RunStatus, utcnow
-from tuning.models import Dataset, Trial, TuningRun, User
+from tuning.models import Dataset, Model, TrainingRun, Trial, TuningRun, User
 from tuning.runtime import Runtime
 from tuning.service import create_user, get_dataset, upload_dataset
 from tuning.service.execution.stopping import Hopeless
@@ -186,3 +186,37 @@ def upload_rare_yes(session: Session, owner: User) -> Dataset:
         target="answer",
         max_bytes=100_000,
     )
+
+
+def signed_in(runtime: Runtime, *, admin: bool = False) -> tuple[User, dict[str, str]]:
+    """A new user (an admin if asked) and their Authorization header."""
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        user, token = create_user(
+            session=session, name=f"labels-{uuid.uuid4().hex[:8]}", is_admin=admin
+        )
+    return user, {"Authorization": f"Bearer {token}"}
+
+
+def make_model(session: Session, run: TuningRun, owner: User) -> Model:
+    """A training of `run` as a worker leaves it, with its model."""
+    training = TrainingRun(
+        owner_id=owner.id,
+        tuning_run_id=run.id,
+        dataset_id=run.dataset_id,
+        estimator=run.estimator,
+        params=run.best_params or {},
+        scoring=run.scoring,
+        status=RunStatus.SUCCESS,
+        metrics={run.scoring: 0.9},
+        training_time=1.0,
+    )
+    session.add(training)
+    session.flush()
+    model = Model(
+        owner_id=owner.id, training_run_id=training.id, estimator=run.estimator, file=b"x"
+    )
+    session.add(model)
+    session.flush()
+    training.model_id = model.id
+    session.commit()
+    return model

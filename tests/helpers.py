@@ -12,7 +12,7 @@ from tuning.ml.search import default_pipeline, pipeline_params
 from tuning.models import User
 from tuning.runtime import Runtime
 from tuning.schemas import TuningRunCreate, TuningStatus
-from tuning.service import TrialRecord, get_status, list_trials, submit_run
+from tuning.service import TrialRecord, get_status, list_trials, submit_run, upload_dataset
 
 from stack import wait_until
 
@@ -85,3 +85,18 @@ def gridsearch_best(
     ).fit(table.X, table.y)
     best = {name.removeprefix("model__"): value for name, value in search.best_params_.items()}
     return best, search.best_score_
+
+
+def upload(runtime: Runtime, owner: User, content: bytes, target: str) -> str:
+    """An analyst's CSV uploaded under a fresh name, as New run and the API store it."""
+    name = f"{target}-{uuid.uuid4().hex[:6]}"
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        upload_dataset(
+            session=session,
+            owner=owner,
+            name=name,
+            content=content,
+            target=target,
+            max_bytes=10**7,
+        )
+    return name

@@ -41,6 +41,7 @@ from tuning.service import (
     create_user,
     list_notes,
     list_runs,
+    list_training_runs,
     list_trials,
 )
 
@@ -800,10 +801,31 @@ def test_models_trains_a_runs_best_parameters_and_offers_the_file(account, runti
 
     next(b for b in app.button if b.label == "Train with these parameters").click().run()
     run_until(app, lambda a: any(b.label == "Prepare download" for b in a.button))
-    assert any("held-out accuracy" in text for text in texts(app, "markdown"))
+    assert any("test rows: accuracy" in text for text in texts(app, "markdown"))
+    app.run()  # the newest model opens below the list, with its evaluation
+    assert texts(app, "header")[0].startswith("RandomForestClassifier · trial #")
+    assert any("optimistic" in text for text in texts(app, "warning"))
+    assert len(app.get("plotly_chart")) == 2  # three classes: the confusion matrix, importance
 
     next(b for b in app.button if b.label == "Prepare download").click().run()
     assert app.download_button[0].label == "Download .skops"
+
+
+def test_results_trains_the_simpler_choice_and_models_says_which_trial(account, session):
+    user, token = account
+    run = make_run(session, user, score=lambda p: 0.9 + 0.001 * (p["n_estimators"] == 100))
+    app = open_app(token, RESULTS_PAGE, run=str(run.id))
+    button = next(b for b in app.button if b.label.startswith("Train trial #"))
+    picked = int(button.label.removeprefix("Train trial #"))
+    assert picked != run.best_trial_index
+
+    button.click().run()
+
+    assert texts(app, "title") == ["Models"]
+    trainings = list_training_runs(session=session, viewer=user)
+    assert [t.trial_index for t in trainings] == [picked]
+    assert trainings[0].params == list(ParameterGrid(run.param_grid))[picked]
+    assert any(f"trial #{picked} of run" in text for text in texts(app, "markdown"))
 
 
 # --- Refine and relaunch ----------------------------------------------------------------------

@@ -15,12 +15,19 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from tuning.config import PROJECT_ROOT
+from tuning.domain import RunStatus
 from tuning.models import TuningRun
-from tuning.service import create_user
+from tuning.service import (
+    create_user,
+    get_training_run,
+    list_training_runs,
+    read_model,
+    upload_dataset,
+)
 
 from helpers import submit, wait_until_finished
-from messy import churn_csv
-from stack import ServerProcess
+from messy import as_csv, churn_csv, customers
+from stack import ServerProcess, wait_until
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -285,3 +292,75 @@ def test_new_run_launches_what_it_shows_after_an_upload_in_a_browser(
     page.go_back()  # from the monitor: New run as it was, not an empty form
     expect(page.get_by_text("Will run:")).to_contain_text("4-fold", timeout=WAIT_MS)
     expect(page.get_by_label("CV folds")).to_have_value("4")
+
+
+def test_a_models_evaluation_threshold_and_predictions_in_a_browser(
+    dashboard_url, browser_page, session, runtime, tmp_path
+):
+    """A trial trained from Results' table, then on the Models page: its evaluation drawn, its
+    threshold moved to reach a recall, and a new file predicted, as a person sees them."""
+    user, token = create_user(session=session, name=f"models-{uuid.uuid4().hex[:8]}")
+    dataset = upload_dataset(
+        session=session,
+        owner=user,
+        name="churn",
+        content=churn_csv(),
+        target="churn",
+        max_bytes=10**6,
+    )
+    run_id = submit(
+        runtime,
+        user,
+        dataset=dataset.name,
+        estimator="LogisticRegression",
+        param_grid={"C": [0.1, 1.0]},
+        scoring="average_precision",
+        pos_label="yes",
+    )
+    wait_until_finished(runtime, run_id)
+    page, shots = browser_page, Shots(browser_page, tmp_path)
+    expect = sync_api.expect
+
+    # Results' Trials: select the second trial's row, then "Train this".
+    page.goto(f"{dashboard_url}/results?run={run_id}&view=Trials&token={token}")
+    grid = page.get_by_test_id("stDataFrame").first
+    grid.wait_for()
+    idle(page)
+    box = grid.bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 14, box["y"] + 35 * 2 + 17)  # the row marker of the second row
+    page.get_by_role("button", name="Train trial #1").click()
+    expect(page.get_by_role("heading", name="Models")).to_be_visible()
+    training = list_training_runs(session=session, viewer=user)[0]
+    assert training.trial_index == 1 and training.params == {"C": 1.0}
+
+    def trained() -> str | None:
+        session.expire_all()
+        row = get_training_run(session=session, training_run_id=training.id)
+        return str(row.model_id) if row.status is RunStatus.SUCCESS else None
+
+    model_id = wait_until(trained, 120, 0.2, "the training did not finish")
+    page.goto(f"{dashboard_url}/models?model={model_id}&token={token}")
+    page.locator(".js-plotly-plot").nth(3).wait_for()  # Plotly's script arrives with the first
+    shots.take("models")
+    expect(page.get_by_text("Confusion matrix (test rows)")).to_be_visible()
+    expect(page.get_by_text("Precision-recall curve")).to_be_visible()
+    expect(page.get_by_text("Permutation importance of the columns")).to_be_visible()
+    expect(page.get_by_text("the figures are optimistic", exact=False)).to_be_visible()
+
+    page.get_by_label("Recall at least").fill("0.9")
+    page.get_by_role("button", name="Reach it").nth(1).click()
+    idle(page)
+    expect(page.get_by_text("reaching a recall of 0.9", exact=False)).to_be_visible()
+    expect(page.get_by_text("trial #1 of run", exact=False).first).to_be_visible()
+    session.expire_all()
+    moved = read_model(session=session, model_id=model_id)
+    assert moved.evaluation["metrics"]["recall"] >= 0.9
+
+    page.get_by_role("tab", name="Predict a file").click()
+    new = tmp_path / "new-customers.csv"
+    new.write_bytes(as_csv(customers(30, seed=21).drop(columns=["churn"])))
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(new))
+    expect(page.get_by_text("Download the predictions (CSV)")).to_be_visible()
+    expect(page.get_by_text("Not used by the model", exact=False)).to_be_visible()
+    shots.take("models-predict")

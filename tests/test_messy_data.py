@@ -16,28 +16,14 @@ from tuning.ml.catalog import ESTIMATORS, EstimatorSpec
 from tuning.ml.search import build_pipeline, make_splits, pipeline_params
 from tuning.models import Dataset, TuningRun
 from tuning.runtime import Runtime
-from tuning.service import dataset_profile, load_table, upload_dataset
+from tuning.service import dataset_profile, load_table
 
-from helpers import submit, trials_of, wait_until_finished
+from helpers import submit, trials_of, upload, wait_until_finished
 from messy import churn_csv, spend_csv
 
 # .ci/run repeats on PostgreSQL what reads the stored roles (groups, time order); every
 # estimator's fits store the same rows as any run, so that test runs on SQLite only.
 SCORING = {TaskType.CLASSIFICATION: "roc_auc", TaskType.REGRESSION: "r2"}
-
-
-def upload(runtime: Runtime, owner, content: bytes, target: str) -> str:
-    name = f"{target}-{uuid.uuid4().hex[:6]}"
-    with Session(runtime.engine, expire_on_commit=False) as session:
-        upload_dataset(
-            session=session,
-            owner=owner,
-            name=name,
-            content=content,
-            target=target,
-            max_bytes=10**7,
-        )
-    return name
 
 
 def small_grid(spec: EstimatorSpec) -> dict[str, list[Any]]:

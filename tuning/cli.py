@@ -109,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="The positive class of a two-class target (f1, precision, recall, "
         "average_precision), e.g. yes; read as the dataset's label type",
     )
+    tune.add_argument(
+        "--test-size",
+        type=float,
+        default=0.0,
+        metavar="SHARE",
+        help="Keep this share of rows (0 to 0.5) out of tuning, to test the trained model on",
+    )
+    tune.add_argument("--name", help="A name for the run (at most 200 characters)")
+    tune.add_argument(
+        "--tag", action="append", metavar="TAG", help="Tag the run (repeat for more; lower-cased)"
+    )
     tune.add_argument("--user", help="Owner of the run (default: the local admin)")
     tune.add_argument("--wait", action="store_true", help="Follow the run until it ends")
 
@@ -207,6 +218,9 @@ def _tuning_run(args: argparse.Namespace, param_grid: object, halving: object) -
         time_budget_s=args.time_budget,
         return_train_score=not args.no_train_scores,
         columns=_columns(args),
+        test_size=args.test_size,
+        name=args.name,
+        tags=args.tag,
     )
 
 

@@ -26,6 +26,11 @@ class Forbidden(TuningError, PermissionError):
     """The thing exists but belongs to somebody else."""
 
 
+class Conflict(TuningError):
+    """The change cannot be made in the thing's present state (a run still going, a dataset
+    still used); the message says what to do first."""
+
+
 class Unavailable(TuningError, ConnectionError):
     """The broker cannot take work right now."""
 

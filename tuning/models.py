@@ -117,7 +117,9 @@ class TuningRun(SQLModel, table=True):
     # labelled rows), drawn once at submit from the run's seed so that every host and every
     # later training uses the same ones. None or [] when the run keeps no test set.
     test_size: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
-    held_out: list[int] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    held_out: list[int] | None = Field(  # SQL NULL until drawn: the one draw is a guarded update
+        default=None, sa_column=Column(JSON(none_as_null=True), nullable=True)
+    )
     name: str | None = Field(default=None, max_length=200)
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     archived_at: datetime | None = _timestamp(default=None)  # hidden from lists, restorable
@@ -263,6 +265,17 @@ class Model(SQLModel, table=True):
     # its predictions and stored in its file; None: the estimator's own predict.
     threshold: float | None = None
     archived_at: datetime | None = _timestamp(default=None)
+
+
+class RunTag(SQLModel, table=True):
+    """A tag of a tuning run, one row each, so that Runs filters by tag with an index on any
+    database; the run's `tags` column keeps them in the order given, for reading."""
+
+    __tablename__ = "run_tag"
+    __table_args__ = (Index("ix_run_tag_tag_run", "tag", "run_id"),)
+
+    run_id: uuid.UUID = Field(foreign_key="tuning_run.id", primary_key=True)
+    tag: str = Field(primary_key=True, max_length=50)
 
 
 class RunNote(SQLModel, table=True):

@@ -55,6 +55,12 @@ class TrainingResult(BaseModel):
     model_id: str
     metrics: dict[str, float]
     training_time: float
+    trial_index: int | None = Field(
+        default=None, description="The tuning run's trial trained (null: its best, or none)"
+    )
+    evaluation: dict[str, Any] | None = Field(
+        default=None, description="The model's evaluation on the test rows (see the README)"
+    )
 
 
 class TrainingStatus(BaseModel):
@@ -87,6 +93,13 @@ class TrainingRunCreate(BaseModel):
     dataset: Name | None = None
     estimator: Name | None = None
     params: dict[str, Any] | None = Field(default=None, description="Estimator parameters")
+    trial: int | None = Field(
+        default=None,
+        strict=True,
+        ge=0,
+        le=2**31 - 1,
+        description="Train this trial (its index) of the tuning run rather than its best",
+    )
     scoring: Name | None = Field(default=None, description="Scorer for the held-out metric")
     random_state: Seed | None = None
 
@@ -141,6 +154,12 @@ class ColumnRoles(BaseModel):
 Label = Annotated[str, Field(max_length=200)] | int | float | bool
 
 
+# A run's name and tags as sent; the service trims, lower-cases and checks them against the
+# limits in tuning.service.commands.labels. These bounds only keep a hostile body small.
+RunName = Annotated[str, Field(max_length=1000)]
+RunTags = Annotated[list[Annotated[str, Field(max_length=1000)]], Field(max_length=100)]
+
+
 class TuningRunCreate(BaseModel):
     """What a user submits to start a search; the service layer checks it against the catalog."""
 
@@ -179,6 +198,17 @@ class TuningRunCreate(BaseModel):
         default=None,
         description="The positive class of a two-class target, for f1, precision, recall and "
         "average_precision",
+    )
+    test_size: float = Field(
+        default=0.0,
+        ge=0,
+        le=0.5,
+        description="The share of rows kept out of tuning as a test set for the trained model "
+        "(stratified for classes, by group or by time when those roles are set); 0: none",
+    )
+    name: RunName | None = Field(default=None, description="A name for the run (200 characters)")
+    tags: RunTags | None = Field(
+        default=None, description="Up to 20 tags, each 1 to 50 characters, kept lower-case"
     )
 
 
@@ -233,6 +263,34 @@ class RunPublic(BaseModel):
     pos_label: Label | None = Field(
         default=None, description="The positive class of a two-class target, if the run names one"
     )
+    test_size: float = Field(
+        default=0.0, description="The share of rows kept out of tuning as a test set; 0: none"
+    )
+    name: str | None = Field(default=None, description="The run's name, if it was given one")
+    tags: list[str] = Field(default_factory=list, description="The run's tags, lower-case")
+    archived_at: UtcDatetime | None = Field(
+        default=None, description="When the run was archived (hidden from lists); null: it is not"
+    )
+
+
+class RunChange(BaseModel):
+    """`PATCH` of a run: only the fields sent change. A null or empty name or tags clear them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: RunName | None = None
+    tags: RunTags | None = None
+    archived: bool | None = Field(
+        default=None, description="true hides the run from lists; false restores it"
+    )
+
+
+class ArchiveChange(BaseModel):
+    """`PATCH` of a dataset or a model: archive it (hidden from lists) or restore it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    archived: bool
 
 
 class TrialPublic(BaseModel):
@@ -286,6 +344,9 @@ class DatasetPublic(BaseModel):
         description="columns: [{name, kind, missing, distinct, examples, role, reason}], "
         "target: {name, task, classes | summary}, warnings: [{column, message}]",
     )
+    archived_at: UtcDatetime | None = Field(
+        default=None, description="When it was archived (hidden from lists); null: it is not"
+    )
 
 
 class Check(BaseModel):
@@ -300,3 +361,50 @@ class Health(BaseModel):
     database: Check
     redis: Check
     workers: Check
+
+
+class ModelPublic(BaseModel):
+    """A trained model: where it came from, its decision threshold and its evaluation."""
+
+    id: uuid.UUID
+    training_run_id: uuid.UUID
+    tuning_run_id: uuid.UUID | None
+    trial_index: int | None = Field(description="The tuning run's trial it was trained from")
+    estimator: str
+    params: dict[str, Any]
+    threshold: float | None = Field(
+        description="A two-class model's decision threshold on its positive class's score"
+    )
+    size_bytes: int
+    created_at: UtcDatetime
+    evaluation: dict[str, Any] | None
+    archived_at: UtcDatetime | None = Field(
+        default=None, description="When it was archived (hidden from lists); null: it is not"
+    )
+
+
+class ThresholdChange(BaseModel):
+    """A two-class model's new threshold: a value, or the one meeting a precision or a recall
+    on the test rows, or the one maximising F1 there. Exactly one of them."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    threshold: float | None = Field(default=None, allow_inf_nan=False)
+    min_precision: float | None = Field(default=None, gt=0, le=1)
+    min_recall: float | None = Field(default=None, gt=0, le=1)
+    max_f1: bool = False
+
+
+class ModelChange(ThresholdChange):
+    """`PATCH` of a model: its threshold (exactly one of the fields above), or `archived`
+    (hidden from lists, restorable), or both."""
+
+    archived: bool | None = Field(
+        default=None, description="true hides the model from lists; false restores it"
+    )
+
+
+class PredictRows(BaseModel):
+    """Rows to predict, each a mapping of column to value, as a CSV file's rows would be."""
+
+    rows: list[dict[str, Any]] = Field(max_length=1_000_000)

@@ -21,7 +21,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=runtime.settings.cors_origins,
-            allow_methods=["GET", "POST"],
+            allow_methods=["GET", "POST", "PATCH"],
             allow_headers=["Authorization", "Content-Type"],
         )
     install_error_handlers(app)
@@ -31,6 +31,7 @@ def create_app(runtime: Runtime) -> FastAPI:
         default_bytes=settings.max_request_bytes,
         upload_bytes=settings.max_upload_bytes + MULTIPART_FRAMING,
         upload_paths={"/api/v1/datasets"},
+        upload_suffixes=("/predict",),  # /api/v1/models/{model_id}/predict
     )
     for module in (runs, models, datasets, health):
         app.include_router(module.router)

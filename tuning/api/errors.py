@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from tuning.errors import (
+    Conflict,
     Forbidden,
     InvalidInput,
     NotFound,
@@ -87,5 +88,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Unauthenticated, _unauthenticated)
     app.add_exception_handler(NotFound, _answer(404))
     app.add_exception_handler(Forbidden, _answer(403))
+    app.add_exception_handler(Conflict, _answer(409))
     app.add_exception_handler(Unavailable, _answer(503))
     app.add_exception_handler(DataError, _data_error)

@@ -20,21 +20,32 @@ class BodyTooLarge(HTTPException):
 
 class BodyLimit:
     """ASGI middleware: at most `default_bytes` per request body, `upload_bytes` on the routes
-    in `upload_paths` (a CSV upload and its multipart framing)."""
+    in `upload_paths` or ending in one of `upload_suffixes` (a CSV upload and its multipart
+    framing; rows to predict)."""
 
     def __init__(
-        self, app: ASGIApp, *, default_bytes: int, upload_bytes: int, upload_paths: set[str]
+        self,
+        app: ASGIApp,
+        *,
+        default_bytes: int,
+        upload_bytes: int,
+        upload_paths: set[str],
+        upload_suffixes: tuple[str, ...] = (),
     ) -> None:
         self.app = app
         self.default_bytes = default_bytes
         self.upload_bytes = upload_bytes
         self.upload_paths = upload_paths
+        self.upload_suffixes = upload_suffixes
+
+    def _is_upload(self, path: str) -> bool:
+        return path in self.upload_paths or path.endswith(self.upload_suffixes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        limit = self.upload_bytes if scope["path"] in self.upload_paths else self.default_bytes
+        limit = self.upload_bytes if self._is_upload(scope["path"]) else self.default_bytes
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
             await json_error(413, BodyTooLarge(limit).detail)(scope, receive, send)

@@ -85,16 +85,7 @@ def read_csv(
     """Parse and check an uploaded CSV; every problem raises InvalidInput naming it. The task
     is read from the target (`infer_task`) unless given. A file already stored is read with
     its `stored` task and not judged again (it was checked at upload, by the rules then)."""
-    if max_bytes is not None and len(content) > max_bytes:
-        raise InvalidInput(
-            "file", f"the file is {len(content):,} bytes; the limit is {max_bytes:,} bytes"
-        )
-    if not content.strip():
-        raise InvalidInput("file", "the file is empty")
-    try:
-        frame = pd.read_csv(io.BytesIO(content))
-    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
-        raise InvalidInput("file", f"not a readable CSV file: {str(exc)[:200]}") from exc
+    frame = parse_csv(content, max_bytes=max_bytes)
     if target not in frame.columns:
         columns = ", ".join(shown(str(column), 40) for column in frame.columns[:20])
         raise InvalidInput("target", f"no column named {shown(target)}; columns are: {columns}")
@@ -110,6 +101,21 @@ def read_csv(
     task = stored or check_target(y, target, task)
     X, y = frame.reset_index(drop=True), y.reset_index(drop=True)
     return Table(X=X, y=y, task=task, n_unlabelled=n_rows - len(y))
+
+
+def parse_csv(content: bytes, *, max_bytes: int | None = None) -> pd.DataFrame:
+    """A CSV file as pandas reads it, every file the same way (the training file and the
+    rows to predict); InvalidInput("file") when it is too large, empty or unreadable."""
+    if max_bytes is not None and len(content) > max_bytes:
+        raise InvalidInput(
+            "file", f"the file is {len(content):,} bytes; the limit is {max_bytes:,} bytes"
+        )
+    if not content.strip():
+        raise InvalidInput("file", "the file is empty")
+    try:
+        return pd.read_csv(io.BytesIO(content))
+    except (ValueError, UnicodeDecodeError, pd.errors.ParserError) as exc:
+        raise InvalidInput("file", f"not a readable CSV file: {str(exc)[:200]}") from exc
 
 
 # A target with this many classes or more is refused as classification.

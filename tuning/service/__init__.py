@@ -3,6 +3,7 @@
 Pages, routes, tasks and commands import from here, never from a module below.
 """
 
+from tuning.ml.baseline import beside_baseline
 from tuning.ml.catalog import catalog_as_dict
 from tuning.ml.scorer_choices import ScorerChoice, TargetKind, scorers_by_target
 from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
@@ -41,6 +42,8 @@ from tuning.service.analysis.scores import (
     train_vs_validation,
     value_label,
 )
+from tuning.service.commands.deletion import delete_run
+from tuning.service.commands.labels import RUN_NAME_LIMIT, TAGS_PER_RUN, change_run
 from tuning.service.commands.notes import NOTE_LIMIT, Note, add_note, list_notes
 from tuning.service.commands.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.commands.refine import (
@@ -69,6 +72,7 @@ from tuning.service.data.datasets import (
     preview_csv,
     upload_dataset,
 )
+from tuning.service.data.removal import archive_dataset, delete_dataset
 from tuning.service.execution.evaluate import execute_chunk
 from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
@@ -104,6 +108,7 @@ from tuning.service.reads.trials import (
     trials_frame,
 )
 from tuning.service.searches import STRATEGIES, Strategy, strategy_for
+from tuning.service.training.archive import archive_model, change_model
 from tuning.service.training.final_model import (
     execute_training,
     get_model,
@@ -112,6 +117,8 @@ from tuning.service.training.final_model import (
     list_training_runs,
     submit_training,
 )
+from tuning.service.training.predictions import Predictions, predict_with_model
+from tuning.service.training.thresholds import read_model, set_model_threshold
 
 __all__ = [
     "DEFAULT_SCORING",
@@ -120,8 +127,10 @@ __all__ = [
     "NOTE_LIMIT",
     "PAGE_SIZE",
     "REFINED_CANDIDATES",
+    "RUN_NAME_LIMIT",
     "SCORE",
     "STRATEGIES",
+    "TAGS_PER_RUN",
     "CsvPreview",
     "DatasetChoice",
     "DurationEstimate",
@@ -130,6 +139,7 @@ __all__ = [
     "LiveWorker",
     "Note",
     "Page",
+    "Predictions",
     "Reconciled",
     "RefinedGrid",
     "RunFilterOptions",
@@ -145,13 +155,18 @@ __all__ = [
     "TaskState",
     "TrialRecord",
     "add_note",
+    "archive_dataset",
+    "archive_model",
     "authenticate",
     "beat",
+    "beside_baseline",
     "best_so_far",
     "best_so_far_steps",
     "browser_session_user",
     "cancel_run",
     "catalog_as_dict",
+    "change_model",
+    "change_run",
     "check_health",
     "check_submission",
     "create_user",
@@ -159,6 +174,8 @@ __all__ = [
     "dataset_choices",
     "dataset_profile",
     "dataset_profile_by_id",
+    "delete_dataset",
+    "delete_run",
     "end_browser_session",
     "ensure_local_admin",
     "eta_seconds",
@@ -190,8 +207,10 @@ __all__ = [
     "parameter_importance",
     "parse_id",
     "plan_run",
+    "predict_with_model",
     "preview_csv",
     "ranks",
+    "read_model",
     "reconcile",
     "refine_grid",
     "refine_trials",
@@ -208,6 +227,7 @@ __all__ = [
     "scorer_choices",
     "scorers_by_target",
     "scorers_for",
+    "set_model_threshold",
     "shared_params",
     "simplest_within_one_se",
     "split_columns",

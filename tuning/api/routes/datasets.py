@@ -3,28 +3,64 @@
 from pathlib import PurePath
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, UploadFile
+from fastapi import APIRouter, Form, HTTPException, Query, Response, UploadFile
 from fastapi.concurrency import run_in_threadpool
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
-from tuning.api.responses import AUTH, BY_ID
+from tuning.api.responses import AUTH, BY_ID, ErrorDetail, Responses
 from tuning.db import session_scope
 from tuning.domain import TaskType
-from tuning.schemas import DatasetPublic
+from tuning.schemas import ArchiveChange, DatasetPublic
 from tuning.service import NAME_LIMIT
 
 router = APIRouter(prefix="/api/v1", tags=["datasets"], responses=AUTH)
 
 
 @router.get("/datasets", response_model=list[DatasetPublic])
-def list_datasets(runtime: RuntimeDep, user: UserDep) -> list[DatasetPublic]:
+def list_datasets(
+    runtime: RuntimeDep,
+    user: UserDep,
+    archived: Annotated[
+        bool, Query(description="true: the archived uploads only (to restore one)")
+    ] = False,
+) -> list[DatasetPublic]:
     """Bundled scikit-learn datasets and uploaded CSV files (each one's profile: by id)."""
     with session_scope(runtime.engine) as session:
         return [
             DatasetPublic.model_validate(d).model_copy(update={"profile": None})
-            for d in service.list_datasets(session=session, viewer=user)
+            for d in service.list_datasets(session=session, viewer=user, archived=archived)
         ]
+
+
+IN_USE: Responses = {**BY_ID, 403: {"model": ErrorDetail, "description": "A bundled dataset"}}
+
+
+@router.patch("/datasets/{dataset_id}", response_model=DatasetPublic, responses=IN_USE)
+def change_dataset(
+    dataset_id: str, change: ArchiveChange, runtime: RuntimeDep, user: UserDep
+) -> DatasetPublic:
+    """Archive one of your uploads (hidden from lists; runs on it keep working) or restore it."""
+    with session_scope(runtime.engine) as session:
+        dataset = service.archive_dataset(
+            session=session, dataset_id=dataset_id, viewer=user, archived=change.archived
+        )
+        return DatasetPublic.model_validate(dataset).model_copy(update={"profile": None})
+
+
+@router.delete(
+    "/datasets/{dataset_id}",
+    status_code=204,
+    responses={
+        **IN_USE,
+        409: {"model": ErrorDetail, "description": "Runs use it; the answer says how many"},
+    },
+)
+def delete_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
+    """Delete one of your uploads that no tuning run or training uses."""
+    with session_scope(runtime.engine) as session:
+        service.delete_dataset(session=session, dataset_id=dataset_id, viewer=user)
+    return Response(status_code=204)
 
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetPublic, responses=BY_ID)

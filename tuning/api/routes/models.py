@@ -1,14 +1,24 @@
 """Training final models and downloading them."""
 
-from fastapi import APIRouter, Request, Response
-from pydantic import BaseModel
+import json
+from typing import Any, Literal
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ValidationError
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
 from tuning.api.responses import AUTH, BY_ID
 from tuning.db import session_scope
 from tuning.models import RunStatus
-from tuning.schemas import TrainingRunCreate, TrainingStatus
+from tuning.schemas import (
+    ModelChange,
+    ModelPublic,
+    PredictRows,
+    TrainingRunCreate,
+    TrainingStatus,
+)
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"], responses=AUTH)
 
@@ -27,7 +37,8 @@ def start_training(
     runtime: RuntimeDep,
     user: UserDep,
 ) -> TrainingAccepted:
-    """Train with a tuning run's best parameters, or with a dataset, estimator and params."""
+    """Train with a tuning run's best parameters (or its trial `trial`, which must have
+    scored), or with a dataset, estimator and params."""
     with session_scope(runtime.engine) as session:
         run = service.submit_training(
             session=session, queue=runtime.queue, owner=user, request=request_in
@@ -69,3 +80,116 @@ def download_model(model_id: str, runtime: RuntimeDep, user: UserDep) -> Respons
             media_type="application/octet-stream",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )
+
+
+@router.get("/{model_id}", response_model=ModelPublic, responses=BY_ID)
+def read_model(model_id: str, runtime: RuntimeDep, user: UserDep) -> ModelPublic:
+    """A model: its tuning run and trial, parameters, threshold and evaluation on the test rows."""
+    with session_scope(runtime.engine) as session:
+        return service.read_model(session=session, model_id=model_id, viewer=user)
+
+
+@router.patch(
+    "/{model_id}",
+    response_model=ModelPublic,
+    responses={**BY_ID, 422: {"description": "Not a two-class model, or no such threshold"}},
+)
+def change_model(
+    model_id: str, change: ModelChange, runtime: RuntimeDep, user: UserDep
+) -> ModelPublic:
+    """Move a two-class model's decision threshold: a value, or the one reaching
+    `min_precision` or `min_recall` on the test rows, or the one maximising F1 there. Its
+    predictions and its downloaded file then apply it; its evaluation is that at it. And/or
+    archive it (`"archived": true`: hidden from the list of models, its file kept) or restore
+    it."""
+    with session_scope(runtime.engine) as session:
+        return service.change_model(session=session, model_id=model_id, viewer=user, change=change)
+
+
+class PredictionsPublic(BaseModel):
+    model_id: str
+    n_rows: int
+    classes: list[Any] | None
+    threshold: float | None
+    target: str
+    dropped_columns: list[str]
+    score: dict[str, float] | None
+    n_scored: int
+    predictions: list[dict[str, Any]]
+
+
+PREDICT_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            "application/json": {"schema": PredictRows.model_json_schema()},
+        },
+    }
+}
+
+
+@router.post(
+    "/{model_id}/predict",
+    response_model=PredictionsPublic,
+    responses={
+        **BY_ID,
+        200: {"content": {"text/csv": {}}, "description": "Predictions (CSV with ?format=csv)"},
+        413: {"description": "A body over the upload limit"},
+        422: {"description": "A missing column, a value of the wrong kind, or no rows"},
+    },
+    openapi_extra=PREDICT_BODY,
+)
+async def predict(
+    model_id: str,
+    request: Request,
+    runtime: RuntimeDep,
+    user: UserDep,
+    format: Literal["json", "csv"] = "json",
+) -> Any:
+    """Predict a CSV file's rows (`Content-Type: text/csv`) or JSON `{"rows": [{column:
+    value}, ...]}`: each row's prediction and each class's probability. Columns the model does
+    not take are dropped; the target, when given, is scored. `?format=csv` answers with the
+    rows and their predictions as CSV."""
+    body = await request.body()
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if kind not in ("text/csv", "application/json"):
+        raise HTTPException(400, f"send text/csv or application/json (got {kind or 'none'!r})")
+    rows = _json_rows(body) if kind == "application/json" else None
+
+    def run() -> Any:
+        with session_scope(runtime.engine) as session:
+            return service.predict_with_model(
+                session=session,
+                model_id=model_id,
+                viewer=user,
+                max_bytes=runtime.settings.max_upload_bytes,
+                content=body if rows is None else None,
+                rows=rows,
+            )
+
+    found = await run_in_threadpool(run)
+    if format == "csv":
+        return Response(found.as_csv(), media_type="text/csv")
+    return PredictionsPublic(
+        model_id=model_id,
+        n_rows=len(found.predicted),
+        classes=found.classes,
+        threshold=found.threshold,
+        target=found.target,
+        dropped_columns=found.dropped,
+        score=found.score,
+        n_scored=found.n_scored,
+        predictions=json.loads(found.predicted.to_json(orient="records")),
+    )
+
+
+def _json_rows(body: bytes) -> list[dict[str, Any]]:
+    try:
+        return PredictRows.model_validate_json(body).rows
+    except ValidationError as exc:
+        errors = exc.errors(include_url=False, include_input=False)
+        if any(error["type"] == "json_invalid" for error in errors):
+            raise HTTPException(400, "the body is not valid JSON") from exc
+        detail = [{"loc": ["body", *error["loc"]], "msg": error["msg"]} for error in errors[:5]]
+        raise HTTPException(422, detail) from exc

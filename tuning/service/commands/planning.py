@@ -13,6 +13,7 @@ from tuning.errors import InvalidInput
 from tuning.ml import catalog
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
+from tuning.service.commands.labels import label_errors
 from tuning.service.commands.runs import validate_run
 from tuning.service.searches import strategy_for
 
@@ -98,7 +99,7 @@ def check_submission(
     Each grid parameter is checked on its own so that all of them can be shown at once; the
     rest is `validate_run`'s first objection, asked with the parameters that passed.
     """
-    errors: dict[str, str] = {}
+    errors = label_errors(run_in.name, run_in.tags)
     for param, values in run_in.param_grid.items():
         try:
             catalog.validate_param_grid(run_in.estimator, {param: values})

@@ -61,9 +61,9 @@ class RefinedGrid:
 
 def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
     """A submission with `run`'s dataset, estimator, grid, search (with its halving options and
-    early stopping), folds, scoring and positive class, seed and train scores, and `changes`
-    (for example a new `param_grid`). Its column roles too: a run stored before roles gets the
-    profile's defaults."""
+    early stopping), folds, scoring and positive class, seed, test set, train scores and tags,
+    and `changes` (for example a new `param_grid`). Its column roles too: a run stored before
+    roles gets the profile's defaults."""
     halving = None
     if run.halving is not None:  # its options, not the schedule they made
         halving = HalvingOptions.model_validate(
@@ -84,6 +84,9 @@ def run_like(run: RunSummary, **changes: Any) -> TuningRunCreate:
         "random_state": run.random_state,
         "columns": run.column_roles,
         "pos_label": run.pos_label,
+        # The same share and seed draw the same test set: a refined run is tested like its parent.
+        "test_size": run.test_size,
+        "tags": run.tags or None,  # its tags, not its name: the new run is another
     }
     return TuningRunCreate(**{**fields, **changes})
 

@@ -11,10 +11,12 @@ from tuning.errors import InvalidInput, shown
 from tuning.ml import catalog
 from tuning.ml.checks import check_folds, resolve_pos_label
 from tuning.ml.columns import n_groups, resolve_roles
+from tuning.ml.holdout import check_test_size, n_test_rows
 from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.commands.labels import clean_name, clean_tags, set_tags
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.data.datasets import dataset_classes, dataset_profile
 from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
@@ -43,7 +45,17 @@ def validate_run(
     _check_cv(run_in.cv, settings)
     classes = dataset_classes(session=session, dataset=dataset)
     check_folds(run_in.cv, task=dataset.task, n_rows=dataset.n_rows, classes=classes)
-    roles = _column_roles(session, dataset, run_in)
+    profile = dataset_profile(session=session, dataset=dataset)
+    roles = _column_roles(profile, dataset, run_in)
+    check_test_size(
+        run_in.test_size,
+        cv=run_in.cv,
+        n_rows=dataset.n_rows,
+        classes=classes,
+        n_groups=n_groups(profile, roles),
+        by_time=roles["time"] is not None,
+    )
+    n_tuning = dataset.n_rows - n_test_rows(run_in.test_size, dataset.n_rows)
     pos_label = resolve_pos_label(run_in.pos_label, task=dataset.task, classes=classes)
     check_scorer(
         scoring,
@@ -55,10 +67,11 @@ def validate_run(
     )
     space = search.space(run_in, spec.name, settings)
     n_classes = len(classes) if classes else None
-    resolved = search.resolve(run_in, space, n_rows=dataset.n_rows, n_classes=n_classes)
+    resolved = search.resolve(run_in, space, n_rows=n_tuning, n_classes=n_classes)
     check_total(resolved.total, settings)
     search.check_options(run_in)
     parent_id = _parent_id(session, run_in.parent_run_id, viewer)
+    name, tags = clean_name(run_in.name), clean_tags(run_in.tags)
     return TuningRun(
         dataset_id=dataset.id,
         estimator=spec.name,
@@ -74,16 +87,20 @@ def validate_run(
         scoring=scoring,
         column_roles=roles,
         pos_label=pos_label,
+        test_size=run_in.test_size,
         progress_total=resolved.total,
         total_combinations=resolved.total,
         owner_id=0,
         parent_id=parent_id,
+        name=name,
+        tags=tags or None,
     )
 
 
-def _column_roles(session: Session, dataset: Dataset, run_in: TuningRunCreate) -> dict[str, Any]:
+def _column_roles(
+    profile: dict[str, Any], dataset: Dataset, run_in: TuningRunCreate
+) -> dict[str, Any]:
     """The run's column roles, checked against the dataset's profile and its folds."""
-    profile = dataset_profile(session=session, dataset=dataset)
     requested = run_in.columns.model_dump() if run_in.columns is not None else None
     roles = resolve_roles(profile, requested)
     groups = n_groups(profile, roles)
@@ -123,6 +140,7 @@ def submit_run(
     run = validate_run(session=session, settings=settings, run_in=run_in, viewer=owner)
     assert owner.id is not None, "a stored user"
     run.owner_id = owner.id
+    set_tags(session, run, run.tags or [])  # in the run's transaction
     return store_and_enqueue(session=session, run=run, queue=queue)
 
 

@@ -74,11 +74,17 @@ def get_dataset_by_id(*, session: Session, dataset_id: str | uuid.UUID, viewer: 
     return dataset
 
 
-def list_datasets(*, session: Session, viewer: User) -> list[Dataset]:
-    """Bundled datasets and `viewer`'s uploads (an admin's: everyone's)."""
-    query = only_usable(select(Dataset), Dataset.owner_id, viewer)
+def list_datasets(*, session: Session, viewer: User, archived: bool = False) -> list[Dataset]:
+    """Bundled datasets and `viewer`'s uploads (an admin's: everyone's); the archived ones
+    instead with `archived`."""
+    query = only_usable(select(Dataset), Dataset.owner_id, viewer).where(_archived(archived))
     query = query.options(defer(_FILE))  # the files are not listed
     return list(session.exec(query.order_by(Dataset.kind, Dataset.name)).all())
+
+
+def _archived(archived: bool) -> Any:
+    stored = col(Dataset.archived_at)
+    return stored.is_not(None) if archived else stored.is_(None)
 
 
 def upload_dataset(
@@ -209,7 +215,7 @@ def dataset_choices(*, session: Session, viewer: User) -> list[DatasetChoice]:
         col(Dataset.n_rows),
         col(Dataset.n_columns),
     )
-    query = only_usable(query, col(Dataset.owner_id), viewer)
+    query = only_usable(query, col(Dataset.owner_id), viewer).where(_archived(False))
     rows = session.execute(query.order_by(col(Dataset.kind), col(Dataset.name))).all()
     choices = []
     for key, name, kind, task, n_rows, n_columns in rows:

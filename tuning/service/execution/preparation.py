@@ -12,10 +12,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sklearn.pipeline import Pipeline
-from sqlmodel import Session
+from sqlalchemy import select, update
+from sqlmodel import Session, col
 
 from tuning.ml import catalog
 from tuning.ml.datasets import Table
+from tuning.ml.holdout import held_out_rows, without_rows
 from tuning.ml.ranges import Range
 from tuning.ml.scoring import Scorer, make_run_scorer
 from tuning.ml.search import Splits, build_pipeline, make_splits
@@ -49,6 +51,7 @@ def prepare(*, session: Session, run: TuningRun) -> Prepared:
         return _runs[run.id]
     table, profile = _table(session, run.dataset_id)
     roles = run.column_roles
+    table = without_rows(table, _held_out(session, run, table, profile))
     pipeline = build_pipeline(
         run.estimator, random_state=run.random_state, profile=profile, roles=roles
     )
@@ -61,6 +64,33 @@ def prepare(*, session: Session, run: TuningRun) -> Prepared:
     )
     _keep(_runs, run.id, prepared)
     return prepared
+
+
+def _held_out(session: Session, run: TuningRun, table: Table, profile: dict[str, Any]) -> list[int]:
+    """The run's test set: drawn by the first process that prepares the run and stored with
+    it (a guarded update: one draw wins), then read back, so every process on every host
+    leaves the same rows out, and so does every later training."""
+    if not run.test_size:
+        return []
+    if run.held_out is None:
+        rows = held_out_rows(
+            table,
+            run.test_size,
+            random_state=run.random_state,
+            profile=profile,
+            roles=run.column_roles,
+        )
+        session.execute(
+            update(TuningRun)
+            .where(col(TuningRun.id) == run.id, col(TuningRun.held_out).is_(None))
+            .values(held_out=rows)
+        )
+        session.commit()
+        run.held_out = session.execute(
+            select(col(TuningRun.held_out)).where(col(TuningRun.id) == run.id)
+        ).scalar_one()
+        session.commit()
+    return list(run.held_out or [])
 
 
 def _table(session: Session, dataset_id: uuid.UUID) -> tuple[Table, dict[str, Any]]:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col
 
 from tuning.domain import ACTIVE, RunStatus, TaskType, as_utc, utcnow
 from tuning.errors import NotFound
-from tuning.models import Dataset, TuningRun, User
+from tuning.models import Dataset, RunTag, TuningRun, User
 from tuning.service.accounts.access import only_visible, parse_id, require_visible
 
 PAGE_SIZE = 50
@@ -83,6 +83,15 @@ class RunSummary(RunState):
     return_train_score: bool
     column_roles: dict[str, Any] | None  # None: a run stored before roles (all features)
     pos_label: Any  # the positive class of a binary target, if the run names one
+    test_size: float  # the share of rows kept out of tuning as a test set; 0: none
+    name: str | None
+    tags: list[str]  # lower-case, in the order given; [] for none
+    archived_at: datetime | None  # hidden from lists since, if archived
+
+    @property
+    def label(self) -> str:
+        """What the run is called: its name, else its estimator on its dataset."""
+        return self.name or f"{self.estimator} on {self.dataset}"
 
     @property
     def is_active(self) -> bool:
@@ -130,8 +139,9 @@ def _summaries() -> Any:
 def _summary(row: Any) -> RunSummary:
     values = dict(row._mapping)
     values.pop("n_matching", None)
-    for moment in ("created_at", "started_at", "finished_at"):
+    for moment in ("created_at", "started_at", "finished_at", "archived_at"):
         values[moment] = as_utc(values[moment])  # SQLite hands back naive datetimes
+    values["tags"] = values["tags"] or []
     values.update(status=RunStatus(values["status"]), task=TaskType(values["task"]))
     return RunSummary(**values)
 
@@ -143,10 +153,13 @@ def list_runs(
     statuses: Sequence[RunStatus] = (),
     estimators: Sequence[str] = (),
     datasets: Sequence[str] = (),
+    tags: Sequence[str] = (),
+    archived: bool | None = False,
     limit: int = PAGE_SIZE,
     offset: int = 0,
 ) -> Page[RunSummary]:
-    """The viewer's runs (an admin's: everyone's) matching the filters, newest first.
+    """The viewer's runs (an admin's: everyone's) matching the filters, newest first: those
+    with any of `tags`; not archived (`archived=False`), archived only (True), or both (None).
 
     One indexed query: the total comes along as a window count over the filtered rows, so a
     page of 50 out of 10,000 runs costs one read.
@@ -162,6 +175,14 @@ def list_runs(
         query = query.where(col(TuningRun.estimator).in_(list(estimators)))
     if datasets:
         query = query.where(col(Dataset.name).in_(list(datasets)))
+    if tags:
+        tagged = sa_select(col(RunTag.run_id)).where(
+            col(RunTag.tag).in_([tag.strip().lower() for tag in tags])
+        )
+        query = query.where(col(TuningRun.id).in_(tagged))
+    if archived is not None:
+        stored = col(TuningRun.archived_at)
+        query = query.where(stored.is_not(None) if archived else stored.is_(None))
     query = query.order_by(col(TuningRun.created_at).desc(), col(TuningRun.id))
     rows = session.execute(query.limit(limit).offset(offset)).all()
     total = rows[0].n_matching if rows else 0
@@ -191,16 +212,23 @@ def get_run_state(
 class RunFilterOptions:
     estimators: list[str]
     datasets: list[str]
+    tags: list[str]
 
 
 def run_filter_options(*, session: Session, viewer: User) -> RunFilterOptions:
-    """The estimators and datasets that occur in the viewer's runs, for the filters."""
+    """The estimators, datasets and tags that occur in the viewer's runs, for the filters."""
     query = (
         sa_select(col(TuningRun.estimator), col(Dataset.name))
         .join(Dataset, col(Dataset.id) == TuningRun.dataset_id)
         .distinct()
     )
     rows = session.execute(only_visible(query, TuningRun.owner_id, viewer)).all()
+    tags = sa_select(col(RunTag.tag)).distinct()
+    if not viewer.is_admin:
+        tags = tags.join(TuningRun, col(TuningRun.id) == RunTag.run_id)
+    tag_rows = session.execute(only_visible(tags, TuningRun.owner_id, viewer)).scalars()
     return RunFilterOptions(
-        estimators=sorted({row[0] for row in rows}), datasets=sorted({row[1] for row in rows})
+        estimators=sorted({row[0] for row in rows}),
+        datasets=sorted({row[1] for row in rows}),
+        tags=sorted(tag_rows),
     )

@@ -113,6 +113,8 @@ def status_of_training(*, run: TrainingRun, queue: TaskQueue) -> TrainingStatus:
             model_id=str(run.model_id),
             metrics=run.metrics or {},
             training_time=run.training_time or 0.0,
+            trial_index=run.trial_index,
+            evaluation=run.evaluation,
         )
     status.error = error_of(run)
     return status

@@ -15,7 +15,7 @@ from tuning.ml.checks import check_held_out_split
 from tuning.ml.columns import default_roles
 from tuning.ml.scoring import DEFAULT_SCORING
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
-from tuning.models import Dataset, Model, TrainingRun, TuningRun, User
+from tuning.models import Dataset, Model, TrainingRun, Trial, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
 from tuning.service.accounts.access import only_visible, parse_id, require_visible
 from tuning.service.commands.scorers import check_scorer
@@ -53,37 +53,44 @@ def get_training_status(
     return status_of_training(run=run, queue=queue)
 
 
-def list_training_runs(*, session: Session, viewer: User, limit: int = 50) -> list[TrainingRun]:
-    """The viewer's training runs (an admin's: everyone's), newest first."""
+def list_training_runs(
+    *, session: Session, viewer: User, limit: int = 50, archived: bool = False
+) -> list[TrainingRun]:
+    """The viewer's training runs (an admin's: everyone's), newest first: those whose model is
+    not archived (or that have none yet), or with `archived` those whose model is."""
+    model_archived = select(Model.training_run_id).where(col(Model.archived_at).is_not(None))
+    chosen = col(TrainingRun.id).in_(model_archived)
     query = only_visible(select(TrainingRun), TrainingRun.owner_id, viewer)
+    query = query.where(chosen if archived else ~chosen)
     query = query.order_by(col(TrainingRun.created_at).desc()).limit(limit)
     return list(session.exec(query).all())
 
 
 def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> TrainingRun:
-    """A checked TrainingRun from a tuning run's best parameters or an explicit configuration."""
+    """A checked TrainingRun from a tuning run's best parameters (or one of its trials' by
+    index), or an explicit configuration."""
     assert owner.id is not None, "a stored user"
     if request.tuning_run_id is not None:
         tuned = get_run(session=session, run_id=request.tuning_run_id, viewer=owner)
-        if tuned.best_params is None:
-            raise InvalidInput(
-                "tuning_run_id", f"tuning run {tuned.id} has no best parameters ({tuned.status})"
-            )
+        trial_index, params = _trial_params(session, tuned, request.trial)
         dataset = session.get(Dataset, tuned.dataset_id)
         assert dataset is not None, "a run's dataset is kept"
         scoring = request.scoring or tuned.scoring
         _check_training(
-            session, dataset, scoring, tuned.estimator, tuned.best_params, tuned.pos_label
+            session, dataset, scoring, tuned.estimator, params, tuned.pos_label, tuned.held_out
         )
         return TrainingRun(
             owner_id=owner.id,
             tuning_run_id=tuned.id,
             dataset_id=tuned.dataset_id,
             estimator=tuned.estimator,
-            params=tuned.best_params,
+            params=params,
             scoring=scoring,
             random_state=tuned.random_state,
+            trial_index=trial_index,
         )
+    if request.trial is not None:
+        raise InvalidInput("trial", "a trial is one of a tuning run's: give its tuning_run_id")
     if request.dataset is None or request.estimator is None:
         missing = "dataset" if request.dataset is None else "estimator"
         raise InvalidInput(missing, "give a tuning_run_id, or a dataset, estimator and params")
@@ -104,6 +111,30 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
     )
 
 
+def _trial_params(
+    session: Session, tuned: TuningRun, trial: int | None
+) -> tuple[int | None, dict[str, Any]]:
+    """The index and parameters of the trial to train: the run's best without one, else that
+    trial, which must exist and have scored."""
+    if trial is None:
+        if tuned.best_params is None:
+            raise InvalidInput(
+                "tuning_run_id", f"tuning run {tuned.id} has no best parameters ({tuned.status})"
+            )
+        return tuned.best_trial_index, tuned.best_params
+    found = session.exec(
+        select(Trial).where(col(Trial.run_id) == tuned.id, col(Trial.index) == trial)
+    ).first()
+    if found is None:
+        raise InvalidInput("trial", f"tuning run {tuned.id} has no trial {trial}")
+    if found.mean_test_score is None:
+        why = f": {found.error[:300]}" if found.error else ""
+        raise InvalidInput(
+            "trial", f"trial {trial} did not score, so there is nothing to train{why}"
+        )
+    return trial, found.params
+
+
 def _check_training(
     session: Session,
     dataset: Dataset,
@@ -111,9 +142,11 @@ def _check_training(
     estimator: str,
     params: dict[str, Any],
     pos_label: Any = None,
+    held_out: list[int] | None = None,
 ) -> None:
     """The scorer fits the task, the labels (with the tuning run's positive class) and the
-    estimator with these parameters, and a stratified hold-out is possible."""
+    estimator with these parameters, and (without the run's test set) a stratified hold-out
+    is possible."""
     classes = dataset_classes(session=session, dataset=dataset)
     check_scorer(
         scoring,
@@ -123,16 +156,13 @@ def _check_training(
         estimator=estimator,
         param_grid={name: [value] for name, value in params.items()},
     )
-    if classes:
+    if classes and not held_out:
         check_held_out_split(classes=classes, fraction=HELD_OUT_FRACTION)
 
 
-def _pos_label(session: Session, run: TrainingRun) -> Any:
-    """A training from a tuning run scores that run's positive class; one without, none."""
-    if run.tuning_run_id is None:
-        return None
-    tuned = session.get(TuningRun, run.tuning_run_id)
-    return tuned.pos_label if tuned is not None else None
+def _tuning_run(session: Session, run: TrainingRun) -> TuningRun | None:
+    """The tuning run a training came from, if any: its positive class and test set apply."""
+    return None if run.tuning_run_id is None else session.get(TuningRun, run.tuning_run_id)
 
 
 def submit_training(
@@ -155,7 +185,8 @@ def _columns(session: Session, run: TrainingRun) -> tuple[dict[str, Any], dict[s
 
 
 def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus | None:
-    """Fit, measure on held-out rows, refit on all rows, store the skops file."""
+    """Fit on the training rows, evaluate on the test rows (the tuning run's, else a seeded
+    20 %), store the evaluation and the skops file of the model evaluated."""
     with session_scope(engine) as session:
         run = session.get(TrainingRun, training_run_id)
         if run is None or run.status in FINISHED:
@@ -165,17 +196,19 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
         try:
             table = load_table(session=session, dataset_id=run.dataset_id)
             profile, roles = _columns(session, run)
+            tuned = _tuning_run(session, run)
             trained = train_model(
                 run.estimator,
                 run.params,
                 table,
                 scoring=run.scoring,
-                pos_label=_pos_label(session, run),
+                pos_label=tuned.pos_label if tuned else None,
                 random_state=run.random_state,
                 profile=profile,
                 roles=roles,
+                held_out=tuned.held_out if tuned else None,
             )
-            file = dump_model(trained.pipeline)
+            file = dump_model(trained.model)
         except Exception as exc:
             log.exception("training run %s failed", training_run_id)
             finish(
@@ -193,6 +226,7 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
             estimator=run.estimator,
             file=file,
             size_bytes=len(file),
+            threshold=trained.threshold,
         )
         session.add(model)
         session.flush()
@@ -203,6 +237,7 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
             status=RunStatus.SUCCESS,
             model_id=model.id,
             metrics=trained.metrics,
+            evaluation=trained.evaluation,
             training_time=trained.training_time,
         )
         return RunStatus.SUCCESS
