@@ -27,16 +27,16 @@ run: $(VENV)/.runtime
 # fails; a step that selects nothing (e.g. PYTEST_ARGS=tests/test_search.py) is no failure.
 test: $(VENV)/.dev chromium
 	@status=0; \
-	$(BIN)/python -m pytest -n 2 -m "not stack" $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
+	$(BIN)/python -m pytest -n 2 --dist worksteal -m "not stack" $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
 	$(BIN)/python -m pytest -m stack $(PYTEST_ARGS) || [ $$? = 5 ] || status=1; \
 	exit $$status
 
 # The fast tier, seconds: no worker, API or other child process of a test's own (pure ML,
 # validation, analysis, the database, chunk planning, stopping and the reconciler with a
 # recording queue, AppTest pages), nothing marked `slow`, a tenth of the Hypothesis examples,
-# on two pytest processes (pytest-xdist). `make test` runs all of it too.
+# on two pytest processes (pytest-xdist; worksteal: an idle one takes tests queued for the other).
 test-fast: $(VENV)/.dev
-	$(BIN)/python -m pytest -q -n 2 -m "not stack and not slow" --hypothesis-profile=fast $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -n 2 --dist worksteal -m "not stack and not slow" --hypothesis-profile=fast $(PYTEST_ARGS)
 
 # The dashboard's browser test drives Debian's Chromium through Playwright; no browser is ever
 # downloaded. Installed here when missing and we are root; otherwise that one test is skipped.
