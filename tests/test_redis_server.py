@@ -12,6 +12,8 @@ import redis
 from tuning.config import Settings
 from tuning.redis_server import EmbeddedRedis
 
+pytestmark = pytest.mark.stack  # redis-server processes of its own: the fast tier starts none
+
 
 def _gone(pid: int) -> bool:
     """True when no process (other than a zombie) has this pid."""
