@@ -52,7 +52,7 @@ def fill_form(run_in: TuningRunCreate, choices: list[DatasetChoice]) -> None:
     state["new.time_budget"] = run_in.time_budget_s
     state["new.train_scores"] = run_in.return_train_score
     fill_roles(choice.name, run_in.columns.model_dump() if run_in.columns else None)
-    state["new.name"] = run_in.name or ""  # a refined or repeated run is named anew
+    state["new.run_name"] = run_in.name or ""  # a refined or repeated run is named anew
     state["new.tags"] = ", ".join(run_in.tags or [])
     state[test_set_key(choice.name)] = round(run_in.test_size * 100)
     if run_in.parent_run_id:

@@ -141,10 +141,10 @@ stopping = early_stopping(search, slots)
 # --- 4. Launch ----------------------------------------------------------------------------
 st.subheader("4. Launch")
 name_col, tags_col = st.columns([1, 2])
-st.session_state.setdefault("new.name", "")
+st.session_state.setdefault("new.run_name", "")
 name = name_col.text_input(
     "Name",
-    key="new.name",
+    key="new.run_name",
     max_chars=RUN_NAME_LIMIT,
     placeholder=f"{estimator} on {dataset}",
     help="Optional; Runs and Compare show it",

@@ -85,7 +85,7 @@ def test_new_run_takes_a_name_and_tags_and_run_again_carries_the_tags_only(analy
     app = open_app(token, NEW_RUN_PAGE)
     app.text_input(key="new.tags").set_value("ok, " + "x" * 51).run()
     assert any("51 characters" in e for e in texts(app, "error"))
-    app.text_input(key="new.name").set_value("  iris, quick  ").run()
+    app.text_input(key="new.run_name").set_value("  iris, quick  ").run()
     app.text_input(key="new.tags").set_value("Smoke, iris").run()
     assert not texts(app, "error")
     app.button[[b.label for b in app.button].index("Launch run")].click().run()
@@ -95,7 +95,7 @@ def test_new_run_takes_a_name_and_tags_and_run_again_carries_the_tags_only(analy
     again = open_app(token, RUN_PAGE, run=str(run.id))
     again.button(key="run.again").click().run()
     assert again.text_input(key="new.tags").value == "smoke, iris"
-    assert again.text_input(key="new.name").value == ""
+    assert again.text_input(key="new.run_name").value == ""
 
 
 def test_compare_labels_runs_by_name_and_shows_the_parent(analyst, session):
