@@ -29,6 +29,7 @@ from dashboard_ui.search_form import (
     takes_halving_options,
 )
 from dashboard_ui.text import plain
+from dashboard_ui.uploads import uploads_manager
 from tuning.errors import TuningError
 from tuning.schemas import HalvingOptions, TuningRunCreate
 from tuning.service import (
@@ -67,6 +68,7 @@ st.session_state.setdefault("new.source", SAVED)
 source = st.segmented_control("Source", [SAVED, UPLOAD], required=True, key="new.source")
 if source == UPLOAD:
     upload_section(user, slots)
+    uploads_manager(user)
     st.stop()
 
 with ui.db() as session:

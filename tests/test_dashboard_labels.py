@@ -7,9 +7,9 @@ from test_dashboard import account, dashboard, open_app, texts  # noqa: F401 - f
 from dashboard_ui.support import COMPARE_PAGE, MODELS_PAGE, NEW_RUN_PAGE, RUN_PAGE
 from tuning.models import TuningRun
 from tuning.schemas import RunChange
-from tuning.service import change_run, get_run_summary, list_runs
+from tuning.service import change_run, get_run_summary, list_datasets, list_runs
 
-from factories import make_model, make_run
+from factories import make_model, make_run, upload_rare_yes
 
 pytestmark = pytest.mark.database
 
@@ -123,3 +123,25 @@ def test_models_hides_archived_models_and_restores_them(analyst, session):
     app.button(key=key).click().run()
     session.expire_all()
     assert session.get(type(model), model.id).archived_at is None
+
+
+def test_new_run_lists_the_users_uploads_to_archive_restore_and_delete(analyst, session):
+    user, token = analyst
+    unused, used = upload_rare_yes(session, user), upload_rare_yes(session, user)
+    make_run(session, user, dataset=used.name, n_trials=0)
+    app = open_app(token, NEW_RUN_PAGE)
+    app.segmented_control(key="new.source").set_value("Upload a CSV").run()
+    assert f"**{unused.name}**" in " ".join(texts(app, "markdown"))
+
+    app.button(key=f"archive.{unused.id}").click().run()
+    assert unused.name not in [d.name for d in list_datasets(session=session, viewer=user)]
+    app.button(key=f"archive.{unused.id}").click().run()  # now "Restore"
+    assert unused.name in [d.name for d in list_datasets(session=session, viewer=user)]
+
+    app.button(key=f"delete.{used.id}").click().run()
+    app.button(key=f"delete.sure.{used.id}").click().run()
+    assert "use dataset" in " ".join(e.value for e in app.error)  # in use: refused, kept
+    app.button(key=f"delete.{unused.id}").click().run()
+    app.button(key=f"delete.sure.{unused.id}").click().run()
+    names = [d.name for d in list_datasets(session=session, viewer=user)]
+    assert unused.name not in names and used.name in names
