@@ -85,6 +85,16 @@ def test_run_summaries_are_the_viewers_newest_first_with_filters_and_a_total(ses
 
 
 @pytest.mark.database
+def test_a_filter_value_no_name_can_hold_matches_nothing_instead_of_failing(session, user):
+    """PostgreSQL refuses a NUL character in text; the schema fuzzer sent one in a filter."""
+    iris = make_run(session, user, n_trials=0)
+    for field in ("estimators", "datasets", "tags"):
+        assert list_runs(session=session, viewer=user, **{field: ["x\x00"]}).total == 0
+    kept = list_runs(session=session, viewer=user, datasets=["iris", "ir\x00is"])
+    assert [run.id for run in kept.items] == [iris.id]
+
+
+@pytest.mark.database
 def test_an_admin_sees_every_run_and_a_user_only_their_own(session, user):
     theirs = make_run(session, other_user(session))
     admin = other_user(session, admin=True)

@@ -164,6 +164,12 @@ def list_runs(
     One indexed query: the total comes along as a window count over the filtered rows, so a
     page of 50 out of 10,000 runs costs one read.
     """
+    filters = (estimators, datasets, tags)
+    if any(_unstorable(values) for values in filters):
+        # A NUL character is never stored (PostgreSQL refuses it in text): a filter made only of
+        # such values matches nothing, and is not sent to the database.
+        return Page(items=[], total=0, limit=limit, offset=offset)
+    estimators, datasets, tags = (_storable(values) for values in filters)
     query = only_visible(
         _summaries().add_columns(func.count().over().label("n_matching")),
         TuningRun.owner_id,
@@ -187,6 +193,15 @@ def list_runs(
     rows = session.execute(query.limit(limit).offset(offset)).all()
     total = rows[0].n_matching if rows else 0
     return Page(items=[_summary(row) for row in rows], total=total, limit=limit, offset=offset)
+
+
+def _storable(values: Sequence[str]) -> list[str]:
+    return [value for value in values if "\x00" not in value]
+
+
+def _unstorable(values: Sequence[str]) -> bool:
+    """A filter given whose every value holds a character no stored name can."""
+    return bool(values) and not _storable(values)
 
 
 def get_run_summary(*, session: Session, run_id: str | uuid.UUID, viewer: User) -> RunSummary:
