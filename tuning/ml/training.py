@@ -17,14 +17,14 @@ import numpy as np
 import pandas as pd
 from sklearn.base import BaseEstimator, clone
 from sklearn.frozen import FrozenEstimator
-from sklearn.model_selection import FixedThresholdClassifier, train_test_split
+from sklearn.model_selection import FixedThresholdClassifier
 from sklearn.pipeline import Pipeline
 
-from tuning.domain import TaskType
 from tuning.ml.baseline import make_baseline
 from tuning.ml.columns import feature_columns
 from tuning.ml.datasets import Table
 from tuning.ml.evaluation import evaluate, plain_label
+from tuning.ml.holdout import held_out_rows
 from tuning.ml.new_rows import column_kinds
 from tuning.ml.scoring import DEFAULT_SCORING
 from tuning.ml.search import build_pipeline, pipeline_params
@@ -61,15 +61,11 @@ def split_rows(
 ) -> tuple[np.ndarray, np.ndarray, bool]:
     """Positions of the training and test rows, and whether the test rows were kept out of
     tuning (the run's `held_out`) rather than split off here."""
-    positions = np.arange(len(table.y))
-    if held_out:
-        test = np.asarray(sorted(held_out), dtype=int)
-        return np.setdiff1d(positions, test), test, True
-    stratify = table.y if table.task is TaskType.CLASSIFICATION else None
-    train, test = train_test_split(
-        positions, test_size=HELD_OUT_FRACTION, random_state=random_state, stratify=stratify
-    )
-    return np.sort(train), np.sort(test), False
+    kept_out = bool(held_out)
+    if not held_out:  # drawn as a run's test set is drawn, stratified for classes
+        held_out = held_out_rows(table, HELD_OUT_FRACTION, random_state=random_state)
+    test = np.asarray(sorted(held_out), dtype=int)
+    return np.setdiff1d(np.arange(len(table.y)), test), test, kept_out
 
 
 def train_model(
