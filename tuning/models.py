@@ -123,6 +123,9 @@ class TuningRun(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     archived_at: datetime | None = _timestamp(default=None)  # hidden from lists, restorable
+    # Fair turns (tuning.service.execution.dispatch): a higher priority's chunks go first; set
+    # by admins, 0 for every run otherwise.
+    priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def first_rung_size(self) -> int:
@@ -141,7 +144,10 @@ class Chunk(SQLModel, table=True):
     """
 
     __tablename__ = "work_chunk"
-    __table_args__ = (UniqueConstraint("run_id", "index", name="uq_work_chunk_run_index"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "index", name="uq_work_chunk_run_index"),
+        Index("ix_work_chunk_state", "state"),  # the few not done, for dispatch and the queue
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: uuid.UUID = Field(foreign_key="tuning_run.id")
