@@ -78,6 +78,7 @@ from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
 from tuning.service.operations.reconcile import Reconciled, reconcile
 from tuning.service.operations.workers import LiveWorker, beat, live_workers, take_lease
+from tuning.service.reads.queue import queue_places
 from tuning.service.reads.runs import (
     PAGE_SIZE,
     Page,
@@ -107,6 +108,7 @@ from tuning.service.reads.trials import (
     trials_csv,
     trials_frame,
 )
+from tuning.service.reads.workers import WorkersOverview, workers_overview
 from tuning.service.searches import STRATEGIES, Strategy, strategy_for
 from tuning.service.training.archive import archive_model, change_model
 from tuning.service.training.final_model import (
@@ -154,6 +156,7 @@ __all__ = [
     "TaskQueue",
     "TaskState",
     "TrialRecord",
+    "WorkersOverview",
     "add_note",
     "archive_dataset",
     "archive_model",
@@ -209,6 +212,7 @@ __all__ = [
     "plan_run",
     "predict_with_model",
     "preview_csv",
+    "queue_places",
     "ranks",
     "read_model",
     "reconcile",
@@ -245,4 +249,5 @@ __all__ = [
     "upload_dataset",
     "validate_run",
     "value_label",
+    "workers_overview",
 ]
