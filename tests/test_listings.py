@@ -12,7 +12,7 @@ from test_dashboard import dashboard, open_app  # noqa: F401 (dashboard: a fixtu
 
 from dashboard_ui.support import MODELS_PAGE, NEW_RUN_PAGE
 from tuning.api.app import create_app
-from tuning.models import Model, User
+from tuning.models import User
 from tuning.service import (
     archive_dataset,
     create_user,
@@ -66,11 +66,10 @@ def uploads_of(session: Session, user: User) -> list:
 def test_the_check_sees_a_file_read(session, owner):
     """Reading a table and a model's file selects their columns: the check below can fail."""
     upload = uploads_of(session, owner)[0]
-    model = session.exec(Model.__table__.select().where(Model.owner_id == owner.id)).first()
-    assert model is not None
-    with Session(session.get_bind()) as fresh, recorded_queries() as queries:
-        load_table(session=fresh, dataset_id=upload.id)
-        assert get_model(session=fresh, model_id=model.id, viewer=owner).file == b"x"
+    (training,) = list_training_runs(session=session, viewer=owner)
+    with recorded_queries() as queries:
+        load_table(session=session, dataset_id=upload.id)
+        assert get_model(session=session, model_id=training.model_id, viewer=owner).file == b"x"
     assert len(reading_a_file(queries)) == 2, queries
 
 
@@ -109,7 +108,8 @@ def test_the_api_lists_read_no_file(runtime, account):
     assert selects(queries) and not reading_a_file(queries), queries
 
 
-def test_the_dashboards_lists_read_no_file(account, dashboard):
+@pytest.mark.usefixtures("dashboard")
+def test_the_dashboards_lists_read_no_file(account):
     """New run's dataset picker and uploads manager, and the Models page's list and model."""
     with recorded_queries() as queries:
         app = open_app(account[1], NEW_RUN_PAGE)
