@@ -13,8 +13,9 @@ token, and the real API (`python -m tuning api`, one process). Then:
    (numbers and a two-class target, each upload its own name);
 2. idle: after a few seconds' pause, the API's RSS (its process and any children), and the
    kernel's peak RSS (VmHWM) reset so that step 3's peak is its own;
-3. `--rounds` rounds of `--concurrency` concurrent `GET /api/v1/datasets`; the RSS is sampled
-   every 10 ms meanwhile, and the peak is the larger of the samples' and VmHWM's.
+3. five lists one at a time (the list's own latency), then `--rounds` rounds of
+   `--concurrency` concurrent `GET /api/v1/datasets`; the RSS is sampled every 10 ms meanwhile,
+   and the peak is the larger of the samples' and VmHWM's.
 
 Target: the peak within 50 MiB of the idle RSS. Every list must answer 200 with every upload.
 """
@@ -133,10 +134,12 @@ class Sampler:
         self._thread.join()
 
 
-def upload_all(api: Api, n_datasets: int, megabytes: float) -> list[float]:
+def upload_all(api: Api, n_datasets: int, megabytes: float) -> tuple[list[float], list[int]]:
+    """Seconds of each upload, and the API's RSS after each one."""
     content = csv_file(megabytes)
     print(f"uploading {n_datasets} CSV files of {len(content) / 1e6:.1f} MB")
-    seconds = []
+    pid = api.server.process.pid
+    seconds, rss = [], []
     with httpx.Client(base_url=api.server.url, headers=api.headers, timeout=300) as client:
         for index in range(n_datasets):
             started = time.perf_counter()
@@ -148,15 +151,23 @@ def upload_all(api: Api, n_datasets: int, megabytes: float) -> list[float]:
             if answer.status_code != 201:
                 raise RuntimeError(f"upload {index}: {answer.status_code} {answer.text[:300]}")
             seconds.append(time.perf_counter() - started)
-    return seconds
+            rss.append(rss_bytes(pid))
+    return seconds, rss
 
 
 def list_rounds(api: Api, rounds: int, concurrency: int, n_uploads: int) -> list[float]:
-    """Seconds of each list, `concurrency` at once, `rounds` times; each must show every upload."""
+    """Seconds of each list, `concurrency` at once, `rounds` times; each must show every upload.
+    One client, its connections kept open, so that the time is the server's."""
+    client = httpx.Client(
+        base_url=api.server.url,
+        headers=api.headers,
+        timeout=300,
+        limits=httpx.Limits(max_connections=concurrency),
+    )
 
     def one(_: int) -> float:
         started = time.perf_counter()
-        answer = httpx.get(api.server.url + LIST_PATH, headers=api.headers, timeout=300)
+        answer = client.get(LIST_PATH)
         took = time.perf_counter() - started
         uploads = [d for d in answer.json() if d["kind"] == "csv"] if answer.is_success else []
         if len(uploads) != n_uploads:
@@ -164,7 +175,8 @@ def list_rounds(api: Api, rounds: int, concurrency: int, n_uploads: int) -> list
         return took
 
     seconds: list[float] = []
-    with ThreadPoolExecutor(concurrency) as pool:
+    with client, ThreadPoolExecutor(concurrency) as pool:
+        one(0)  # the connection's warm-up, not counted
         for _ in range(rounds):
             seconds += pool.map(one, range(concurrency))
     return seconds
@@ -185,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     with served_api(args.database_url) as api:
         pid = api.server.process.pid
         start_rss = rss_bytes(pid)
-        uploads = upload_all(api, args.datasets, args.mb)
+        uploads, upload_rss = upload_all(api, args.datasets, args.mb)
         idle = settled_rss(pid, args.pause)
+        alone = list_rounds(api, 5, 1, args.datasets)
         hwm_reset = reset_peak(pid)
         with Sampler(pid) as sampler:
             lists = list_rounds(api, args.rounds, args.concurrency, args.datasets)
@@ -197,15 +210,17 @@ def main(argv: list[str] | None = None) -> int:
     print(f"API RSS at start: {start_rss / MIB:,.0f} MiB")
     print(
         f"uploads: {args.datasets} x {args.mb:g} MB, median {statistics.median(uploads):.2f} s, "
-        f"max {max(uploads):.2f} s"
+        f"max {max(uploads):.2f} s; RSS after upload 1, 2, ...: "
+        + ", ".join(f"{value / MIB:,.0f}" for value in upload_rss)
     )
     print(f"API RSS idle after the uploads: {idle / MIB:,.0f} MiB")
+    print(f"one list alone: median {statistics.median(alone) * 1000:,.0f} ms of 5")
     print(
         f"lists: {args.rounds} rounds x {args.concurrency} concurrent; latency median "
         f"{statistics.median(lists) * 1000:,.0f} ms, max {max(lists) * 1000:,.0f} ms"
     )
     how = "samples every 10 ms and VmHWM" if hwm_reset else "samples every 10 ms"
-    print(f"API peak RSS while listing: {peak / MIB:,.0f} MiB ({how}); +{rise:,.1f} MiB on idle")
+    print(f"API peak RSS while listing: {peak / MIB:,.0f} MiB ({how}); {rise:+,.1f} MiB on idle")
     print(f"API RSS idle after the lists: {after / MIB:,.0f} MiB")
     met = rise <= TARGET_MIB
     print(f"{'PASS' if met else 'FAIL'}: peak within {TARGET_MIB:.0f} MiB of idle")
