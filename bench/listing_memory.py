@@ -242,7 +242,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="a PostgreSQL server URL (e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test), "
         "where a fresh database is created and dropped after [SQLite in a temp dir]",
     )
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if min(args.datasets, args.rounds, args.concurrency) < 1 or args.mb <= 0 or args.pause < 0:
+        parser.error("--datasets, --rounds and --concurrency are 1 or more, --mb above 0")
+    return args
 
 
 if __name__ == "__main__":
