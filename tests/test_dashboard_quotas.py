@@ -56,7 +56,8 @@ def test_new_run_shows_the_quotas_and_refuses_before_launch(analyst, session):
 
     app.number_input(key="new.cv").set_value(3).run()
     assert not app.error and not launch_disabled(app)
-    assert "Quotas: 0 of 2 active runs · this run 18 of 20 fits" in " ".join(unescaped(app, "caption"))
+    captions = " ".join(unescaped(app, "caption"))
+    assert "Quotas: 0 of 2 active runs · this run 18 of 20 fits" in captions
 
     runs = [make_run(session, user, status=RunStatus.PENDING) for _ in range(2)]
     app.number_input(key="new.seed").set_value(1).run()  # any change checks the form again

@@ -117,6 +117,12 @@ def test_a_run_of_more_fits_than_the_limit_is_refused_and_halving_counts_its_row
         run = session.get(TuningRun, uuid.UUID(accepted.json()["tuning_run_id"]))
         assert run is not None and run.total_combinations * run.cv == 33
 
+    # 32 candidates: 32 on 18 rows and 11 on 54, x 3 folds: 23.4 fits on every row.
+    wider = {**grid, "n_estimators": [10, 20, 30, 40, 50, 60, 70, 80]}
+    response = tune(client, headers, param_grid=wider, search="halving")
+    detail = refused(response, 429, "MAX_FITS_PER_RUN", 20, 24)
+    assert detail.startswith("this run costs 24 fits on every row (43 candidates x 3 folds over")
+
 
 def test_uploads_over_the_users_bytes_are_refused_with_413_archived_ones_count_until_deleted(
     client, limited, analyst

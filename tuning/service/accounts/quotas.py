@@ -94,11 +94,9 @@ def check_active_runs(
     With `hold`, the user's row stays locked until the caller commits the new run, so that two
     submissions at once cannot both take the last slot.
     """
-    if is_exempt(settings, user):
+    if not _held_to_quotas(session, settings, user, hold=hold):
         return
     assert user.id is not None, "a stored user"
-    if hold:
-        hold_row(session, User, user.id)
     used, limit = count_active_runs(session, user.id), settings.max_active_runs_per_user
     if used >= limit:
         _refuse(
@@ -121,11 +119,15 @@ def check_fits(*, settings: Settings, user: User, run: TuningRun, fits: float) -
     if is_exempt(settings, user) or used <= limit:
         return
     counted = f"{run.total_combinations:,} candidates x {run.cv} folds"
+    cost = f"this run makes {used:,} fits ({counted})"
     if run.halving is not None:
-        counted = f"{counted}, a rung on a part of the rows counting that part"
+        cost = (
+            f"this run costs {used:,} fits on every row ({counted} over its rungs, a rung on "
+            "a third of the rows counting a third)"
+        )
     raise QuotaExceeded(
-        f"this run makes {used:,} fits ({counted}), the limit is {limit:,} per run "
-        "(MAX_FITS_PER_RUN); choose fewer candidates or folds",
+        f"{cost}, the limit is {limit:,} per run (MAX_FITS_PER_RUN); choose fewer candidates "
+        "or folds",
         setting="MAX_FITS_PER_RUN",
         limit=limit,
         used=used,
@@ -138,11 +140,9 @@ def check_upload_bytes(
     """StorageQuotaExceeded if `size` more bytes would take the user's stored uploads over
     MAX_UPLOAD_BYTES_PER_USER. With `hold`, the user's row stays locked until the caller
     commits the upload."""
-    if is_exempt(settings, user):
+    if not _held_to_quotas(session, settings, user, hold=hold):
         return
     assert user.id is not None, "a stored user"
-    if hold:
-        hold_row(session, User, user.id)
     used, limit = stored_upload_bytes(session, user.id), settings.max_upload_bytes_per_user
     if used + size > limit:
         _refuse(
@@ -191,6 +191,16 @@ def hold_row(session: Session, table: type[User] | type[TuningRun], key: object)
         session.execute(select(table.id).where(row).with_for_update())
     else:
         session.execute(update(table).where(row).values(id=table.id))
+
+
+def _held_to_quotas(session: Session, settings: Settings, user: User, *, hold: bool) -> bool:
+    """Whether `user` is held to quotas (not an exempt admin); if so and `hold`, their row is
+    locked until the caller commits."""
+    if is_exempt(settings, user):
+        return False
+    if hold:
+        hold_row(session, User, user.id)
+    return True
 
 
 def _refuse(session: Session, error: QuotaExceeded, *, held: bool) -> None:
