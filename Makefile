@@ -92,5 +92,12 @@ bench-dashboard: $(VENV)/.dev chromium
 	$(BIN)/pip install -q -r requirements-bench.txt
 	$(BIN)/python -m bench.dashboard_browser $(BENCH_ARGS)
 
+# The API's memory while datasets are listed (issue 17): 20 uploads of 15 MB, then rounds of 4
+# concurrent lists; target: peak RSS within 50 MiB of idle. About a minute. E.g. BENCH_ARGS=
+# '--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test' or '--datasets 5 --mb 5'.
+.PHONY: bench-listings
+bench-listings: $(VENV)/.dev
+	$(BIN)/python -m bench.listing_memory $(BENCH_ARGS)
+
 clean:
 	rm -rf $(VENV) .data .pytest_cache

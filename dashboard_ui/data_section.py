@@ -14,7 +14,7 @@ from tuning.domain import TaskType
 from tuning.errors import InvalidInput, QuotaExceeded
 from tuning.models import User
 from tuning.schemas import ColumnRoles
-from tuning.service import CsvPreview, DatasetChoice, csv_columns, preview_csv, upload_dataset
+from tuning.service import CsvPreview, DatasetSummary, csv_columns, preview_csv, upload_dataset
 
 SAVED, UPLOAD = "Saved dataset", "Upload a CSV"
 FILE_KEY = "upload.file"  # a file uploader's value cannot be kept (see form_state)
@@ -227,7 +227,7 @@ def test_set_key(dataset: str) -> str:
     return f"new.test_percent.{dataset}"
 
 
-def test_set_input(choice: DatasetChoice, roles: ColumnRoles, slots: dict[str, Any]) -> float:
+def test_set_input(choice: DatasetSummary, roles: ColumnRoles, slots: dict[str, Any]) -> float:
     """The share of rows kept out of tuning, to test the trained model on: 20 % for an
     uploaded file to start with, none for a bundled set (whose runs compare with older ones)."""
     key = test_set_key(choice.name)

@@ -38,9 +38,9 @@ from tuning.service import (
     TAGS_PER_RUN,
     RunPlan,
     check_submission,
-    dataset_choices,
     dataset_profile,
     get_dataset,
+    list_datasets,
     plan_run,
     submit_run,
     user_quotas,
@@ -60,7 +60,7 @@ st.title("New run")
 # through the same keys, before any widget is drawn.
 if (start := st.session_state.pop(START_FROM, None)) is not None:
     with ui.db() as session:
-        fill_form(start, dataset_choices(session=session, viewer=user))
+        fill_form(start, list_datasets(session=session, viewer=user))
 parent_run_id = refines_line(user)
 
 
@@ -74,7 +74,7 @@ if source == UPLOAD:
     st.stop()
 
 with ui.db() as session:
-    choices = {choice.name: choice for choice in dataset_choices(session=session, viewer=user)}
+    choices = {choice.name: choice for choice in list_datasets(session=session, viewer=user)}
 names = list(choices)
 if st.session_state.get("new.dataset") not in choices:  # first visit, or a dataset now gone
     st.session_state["new.dataset"] = PREFERRED_DATASET if PREFERRED_DATASET in names else names[0]

@@ -125,6 +125,8 @@ def progress_bar(status: TuningStatus, done: int) -> tuple[float, str]:
 
 def show(status: TuningStatus, trials: list) -> None:
     ui.status_badge(status.status)
+    if status.queue is not None:
+        st.info(ui.queue_line(status.queue), icon=":material/hourglass_top:")
     percentage, message = progress_bar(status, len(trials))
     st.progress(min(percentage, 100.0) / 100, text=f"{percentage:.0f}% · {message}")
     # A bounded window: the newest candidates for the dots and the table, and the best-so-far
@@ -203,7 +205,13 @@ def live(interval: float | None) -> None:
     # reads from the first candidate not yet seen: the new ones and the few still in flight.
     seen = next((n for n, trial in enumerate(trials) if trial.index != n), len(trials))
     with ui.db() as session:  # the tick's two reads: status (first), then the unseen trials
-        status = get_status(session=session, queue=ui.runtime().queue, run_id=run.id, viewer=user)
+        status = get_status(
+            session=session,
+            queue=ui.runtime().queue,
+            run_id=run.id,
+            viewer=user,
+            settings=ui.runtime().settings,
+        )
         fresh = list_trials(session=session, run_id=run.id, after_index=seen - 1)
     known = {trial.index for trial in trials}
     trials.extend(trial for trial in fresh if trial.index not in known)

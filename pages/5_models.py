@@ -141,9 +141,8 @@ def download_button(column, model_id: str, estimator: str) -> None:
     if key not in st.session_state:
         if not slot.button("Prepare download", key=f"{key}.prepare", icon=":material/download:"):
             return
-        with ui.db() as session:
-            model = get_model(session=session, model_id=model_id, viewer=user)
-        st.session_state[key] = model.file
+        with ui.db() as session:  # the file is read with the model's session open
+            st.session_state[key] = get_model(session=session, model_id=model_id, viewer=user).file
     slot.download_button(
         "Download .skops",
         st.session_state[key],

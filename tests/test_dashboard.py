@@ -11,12 +11,10 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from sklearn.model_selection import ParameterGrid
-from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
@@ -46,7 +44,7 @@ from tuning.service import (
 )
 
 from factories import make_hopeless_run, make_run, make_trial, other_user
-from helpers import submit, wait_until_finished
+from helpers import recorded_queries, submit, wait_until_finished
 from messy import churn_csv
 from stack import stack_env
 
@@ -614,22 +612,6 @@ def test_a_monitor_tick_reads_the_status_and_only_the_new_trials(account, sessio
     assert 1 in trials_read[1]  # trials with index > 1: only the new one
     assert texts(app, "metric")[0] == "3 / 6"
     assert len(app.dataframe[0].value) == 3
-
-
-@contextmanager
-def recorded_queries() -> Iterator[list[tuple[str, tuple]]]:
-    """Every SQL statement any engine runs meanwhile, with its parameters."""
-    queries: list[tuple[str, tuple]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        values = parameters.values() if isinstance(parameters, dict) else parameters or ()
-        queries.append((statement, tuple(values)))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield queries
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 def test_a_failed_run_shows_its_error_type_and_message(account, runtime, worker):

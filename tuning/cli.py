@@ -259,7 +259,7 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
         print(run.id)
         return 0
     status = _follow(runtime, str(run.id))
-    print(status.model_dump_json())
+    print(status.to_json())
     return _exit_code(status)
 
 
@@ -267,7 +267,9 @@ def _follow(runtime: Runtime, run_id: str) -> TuningStatus:
     """Poll until the run ends, drawing a progress bar on stderr."""
     while True:
         with session_scope(runtime.engine) as session:
-            status = service.get_status(session=session, queue=runtime.queue, run_id=run_id)
+            status = service.get_status(
+                session=session, queue=runtime.queue, run_id=run_id, settings=runtime.settings
+            )
         if status.status is RunStatus.SUCCESS:
             assert status.result is not None, "a successful run has its result"
             _draw_bar(
@@ -275,6 +277,11 @@ def _follow(runtime: Runtime, run_id: str) -> TuningStatus:
             )
         elif status.progress:
             _draw_bar(status.progress.percentage, status.progress.status)
+        elif status.queue:
+            place = status.queue
+            _draw_bar(
+                0.0, f"queued: {place.position} in line, starts in ~{place.expected_start_s:.0f} s"
+            )
         if status.status.is_finished:
             print(file=sys.stderr)
             return status
@@ -300,8 +307,10 @@ def _exit_code(status: TuningStatus) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     runtime = create_runtime(settings)
     with session_scope(runtime.engine) as session:
-        status = service.get_status(session=session, queue=runtime.queue, run_id=args.run_id)
-    print(status.model_dump_json())
+        status = service.get_status(
+            session=session, queue=runtime.queue, run_id=args.run_id, settings=settings
+        )
+    print(status.to_json())
     return 0 if status.status is not RunStatus.FAILURE else 1
 
 

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy.orm import deferred
 from sqlmodel import Field, SQLModel
 
 from tuning.domain import RunStatus, TaskType, utcnow
@@ -12,6 +13,12 @@ from tuning.domain import RunStatus, TaskType, utcnow
 
 def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=DateTime(timezone=True), **kwargs)
+
+
+# A stored file's column (an uploaded CSV, a trained model), mapped deferred: no query of its
+# table reads it, lists and lookups alike, until the attribute itself is read in a session.
+_DATASET_FILE = Column("content", LargeBinary, nullable=True)
+_MODEL_FILE = Column("file", LargeBinary, nullable=False)
 
 
 class User(SQLModel, table=True):
@@ -39,13 +46,16 @@ class Dataset(SQLModel, table=True):
     database for every worker, private to its owner. Names are unique per owner."""
 
     __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_dataset_owner_name"),)
+    __mapper_args__ = {"properties": {"content": deferred(_DATASET_FILE)}}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(index=True, max_length=200)
     kind: str = Field(max_length=20)  # "bundled" or "csv"
     task: TaskType
     target: str | None = Field(default=None, max_length=200)
-    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    content: bytes | None = Field(default=None, sa_column=_DATASET_FILE)  # read where used
+    # The upload's bytes (0 for a bundled dataset): what MAX_UPLOAD_BYTES_PER_USER sums.
+    size_bytes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     n_rows: int = 0
     n_columns: int = 0
     owner_id: int | None = Field(default=None, foreign_key="user.id")
@@ -123,6 +133,9 @@ class TuningRun(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     archived_at: datetime | None = _timestamp(default=None)  # hidden from lists, restorable
+    # Fair turns (tuning.service.execution.dispatch): a higher priority's chunks go first; set
+    # by admins, 0 for every run otherwise.
+    priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def first_rung_size(self) -> int:
@@ -141,7 +154,10 @@ class Chunk(SQLModel, table=True):
     """
 
     __tablename__ = "work_chunk"
-    __table_args__ = (UniqueConstraint("run_id", "index", name="uq_work_chunk_run_index"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "index", name="uq_work_chunk_run_index"),
+        Index("ix_work_chunk_state", "state"),  # the few not done, for dispatch and the queue
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: uuid.UUID = Field(foreign_key="tuning_run.id")
@@ -253,12 +269,13 @@ class Model(SQLModel, table=True):
     """A fitted pipeline in skops format, in the database so any host can serve it."""
 
     __tablename__ = "trained_model"
+    __mapper_args__ = {"properties": {"file": deferred(_MODEL_FILE)}}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", index=True)
     training_run_id: uuid.UUID = Field(foreign_key="training_run.id", unique=True)
     estimator: str = Field(max_length=100)
-    file: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    file: bytes = Field(sa_column=_MODEL_FILE)  # read where used
     size_bytes: int = 0
     created_at: datetime = _timestamp(default_factory=utcnow)
     # A binary classifier's decision threshold on the positive class's probability, applied by

@@ -67,9 +67,8 @@ from tuning.service.commands.scorers import ScorerChoices, scorer_choices
 from tuning.service.data.datasets import (
     NAME_LIMIT,
     CsvPreview,
-    DatasetChoice,
+    DatasetSummary,
     csv_columns,
-    dataset_choices,
     dataset_profile,
     dataset_profile_by_id,
     get_dataset,
@@ -85,6 +84,7 @@ from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
 from tuning.service.operations.reconcile import Reconciled, reconcile
 from tuning.service.operations.workers import LiveWorker, beat, live_workers, take_lease
+from tuning.service.reads.queue import queue_places
 from tuning.service.reads.runs import (
     PAGE_SIZE,
     Page,
@@ -114,6 +114,7 @@ from tuning.service.reads.trials import (
     trials_csv,
     trials_frame,
 )
+from tuning.service.reads.workers import WorkersOverview, workers_overview
 from tuning.service.searches import STRATEGIES, Strategy, strategy_for
 from tuning.service.training.archive import archive_model, change_model
 from tuning.service.training.final_model import (
@@ -139,7 +140,7 @@ __all__ = [
     "STRATEGIES",
     "TAGS_PER_RUN",
     "CsvPreview",
-    "DatasetChoice",
+    "DatasetSummary",
     "DurationEstimate",
     "FailedValue",
     "FailureGroup",
@@ -163,6 +164,7 @@ __all__ = [
     "TaskState",
     "TrialRecord",
     "Usage",
+    "WorkersOverview",
     "add_note",
     "archive_dataset",
     "archive_model",
@@ -181,7 +183,6 @@ __all__ = [
     "check_upload_bytes",
     "create_user",
     "csv_columns",
-    "dataset_choices",
     "dataset_profile",
     "dataset_profile_by_id",
     "delete_dataset",
@@ -219,6 +220,7 @@ __all__ = [
     "plan_run",
     "predict_with_model",
     "preview_csv",
+    "queue_places",
     "ranks",
     "read_model",
     "reconcile",
@@ -256,4 +258,5 @@ __all__ = [
     "user_quotas",
     "validate_run",
     "value_label",
+    "workers_overview",
 ]

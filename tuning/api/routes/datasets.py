@@ -27,10 +27,8 @@ def list_datasets(
 ) -> list[DatasetPublic]:
     """Bundled scikit-learn datasets and uploaded CSV files (each one's profile: by id)."""
     with session_scope(runtime.engine) as session:
-        return [
-            DatasetPublic.model_validate(d).model_copy(update={"profile": None})
-            for d in service.list_datasets(session=session, viewer=user, archived=archived)
-        ]
+        listed = service.list_datasets(session=session, viewer=user, archived=archived)
+    return [DatasetPublic.model_validate(dataset) for dataset in listed]
 
 
 IN_USE: Responses = {**BY_ID, 403: {"model": ErrorDetail, "description": "A bundled dataset"}}

@@ -117,12 +117,16 @@ async def tuning_status(tuning_run_id: str, runtime: RuntimeDep, token: TokenDep
         # waiting for a thread, so many pollers cannot starve the pool.
         with session_scope(runtime.engine) as session:
             return service.get_status_for_token(
-                session=session, queue=runtime.queue, run_id=tuning_run_id, token=token
+                session=session,
+                queue=runtime.queue,
+                run_id=tuning_run_id,
+                token=token,
+                settings=runtime.settings,
             )
 
     # Already a TuningStatus: serialised once here rather than validated again by FastAPI.
     status = await anyio.to_thread.run_sync(read, limiter=_POLL_LIMIT)
-    return Response(status.model_dump_json(), media_type="application/json")
+    return Response(status.to_json(), media_type="application/json")
 
 
 @router.get(

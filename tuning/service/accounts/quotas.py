@@ -80,7 +80,7 @@ def count_active_runs(session: Session, user_id: int) -> int:
 
 def stored_upload_bytes(session: Session, user_id: int) -> int:
     """The bytes of the user's stored CSV uploads, archived ones too."""
-    query = select(func.coalesce(func.sum(func.length(Dataset.content)), 0)).where(
+    query = select(func.coalesce(func.sum(Dataset.size_bytes), 0)).where(
         col(Dataset.owner_id) == user_id
     )
     return int(session.exec(query).one())

@@ -4,28 +4,24 @@ content, private to the user who uploaded them (and visible to admins)."""
 import contextlib
 import io
 import uuid
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from tuning.config import Settings
-from tuning.domain import TaskType
+from tuning.domain import TaskType, as_utc
 from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
 from tuning.models import Dataset, User
 from tuning.service.accounts.access import may_use_dataset, only_usable, parse_id
 from tuning.service.accounts.quotas import check_upload_bytes
-
-# An uploaded file's column, left unread by the queries that do not need it (sqlmodel types
-# it as the value it holds; to SQLAlchemy it is the mapped attribute).
-_FILE = cast("QueryableAttribute[Any]", Dataset.content)
 
 # The longest dataset name or target column name stored.
 NAME_LIMIT = 200
@@ -61,9 +57,8 @@ def _usable(session: Session, viewer: User, name: str) -> list[Dataset]:
     with contextlib.suppress(ValueError):  # or by id
         by_id = col(Dataset.id) == uuid.UUID(name)
         query = select(Dataset).where(or_(col(Dataset.name) == name, by_id))
-    # The file is read only where it is used (load_table): New run checks a submission at
-    # every widget change, and an upload may be tens of megabytes.
-    query = query.options(defer(_FILE))
+    # The file is not read here (the column is mapped deferred: only load_table reads it):
+    # New run checks a submission at every widget change, and an upload may be 50 MB.
     return list(session.exec(only_usable(query, Dataset.owner_id, viewer)).all())
 
 
@@ -74,14 +69,6 @@ def get_dataset_by_id(*, session: Session, dataset_id: str | uuid.UUID, viewer: 
     if dataset is None or not may_use_dataset(viewer, dataset.owner_id):
         raise NotFound(f"no dataset with id {key}")
     return dataset
-
-
-def list_datasets(*, session: Session, viewer: User, archived: bool = False) -> list[Dataset]:
-    """Bundled datasets and `viewer`'s uploads (an admin's: everyone's); the archived ones
-    instead with `archived`."""
-    query = only_usable(select(Dataset), Dataset.owner_id, viewer).where(_archived(archived))
-    query = query.options(defer(_FILE))  # the files are not listed
-    return list(session.exec(query.order_by(Dataset.kind, Dataset.name)).all())
 
 
 def _archived(archived: bool) -> Any:
@@ -122,6 +109,7 @@ def upload_dataset(
         task=table.task,
         target=target,
         content=content,
+        size_bytes=len(content),
         n_rows=len(table.y),
         n_columns=table.X.shape[1],
         owner_id=owner.id,
@@ -194,41 +182,53 @@ def load_table(*, session: Session, dataset_id: uuid.UUID) -> Table:
     return read_csv(dataset.content, dataset.target, stored=dataset.task)
 
 
-# --- Choosing a dataset for a new run -------------------------------------------------------
+# --- Lists of datasets -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class DatasetChoice:
+class DatasetSummary:
+    """A dataset as its lists show it (the API's, New run's pickers, the uploads manager): its
+    row's small columns, never its file, profile or labels."""
+
     id: uuid.UUID
     name: str
     kind: str  # "bundled" or "csv"
     task: TaskType
+    target: str | None
     n_rows: int
     n_columns: int
-    description: str
+    owner_id: int | None  # None: bundled, everyone's
+    created_at: datetime
+    archived_at: datetime | None
+
+    @property
+    def description(self) -> str:
+        bundled = BUNDLED.get(self.name) if self.kind == "bundled" else None
+        return bundled.description if bundled else "uploaded CSV"
 
 
-def dataset_choices(*, session: Session, viewer: User) -> list[DatasetChoice]:
-    """Every dataset `viewer` can run on, bundled first; the stored CSV content is not read."""
-    # Six columns, past the four that sqlmodel's `select` has types for: SQLAlchemy's own.
-    query = sa_select(
-        col(Dataset.id),
-        col(Dataset.name),
-        col(Dataset.kind),
-        col(Dataset.task),
-        col(Dataset.n_rows),
-        col(Dataset.n_columns),
+# The listed columns, in DatasetSummary's order: DatasetSummary(*row) builds one.
+_SUMMARY_COLUMNS = tuple(col(getattr(Dataset, f.name)) for f in fields(DatasetSummary))
+
+
+def list_datasets(
+    *, session: Session, viewer: User, archived: bool = False
+) -> list[DatasetSummary]:
+    """Bundled datasets, then `viewer`'s uploads (an admin's: everyone's), by name; the archived
+    ones instead with `archived`. One query of the listed columns: no file is read."""
+    query = only_usable(sa_select(*_SUMMARY_COLUMNS), col(Dataset.owner_id), viewer)
+    query = query.where(_archived(archived)).order_by(col(Dataset.kind), col(Dataset.name))
+    return [_summary(*row) for row in session.execute(query).all()]
+
+
+def _summary(*values: Any) -> DatasetSummary:
+    summary = DatasetSummary(*values)
+    return replace(
+        summary,
+        task=TaskType(summary.task),
+        created_at=as_utc(summary.created_at),  # SQLite hands back naive datetimes
+        archived_at=as_utc(summary.archived_at),
     )
-    query = only_usable(query, col(Dataset.owner_id), viewer).where(_archived(False))
-    rows = session.execute(query.order_by(col(Dataset.kind), col(Dataset.name))).all()
-    choices = []
-    for key, name, kind, task, n_rows, n_columns in rows:
-        bundled = BUNDLED.get(name) if kind == "bundled" else None
-        description = bundled.description if bundled else "uploaded CSV"
-        choices.append(
-            DatasetChoice(key, name, kind, TaskType(task), n_rows, n_columns, description)
-        )
-    return choices
 
 
 @dataclass(frozen=True)

@@ -87,6 +87,7 @@ class RunSummary(RunState):
     name: str | None
     tags: list[str]  # lower-case, in the order given; [] for none
     archived_at: datetime | None  # hidden from lists since, if archived
+    priority: int  # fair turns: a higher priority's chunks go first (set by admins)
 
     @property
     def label(self) -> str:
