@@ -17,6 +17,7 @@ from tuning.domain import utcnow
 from tuning.errors import InvalidInput, shown
 from tuning.models import RunTag, TuningRun, User
 from tuning.schemas import RunChange
+from tuning.service.accounts.access import Action
 from tuning.service.reads.runs import RunSummary, get_run, get_run_summary
 
 RUN_NAME_LIMIT = 200
@@ -87,7 +88,7 @@ def change_run(
 ) -> RunSummary:
     """Rename, retag, archive or restore a run: the fields `change` was sent with. Its owner
     and admins only (NotFound or Forbidden, as for reading it)."""
-    run = get_run(session=session, run_id=run_id, viewer=viewer)
+    run = get_run(session=session, run_id=run_id, viewer=viewer, to=Action.CHANGE)
     sent = change.model_fields_set
     name = clean_name(change.name) if "name" in sent else run.name
     tags = clean_tags(change.tags) if "tags" in sent else None  # checked before any write

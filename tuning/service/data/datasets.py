@@ -1,5 +1,5 @@
 """Datasets in the database: bundled ones by name, everyone's; uploaded CSV files with their
-content, private to the user who uploaded them (and visible to admins)."""
+content, private to the user who uploaded them (and visible to admins), unless they share one."""
 
 import contextlib
 import io
@@ -19,7 +19,7 @@ from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
 from tuning.models import Dataset, User
-from tuning.service.accounts.access import may_use_dataset, only_usable, parse_id
+from tuning.service.accounts.access import Action, only_usable, parse_id, require_dataset
 
 # An uploaded file's column, left unread by the queries that do not need it (sqlmodel types
 # it as the value it holds; to SQLAlchemy it is the mapped attribute).
@@ -65,18 +65,29 @@ def _usable(session: Session, viewer: User, name: str) -> list[Dataset]:
     return list(session.exec(only_usable(query, Dataset.owner_id, viewer)).all())
 
 
-def get_dataset_by_id(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> Dataset:
-    """One dataset `viewer` may use; NotFound for any other (never Forbidden: no leak)."""
+def get_dataset_by_id(
+    *, session: Session, dataset_id: str | uuid.UUID, viewer: User, to: Action = Action.USE
+) -> Dataset:
+    """One dataset `viewer` may do `to` with; NotFound for one they may not use (no leak),
+    Forbidden for a shared one that they may use but not do `to` with."""
     key = parse_id(dataset_id, field="dataset_id")
-    dataset = session.get(Dataset, key)
-    if dataset is None or not may_use_dataset(viewer, dataset.owner_id):
-        raise NotFound(f"no dataset with id {key}")
-    return dataset
+    return require_dataset(session, session.get(Dataset, key), viewer=viewer, action=to, key=key)
+
+
+def dataset_file(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> bytes:
+    """An upload's CSV file, as uploaded: its owner's, admins' and those it is shared with to
+    download; a bundled dataset has none (NotFound)."""
+    dataset = get_dataset_by_id(
+        session=session, dataset_id=dataset_id, viewer=viewer, to=Action.DOWNLOAD
+    )
+    if dataset.content is None:
+        raise NotFound(f"dataset {shown(dataset.name)} is bundled: it has no uploaded file")
+    return dataset.content
 
 
 def list_datasets(*, session: Session, viewer: User, archived: bool = False) -> list[Dataset]:
-    """Bundled datasets and `viewer`'s uploads (an admin's: everyone's); the archived ones
-    instead with `archived`."""
+    """Bundled datasets, `viewer`'s uploads and those shared with them (an admin's: everyone's);
+    the archived ones instead with `archived`."""
     query = only_usable(select(Dataset), Dataset.owner_id, viewer).where(_archived(archived))
     query = query.options(defer(_FILE))  # the files are not listed
     return list(session.exec(query.order_by(Dataset.kind, Dataset.name)).all())
@@ -206,7 +217,7 @@ class DatasetChoice:
 
 def dataset_choices(*, session: Session, viewer: User) -> list[DatasetChoice]:
     """Every dataset `viewer` can run on, bundled first; the stored CSV content is not read."""
-    # Six columns, past the four that sqlmodel's `select` has types for: SQLAlchemy's own.
+    # Seven columns, past the four that sqlmodel's `select` has types for: SQLAlchemy's own.
     query = sa_select(
         col(Dataset.id),
         col(Dataset.name),
@@ -214,13 +225,16 @@ def dataset_choices(*, session: Session, viewer: User) -> list[DatasetChoice]:
         col(Dataset.task),
         col(Dataset.n_rows),
         col(Dataset.n_columns),
-    )
+        col(User.name),
+    ).outerjoin(User, col(User.id) == Dataset.owner_id)
     query = only_usable(query, col(Dataset.owner_id), viewer).where(_archived(False))
     rows = session.execute(query.order_by(col(Dataset.kind), col(Dataset.name))).all()
     choices = []
-    for key, name, kind, task, n_rows, n_columns in rows:
+    for key, name, kind, task, n_rows, n_columns, owner in rows:
         bundled = BUNDLED.get(name) if kind == "bundled" else None
         description = bundled.description if bundled else "uploaded CSV"
+        if owner is not None and owner != viewer.name:
+            description = f"uploaded CSV, {owner}'s" if viewer.is_admin else f"shared by {owner}"
         choices.append(
             DatasetChoice(key, name, kind, TaskType(task), n_rows, n_columns, description)
         )
