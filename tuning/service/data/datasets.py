@@ -77,11 +77,13 @@ def get_dataset_by_id(
 def dataset_file(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> bytes:
     """An upload's CSV file, as uploaded: its owner's, admins' and those it is shared with to
     download; a bundled dataset has none (NotFound)."""
-    dataset = get_dataset_by_id(
-        session=session, dataset_id=dataset_id, viewer=viewer, to=Action.DOWNLOAD
-    )
-    if dataset.content is None:
+    dataset = get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=viewer)
+    if dataset.owner_id is None:
         raise NotFound(f"dataset {shown(dataset.name)} is bundled: it has no uploaded file")
+    dataset = get_dataset_by_id(
+        session=session, dataset_id=dataset.id, viewer=viewer, to=Action.DOWNLOAD
+    )
+    assert dataset.content is not None, "an upload keeps its file"
     return dataset.content
 
 
