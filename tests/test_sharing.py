@@ -1,6 +1,7 @@
-"""Sharing a run or an upload through the API: what its owner, a reader, a contributor, a
-stranger and an admin may each do; a share with everyone; withdrawing a share; the lists. On
-the real database (SQLite, and PostgreSQL in its pass), no worker."""
+"""Sharing a run or an upload through the API and the CLI: what its owner, a reader, a
+contributor, a stranger and an admin may each do; a share with everyone; withdrawing a share;
+the lists. On the real database (SQLite, and PostgreSQL in its pass), without a worker but for
+the last test, where a reader tunes on a shared upload."""
 
 import uuid
 from dataclasses import dataclass
@@ -10,12 +11,16 @@ from fastapi.testclient import TestClient
 from sqlmodel import Session
 
 from tuning.api.app import create_app
+from tuning.cli import main
+from tuning.config import get_settings
 from tuning.domain import RunStatus
 from tuning.errors import InvalidInput
 from tuning.models import User
-from tuning.service import create_user, share_dataset, share_run
+from tuning.service import create_user, run_shares, share_dataset, share_run
 
 from factories import make_run, rare_yes_csv, upload_rare_yes
+from helpers import submit, wait_until_finished
+from stack import stack_env
 
 pytestmark = pytest.mark.database
 
@@ -274,3 +279,52 @@ def test_the_status_of_a_pending_shared_run_reads_as_the_spec_says(client, runti
         "result",
         "error",
     }
+
+
+def test_the_cli_shares_and_withdraws_as_the_run_s_owner(
+    runtime, settings, cast, monkeypatch, capsys
+):
+    for name, value in stack_env(settings).items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        run = make_run(session, cast.users["owner"])
+    reader = cast.users["reader"].name
+    try:
+        assert main(["share", str(run.id), reader, "--level", "contribute"]) == 0
+        assert f"shared with {reader} (contribute)" in capsys.readouterr().out
+        with Session(runtime.engine) as session:
+            shares = run_shares(session=session, run_id=run.id, viewer=None)
+        assert [(s.user, s.level, s.created_by) for s in shares] == [
+            (reader, "contribute", cast.users["owner"].name)
+        ]
+        assert main(["unshare", str(run.id), reader]) == 0
+        assert main(["unshare", str(run.id), reader]) == 2
+        assert "is not shared with" in capsys.readouterr().err
+    finally:
+        get_settings.cache_clear()
+
+
+@pytest.mark.usefixtures("worker")
+def test_a_reader_tunes_on_a_shared_upload_with_a_real_worker(client, runtime, cast):
+    """The reader names the upload by id; the worker reads the owner's file; the run is the
+    reader's own, and the owner sees it only if the reader shares it back."""
+    owner, reader = cast.users["owner"], cast.users["reader"]
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        upload = upload_rare_yes(session, owner)
+        share_dataset(session=session, dataset_id=upload.id, user=reader.name, by=owner)
+    run_id = submit(
+        runtime,
+        reader,
+        dataset=str(upload.id),
+        estimator="LogisticRegression",
+        param_grid={"C": [0.1, 1.0]},
+    )
+    assert wait_until_finished(runtime, run_id).status is RunStatus.SUCCESS
+    results = client.get(f"/api/v1/tuning/tune/{run_id}/results", headers=cast.headers["reader"])
+    assert results.status_code == 200 and results.json()["total_trials"] == 2
+    assert results.json()["run"]["dataset"] == upload.name
+    theirs = client.get(f"/api/v1/tuning/tune/{run_id}/results", headers=cast.headers["owner"])
+    assert theirs.status_code == 403
+    download = client.get(f"/api/v1/datasets/{upload.id}/download", headers=cast.headers["reader"])
+    assert download.status_code == 403 and "download" in download.json()["detail"]
