@@ -244,7 +244,10 @@ def failure_text(
 def load_error(exc: TuningError) -> NoReturn:
     """Why a run cannot be shown, in the user's words; the page stops here."""
     if isinstance(exc, Forbidden):
-        st.error("This run belongs to another user: you can only open your own runs.")
+        st.error(
+            "This run belongs to another user: you can open your own runs and those shared "
+            "with you."
+        )
     elif isinstance(exc, NotFound):
         st.error("There is no run with that id.")
     else:

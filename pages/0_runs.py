@@ -1,4 +1,5 @@
-"""Runs, the home page (`/`): the signed-in user's runs (an admin's: everyone's), newest first.
+"""Runs, the home page (`/`): the signed-in user's runs (an admin's: everyone's), newest first,
+then under "Shared with me" the runs other users shared with them.
 
 Filters by status, estimator, dataset and tag, archived runs hidden unless asked; a click on a
 row opens the run.
@@ -176,5 +177,30 @@ def runs_table(live: bool) -> None:
         st.switch_page(ui.RUN_PAGE, query_params={"run": run_id})
 
 
+def shared_table() -> None:
+    """Other users' runs shared with the viewer, under the filters; nothing when there are none."""
+    with ui.db() as session:
+        page = list_runs(session=session, viewer=user, shared_with_me=True, **filters)
+    if not page.items:
+        return
+    st.subheader("Shared with me")
+    table = table_of(page, {})
+    event = st.dataframe(
+        table.style.map(ui.status_cell_style, subset=["status"]),
+        column_config={**COLUMNS, "archived": None, "queue": None},
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="runs.shared",
+    )
+    st.caption(
+        f"The newest {len(page.items)} of {page.total:,} runs shared with you: read-only, unless "
+        "their owner let you add notes and train."
+    )
+    if event.selection.rows:
+        st.switch_page(ui.RUN_PAGE, query_params={"run": table["id"].iloc[event.selection.rows[0]]})
+
+
 live = bool(st.session_state.get("runs.live"))
 st.fragment(runs_table, run_every=REFRESH_S if live else None)(live)
+shared_table()

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
 from sqlalchemy.orm import deferred
 from sqlmodel import Field, SQLModel
 
@@ -305,3 +305,50 @@ class RunNote(SQLModel, table=True):
     author_id: int = Field(foreign_key="user.id")
     text: str = Field(max_length=2000)
     created_at: datetime = _timestamp(default_factory=utcnow)
+
+
+_WHERE_EVERYONE: dict[str, Any] = {
+    "sqlite_where": text("user_id IS NULL"),
+    "postgresql_where": text("user_id IS NULL"),
+}
+
+
+class RunShare(SQLModel, table=True):
+    """A tuning run shared by its owner (or an admin) with one user, or with every signed-in
+    user (`user_id` None). `level`: "read" (its results, trials, notes, status) or
+    "contribute" (read, and add notes and train models from it). One share per user a run."""
+
+    __tablename__ = "run_share"
+    __table_args__ = (
+        UniqueConstraint("run_id", "user_id", name="uq_run_share_run_user"),
+        Index("ix_run_share_user_run", "user_id", "run_id"),
+        # NULLs are distinct to a unique constraint: "everyone" gets its own unique index.
+        Index("uq_run_share_everyone", "run_id", unique=True, **_WHERE_EVERYONE),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="tuning_run.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    level: str = Field(default="read", max_length=10)
+    created_at: datetime = _timestamp(default_factory=utcnow)
+    created_by: int = Field(foreign_key="user.id")
+
+
+class DatasetShare(SQLModel, table=True):
+    """An upload shared by its owner (or an admin) with one user, or with every signed-in user
+    (`user_id` None). `level`: "use" (tune and train on it, read its profile) or "download"
+    (use, and download its CSV file)."""
+
+    __tablename__ = "dataset_share"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "user_id", name="uq_dataset_share_dataset_user"),
+        Index("ix_dataset_share_user_dataset", "user_id", "dataset_id"),
+        Index("uq_dataset_share_everyone", "dataset_id", unique=True, **_WHERE_EVERYONE),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: uuid.UUID = Field(foreign_key="dataset.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    level: str = Field(default="use", max_length=10)
+    created_at: datetime = _timestamp(default_factory=utcnow)
+    created_by: int = Field(foreign_key="user.id")

@@ -63,11 +63,33 @@ def delete_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> Respo
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetPublic, responses=BY_ID)
 def get_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> DatasetPublic:
-    """One dataset with its profile: bundled, or one of yours (404 for another user's)."""
+    """One dataset with its profile: bundled, yours, or shared with you (404 for any other)."""
     with session_scope(runtime.engine) as session:
         dataset = service.get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=user)
         service.dataset_profile(session=session, dataset=dataset)
         return DatasetPublic.model_validate(dataset)
+
+
+@router.get(
+    "/datasets/{dataset_id}/download",
+    response_class=Response,
+    responses={
+        **BY_ID,
+        200: {"content": {"text/csv": {}}, "description": "The CSV file as uploaded"},
+        403: {"model": ErrorDetail, "description": "Shared with you to use, not to download"},
+        404: {"model": ErrorDetail, "description": "Not found, or a bundled dataset (no file)"},
+    },
+)
+def download_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
+    """An upload's CSV file: yours, or one shared with you to download (admins: any)."""
+    key = service.parse_id(dataset_id, field="dataset_id")
+    with session_scope(runtime.engine) as session:
+        content = service.dataset_file(session=session, dataset_id=key, viewer=user)
+    return Response(
+        content,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="dataset-{key}.csv"'},
+    )
 
 
 @router.post(

@@ -83,10 +83,15 @@ def list_tuning_runs(
     archived: Annotated[
         bool, Query(description="true: the archived runs only (to restore one)")
     ] = False,
+    shared: Annotated[
+        Literal["with_me"] | None,
+        Query(description="with_me: other users' runs shared with you, instead of yours"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> RunList:
-    """Your runs (an admin's: everyone's), newest first; archived ones only when asked."""
+    """Your runs (an admin's: everyone's), newest first; archived ones only when asked; with
+    `shared=with_me`, the runs others shared with you (or with everyone)."""
     with session_scope(runtime.engine) as session:
         page = service.list_runs(
             session=session,
@@ -96,6 +101,7 @@ def list_tuning_runs(
             datasets=[dataset] if dataset else [],
             tags=[tag for tag in (tags or "").split(",") if tag.strip()],
             archived=archived,
+            shared_with_me=shared == "with_me",
             limit=limit,
             offset=offset,
         )
@@ -217,7 +223,7 @@ def list_notes(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> list[N
 def add_note(
     tuning_run_id: str, note: NoteCreate, runtime: RuntimeDep, user: UserDep
 ) -> NotePublic:
-    """Add a note to a run you may see."""
+    """Add a note to a run of yours, or one shared with you to contribute."""
     with session_scope(runtime.engine) as session:
         added = service.add_note(
             session=session,

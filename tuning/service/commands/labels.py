@@ -17,6 +17,7 @@ from tuning.domain import utcnow
 from tuning.errors import Forbidden, InvalidInput, shown
 from tuning.models import RunTag, TuningRun, User
 from tuning.schemas import RunChange
+from tuning.service.accounts.access import Action
 from tuning.service.reads.runs import RunSummary, get_run, get_run_summary
 
 RUN_NAME_LIMIT = 200
@@ -88,7 +89,7 @@ def change_run(
     """Rename, retag, archive or restore a run, or (admins only) set its priority: the fields
     `change` was sent with. Its owner and admins only (NotFound or Forbidden, as for reading
     it)."""
-    run = get_run(session=session, run_id=run_id, viewer=viewer)
+    run = get_run(session=session, run_id=run_id, viewer=viewer, to=Action.CHANGE)
     sent = change.model_fields_set
     if change.priority is not None:
         if not viewer.is_admin:

@@ -1,4 +1,5 @@
-"""Notes on tuning runs: anyone who may see a run may read its notes and add one."""
+"""Notes on tuning runs: anyone who may read a run may read its notes; its owner, admins and
+those it is shared with to contribute may add one."""
 
 import uuid
 from dataclasses import dataclass
@@ -10,6 +11,7 @@ from tuning.config import Settings
 from tuning.domain import as_utc
 from tuning.errors import InvalidInput
 from tuning.models import RunNote, User
+from tuning.service.accounts.access import Action
 from tuning.service.accounts.quotas import NOTE_LIMIT, check_notes
 from tuning.service.reads.runs import get_run
 
@@ -24,9 +26,9 @@ class Note:
 def add_note(
     *, session: Session, settings: Settings, run_id: str | uuid.UUID, author: User, text: str
 ) -> Note:
-    """A note by `author` on a run they may see; InvalidInput if it is empty or too long,
+    """A note by `author` on a run they may note; InvalidInput if it is empty or too long,
     QuotaExceeded if the run holds MAX_NOTES_PER_RUN notes."""
-    run = get_run(session=session, run_id=run_id, viewer=author)
+    run = get_run(session=session, run_id=run_id, viewer=author, to=Action.NOTE)
     text = text.strip()
     if not text:
         raise InvalidInput("text", "a note needs some text")
@@ -42,7 +44,7 @@ def add_note(
 
 def list_notes(*, session: Session, run_id: str | uuid.UUID, viewer: User) -> list[Note]:
     """A run's notes, oldest first, with their authors' names."""
-    run = get_run(session=session, run_id=run_id, viewer=viewer)
+    run = get_run(session=session, run_id=run_id, viewer=viewer, to=Action.READ)
     rows = session.exec(
         select(RunNote, User.name)
         .join(User, col(User.id) == RunNote.author_id)

@@ -1,5 +1,5 @@
 """Datasets in the database: bundled ones by name, everyone's; uploaded CSV files with their
-content, private to the user who uploaded them (and visible to admins)."""
+content, private to the user who uploaded them (and visible to admins), unless they share one."""
 
 import contextlib
 import io
@@ -20,7 +20,7 @@ from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
 from tuning.models import Dataset, User
-from tuning.service.accounts.access import may_use_dataset, only_usable, parse_id
+from tuning.service.accounts.access import Action, only_usable, parse_id, require_dataset
 from tuning.service.accounts.quotas import check_upload_bytes
 
 # The longest dataset name or target column name stored.
@@ -62,13 +62,26 @@ def _usable(session: Session, viewer: User, name: str) -> list[Dataset]:
     return list(session.exec(only_usable(query, Dataset.owner_id, viewer)).all())
 
 
-def get_dataset_by_id(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> Dataset:
-    """One dataset `viewer` may use; NotFound for any other (never Forbidden: no leak)."""
+def get_dataset_by_id(
+    *, session: Session, dataset_id: str | uuid.UUID, viewer: User, to: Action = Action.USE
+) -> Dataset:
+    """One dataset `viewer` may do `to` with; NotFound for one they may not use (no leak),
+    Forbidden for a shared one that they may use but not do `to` with."""
     key = parse_id(dataset_id, field="dataset_id")
-    dataset = session.get(Dataset, key)
-    if dataset is None or not may_use_dataset(viewer, dataset.owner_id):
-        raise NotFound(f"no dataset with id {key}")
-    return dataset
+    return require_dataset(session, session.get(Dataset, key), viewer=viewer, action=to, key=key)
+
+
+def dataset_file(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> bytes:
+    """An upload's CSV file, as uploaded: its owner's, admins' and those it is shared with to
+    download; a bundled dataset has none (NotFound)."""
+    dataset = get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=viewer)
+    if dataset.owner_id is None:
+        raise NotFound(f"dataset {shown(dataset.name)} is bundled: it has no uploaded file")
+    dataset = get_dataset_by_id(
+        session=session, dataset_id=dataset.id, viewer=viewer, to=Action.DOWNLOAD
+    )
+    assert dataset.content is not None, "an upload keeps its file"
+    return dataset.content
 
 
 def _archived(archived: bool) -> Any:
@@ -200,34 +213,41 @@ class DatasetSummary:
     owner_id: int | None  # None: bundled, everyone's
     created_at: datetime
     archived_at: datetime | None
-
-    @property
-    def description(self) -> str:
-        bundled = BUNDLED.get(self.name) if self.kind == "bundled" else None
-        return bundled.description if bundled else "uploaded CSV"
+    owner: str | None  # its owner's name; None: bundled
+    description: str  # the bundled set's own, else whose upload it is, as the viewer sees it
 
 
-# The listed columns, in DatasetSummary's order: DatasetSummary(*row) builds one.
-_SUMMARY_COLUMNS = tuple(col(getattr(Dataset, f.name)) for f in fields(DatasetSummary))
+# The listed columns, in DatasetSummary's order (the last, the description, is built here).
+_SUMMARY_FIELDS = [f.name for f in fields(DatasetSummary)][:-1]
+_SUMMARY_COLUMNS = (*(col(getattr(Dataset, name)) for name in _SUMMARY_FIELDS[:-1]), col(User.name))
 
 
 def list_datasets(
     *, session: Session, viewer: User, archived: bool = False
 ) -> list[DatasetSummary]:
-    """Bundled datasets, then `viewer`'s uploads (an admin's: everyone's), by name; the archived
-    ones instead with `archived`. One query of the listed columns: no file is read."""
-    query = only_usable(sa_select(*_SUMMARY_COLUMNS), col(Dataset.owner_id), viewer)
+    """Bundled datasets, then `viewer`'s uploads and those shared with them (an admin's:
+    everyone's), by name; the archived ones instead with `archived`. One query of the listed
+    columns: no file is read."""
+    query = sa_select(*_SUMMARY_COLUMNS).outerjoin(User, col(User.id) == Dataset.owner_id)
+    query = only_usable(query, col(Dataset.owner_id), viewer)
     query = query.where(_archived(archived)).order_by(col(Dataset.kind), col(Dataset.name))
-    return [_summary(*row) for row in session.execute(query).all()]
+    return [_summary(viewer, *row) for row in session.execute(query).all()]
 
 
-def _summary(*values: Any) -> DatasetSummary:
-    summary = DatasetSummary(*values)
+def _summary(viewer: User, *values: Any) -> DatasetSummary:
+    listed = dict(zip(_SUMMARY_FIELDS, values, strict=True))
+    summary = DatasetSummary(**listed, description="uploaded CSV")
+    bundled = BUNDLED.get(summary.name) if summary.kind == "bundled" else None
+    description = bundled.description if bundled else "uploaded CSV"
+    if summary.owner is not None and summary.owner_id != viewer.id:
+        owner = summary.owner
+        description = f"uploaded CSV, {owner}'s" if viewer.is_admin else f"shared by {owner}"
     return replace(
         summary,
         task=TaskType(summary.task),
         created_at=as_utc(summary.created_at),  # SQLite hands back naive datetimes
         archived_at=as_utc(summary.archived_at),
+        description=description,
     )
 
 

@@ -8,7 +8,7 @@ from sqlmodel import Session, col, select
 
 from tuning.config import Settings
 from tuning.domain import FINISHED, RunStatus
-from tuning.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from tuning.errors import InvalidInput, NotFound, Unauthenticated
 from tuning.models import TrainingRun, TuningRun, User
 from tuning.schemas import (
     ErrorInfo,
@@ -19,7 +19,7 @@ from tuning.schemas import (
     TuningStatus,
     testing_message,
 )
-from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.accounts.access import Action, may_see, parse_id, require_run
 from tuning.service.accounts.users import authenticate, hash_token
 from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.reads.queue import queue_places
@@ -95,9 +95,14 @@ def get_status_for_token(
         raise Unauthenticated("unknown or revoked token")
     if row.id is None:
         raise NotFound(f"no tuning run with id {run_id}")
+    state = RunState(*row[2:])
     if not may_see(viewer_id=row.viewer_id, viewer_is_admin=row.is_admin, owner_id=row.owner_id):
-        raise Forbidden(f"tuning run {run_id} belongs to another user")
-    return _placed(session, settings, status_of_run(run=RunState(*row[2:]), queue=queue))
+        # Another user's run: shared with this one? A second read, for those polls only.
+        viewer = session.get(User, row.viewer_id)
+        if viewer is None:  # the token's user went between the two reads
+            raise Unauthenticated("unknown or revoked token")
+        require_run(session, state, viewer=viewer, action=Action.READ, key=run_id)
+    return _placed(session, settings, status_of_run(run=state, queue=queue))
 
 
 def status_of_run(*, run: RunState, queue: TaskQueue) -> TuningStatus:

@@ -17,7 +17,7 @@ from tuning.ml.scoring import DEFAULT_SCORING
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
 from tuning.models import Dataset, Model, TrainingRun, Trial, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
-from tuning.service.accounts.access import only_visible, parse_id, require_visible
+from tuning.service.accounts.access import Action, only_visible, parse_id, require_visible
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.data.datasets import dataset_classes, dataset_profile_by_id, load_table
 from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
@@ -71,7 +71,9 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
     index), or an explicit configuration."""
     assert owner.id is not None, "a stored user"
     if request.tuning_run_id is not None:
-        tuned = get_run(session=session, run_id=request.tuning_run_id, viewer=owner)
+        tuned = get_run(
+            session=session, run_id=request.tuning_run_id, viewer=owner, to=Action.TRAIN
+        )
         trial_index, params = _trial_params(session, tuned, request.trial)
         dataset = session.get(Dataset, tuned.dataset_id)
         assert dataset is not None, "a run's dataset is kept"
