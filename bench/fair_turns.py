@@ -33,8 +33,7 @@ from tests.stack import WorkerProcess, fresh_database, running_redis, stack_env
 from tuning.config import PROJECT_ROOT, Settings
 from tuning.db import create_db_engine, upgrade_database
 from tuning.models import TuningRun
-from tuning.service import create_user
-from tuning.service.reads.queue import typical_chunk_s
+from tuning.service import create_user, typical_chunk_s
 
 SMALL = ["--dataset", "iris", "--estimator", "DecisionTreeClassifier",
          "--param-grid", json.dumps({"max_depth": [1, 2, 3, 4]}), "--cv", "3"]  # fmt: skip

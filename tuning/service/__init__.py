@@ -107,7 +107,7 @@ from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
 from tuning.service.operations.reconcile import Reconciled, reconcile
 from tuning.service.operations.workers import LiveWorker, beat, live_workers, take_lease
-from tuning.service.reads.queue import queue_places
+from tuning.service.reads.queue import queue_places, typical_chunk_s
 from tuning.service.reads.runs import (
     PAGE_SIZE,
     Page,
@@ -292,6 +292,7 @@ __all__ = [
     "trial_rows",
     "trials_csv",
     "trials_frame",
+    "typical_chunk_s",
     "unshare_dataset",
     "unshare_run",
     "upload_dataset",
