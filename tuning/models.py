@@ -173,6 +173,11 @@ class Chunk(SQLModel, table=True):
     attempts: int = 0
 
 
+# A chunk's states before `done`: scans over every run's chunks ask for these by name, so that
+# the index on state finds the few of them among the many done.
+UNFINISHED_CHUNK = ("queued", "running")
+
+
 class WorkerHeartbeat(SQLModel, table=True):
     """A live worker says so every few seconds; one that stops saying so has lost its work."""
 

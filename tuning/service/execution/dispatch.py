@@ -28,7 +28,7 @@ from sqlmodel import Session, col
 from tuning.config import Settings
 from tuning.domain import ACTIVE, as_utc, utcnow
 from tuning.errors import Unavailable
-from tuning.models import Chunk, TuningRun
+from tuning.models import UNFINISHED_CHUNK, Chunk, TuningRun
 from tuning.service.execution.queue import TaskQueue
 from tuning.service.operations.workers import live_processes
 
@@ -111,7 +111,7 @@ def capacity(*, session: Session, settings: Settings, shared: bool) -> int:
 
 def run_turns(*, session: Session) -> list[RunTurn]:
     """Active runs with chunks out or waiting, with how many of each."""
-    out = (col(Chunk.sent_at).is_not(None)) & (col(Chunk.state) != "done")
+    out = (col(Chunk.sent_at).is_not(None)) & col(Chunk.state).in_(UNFINISHED_CHUNK)
     waiting = (col(Chunk.sent_at).is_(None)) & (col(Chunk.state) == "queued")
     rows = session.execute(
         select(
@@ -127,7 +127,7 @@ def run_turns(*, session: Session) -> list[RunTurn]:
         .where(
             col(TuningRun.status).in_(list(ACTIVE)),
             col(TuningRun.sent_at).is_not(None),  # else its first chunk is the outbox's
-            col(Chunk.state) != "done",
+            col(Chunk.state).in_(UNFINISHED_CHUNK),
         )
         .group_by(col(TuningRun.id))
     ).all()

@@ -17,7 +17,7 @@ from sqlmodel import Session, col
 
 from tuning.config import Settings
 from tuning.domain import RunStatus, as_utc, utcnow
-from tuning.models import Chunk, TuningRun
+from tuning.models import UNFINISHED_CHUNK, Chunk, TuningRun
 from tuning.schemas import QueuePlace
 from tuning.service.operations.workers import live_processes
 
@@ -31,7 +31,7 @@ def queue_places(*, session: Session, settings: Settings) -> dict[uuid.UUID, Que
     out = session.execute(
         select(col(Chunk.run_id), col(Chunk.index), col(Chunk.state), col(Chunk.sent_at))
         .join(TuningRun, col(TuningRun.id) == Chunk.run_id)
-        .where(col(Chunk.state) != "done", col(Chunk.sent_at).is_not(None))
+        .where(col(Chunk.state).in_(UNFINISHED_CHUNK), col(Chunk.sent_at).is_not(None))
         .where(col(TuningRun.status).in_([RunStatus.PROGRESS, RunStatus.PENDING]))
     ).all()
     pending = session.execute(

@@ -12,7 +12,7 @@ from sqlmodel import Session, col
 
 from tuning.config import Settings
 from tuning.domain import ACTIVE, as_utc, utcnow
-from tuning.models import Chunk, Dataset, TuningRun, User
+from tuning.models import UNFINISHED_CHUNK, Chunk, Dataset, TuningRun, User
 from tuning.service.operations.workers import LiveWorker, live_workers
 
 UTILISATION_OVER = timedelta(hours=1)
@@ -151,7 +151,9 @@ def _shares(session: Session, viewer: User) -> list[UserShare]:
             func.count(col(Chunk.id)).filter(col(Chunk.state) == "queued"),
         )
         .join(TuningRun, col(TuningRun.owner_id) == User.id)
-        .outerjoin(Chunk, (col(Chunk.run_id) == TuningRun.id) & (col(Chunk.state) != "done"))
+        .outerjoin(
+            Chunk, (col(Chunk.run_id) == TuningRun.id) & col(Chunk.state).in_(UNFINISHED_CHUNK)
+        )
         .where(col(TuningRun.status).in_(list(ACTIVE)))
         .group_by(col(User.id), col(User.name))
         .order_by(col(User.name))
