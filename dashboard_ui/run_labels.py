@@ -45,8 +45,10 @@ def manage_run(run: RunSummary, user: User) -> None:
                     "by default. Runs of equal priority take fair turns.",
                 )
             if st.form_submit_button("Save", icon=":material/save:"):
-                raised = {"priority": int(priority)} if priority != run.priority else {}
-                _change(run, user, RunChange(name=name, tags=split_tags(tags), **raised))
+                change = RunChange(name=name, tags=split_tags(tags))
+                if priority != run.priority:  # sent only when moved: analysts may not send it
+                    change = RunChange(name=name, tags=split_tags(tags), priority=int(priority))
+                _change(run, user, change)
         archive_col, delete_col = st.columns(2)
         archived = run.archived_at is not None
         if archive_col.button(
