@@ -6,13 +6,14 @@ admins'; to anyone else it does not exist (NotFound), as when reading it.
 
 import uuid
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlmodel import Session, col
 
 from tuning.domain import utcnow
 from tuning.errors import Conflict, Forbidden, shown
 from tuning.models import Dataset, TrainingRun, TuningRun, User
 from tuning.service.data.datasets import get_dataset_by_id
+from tuning.service.data.files import delete_dataset_with_file
 
 
 def _upload(session: Session, dataset_id: str | uuid.UUID, viewer: User, doing: str) -> Dataset:
@@ -49,5 +50,5 @@ def delete_dataset(*, session: Session, dataset_id: str | uuid.UUID, viewer: Use
         users = f"{n_runs} tuning run(s) and {n_trainings} training run(s)"
         name = shown(dataset.name)
         raise Conflict(f"{users} use dataset {name}: delete them first, or archive it instead")
-    session.execute(delete(Dataset).where(col(Dataset.id) == dataset.id))
+    delete_dataset_with_file(session, dataset.id)
     session.commit()
