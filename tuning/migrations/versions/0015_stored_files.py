@@ -2,7 +2,7 @@
 
 On SQLite a large value kept in the row that lists read was walked (its overflow pages) by
 every list reading a column stored after it. The bytes are copied in SQL, never through this
-process's memory. SQLite keeps the freed pages for later rows; `VACUUM` returns them.
+process's Python objects. SQLite keeps the freed pages for later rows; `VACUUM` returns them.
 
 Revision ID: 0015
 Revises: 0013
