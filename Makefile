@@ -75,6 +75,11 @@ bench-fanout: $(VENV)/.dev
 # A run as its user waits for it (issue 19): `python -m tuning tune --wait` from the command to
 # SUCCESS on make run's stack vs GridSearchCV(n_jobs=-1), same work, same sitting. E.g.
 # BENCH_ARGS='--rounds 1 --cases ridge-1000'.
+# Fair turns (issue 17): a colleague's small run behind a big one, two users' equal runs.
+.PHONY: bench-fair
+bench-fair: $(VENV)/.dev
+	$(BIN)/python -m bench.fair_turns $(BENCH_ARGS)
+
 .PHONY: bench-cli
 bench-cli: $(VENV)/.dev
 	$(BIN)/python -m bench.cli_speed $(BENCH_ARGS)

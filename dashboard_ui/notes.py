@@ -4,7 +4,7 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.text import plain
-from tuning.errors import InvalidInput
+from tuning.errors import InvalidInput, QuotaExceeded
 from tuning.models import User
 from tuning.service import NOTE_LIMIT, RunSummary, add_note, list_notes
 
@@ -24,8 +24,16 @@ def run_notes(run: RunSummary, user: User) -> None:
             if st.form_submit_button("Add note", icon=":material/add:"):
                 try:
                     with ui.db() as session:
-                        add_note(session=session, run_id=run.id, author=user, text=text)
+                        add_note(
+                            session=session,
+                            settings=ui.runtime().settings,
+                            run_id=run.id,
+                            author=user,
+                            text=text,
+                        )
                 except InvalidInput as exc:
                     st.error(plain(exc.reason))
+                except QuotaExceeded as exc:
+                    st.error(plain(exc))
                 else:
                     st.rerun()

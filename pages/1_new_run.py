@@ -15,6 +15,7 @@ from dashboard_ui.data_section import (
 )
 from dashboard_ui.grid_editor import grid_editor
 from dashboard_ui.new_run_form import fill_form, what_will_run
+from dashboard_ui.quotas import run_quota_line
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
 from dashboard_ui.run_labels import TAGS_HELP, split_tags
 from dashboard_ui.rungs import schedule_table
@@ -42,6 +43,7 @@ from tuning.service import (
     list_datasets,
     plan_run,
     submit_run,
+    user_quotas,
 )
 
 PREFERRED_ESTIMATORS = ("RandomForestClassifier", "RandomForestRegressor")
@@ -181,9 +183,13 @@ with ui.db() as session:
     }
     if not errors:
         plan = plan_run(session=session, settings=settings, run_in=run_in, viewer=user)
+    quotas = user_quotas(session=session, settings=settings, user=user)
 slots["general"] = st.empty()
+for usage in (quotas.active_runs, quotas.fits_per_run):  # check_submission's keys for them
+    slots[usage.setting] = st.empty()
 for field, reason in errors.items():
     slots.get(field, slots["general"]).error(plain(reason), icon=":material/error:")
+st.caption(run_quota_line(quotas, plan))
 
 st.markdown(what_will_run(run_in, dataset, task))
 if plan is not None:

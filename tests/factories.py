@@ -11,6 +11,7 @@ import pandas as pd
 from sklearn.model_selection import ParameterGrid
 from sqlmodel import Session
 
+from tuning.config import Settings
 from tuning.domain import RunStatus, utcnow
 from tuning.models import Dataset, Model, ModelFile, TrainingRun, Trial, TuningRun, User
 from tuning.runtime import Runtime
@@ -184,7 +185,7 @@ def upload_rare_yes(session: Session, owner: User) -> Dataset:
         name=f"rare-yes-{uuid.uuid4().hex[:6]}",
         content=rare_yes_csv(),
         target="answer",
-        max_bytes=100_000,
+        settings=Settings(_env_file=None),
     )
 
 

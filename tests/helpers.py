@@ -99,7 +99,7 @@ def upload(runtime: Runtime, owner: User, content: bytes, target: str) -> str:
             name=name,
             content=content,
             target=target,
-            max_bytes=10**7,
+            settings=runtime.settings,
         )
     return name
 

@@ -732,7 +732,13 @@ def test_notes_on_a_run_are_shared_with_whoever_may_see_it_and_shown_as_typed(ac
     ]
     stranger, _ = create_user(session=session, name=f"stranger-{uuid.uuid4().hex[:8]}")
     with pytest.raises(Forbidden):
-        add_note(session=session, run_id=run.id, author=stranger, text="mine now")
+        add_note(
+            session=session,
+            settings=get_settings(),
+            run_id=run.id,
+            author=stranger,
+            text="mine now",
+        )
 
 
 def show(app: AppTest, view: str) -> None:

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from sqlmodel import Session
 
+from tuning.config import Settings
 from tuning.domain import RunStatus, TaskType
 from tuning.errors import InvalidInput, NotFound
 from tuning.ml.checks import label_counts
@@ -46,7 +47,7 @@ def upload_customers(session: Session, owner: User, name: str) -> Dataset:
         name=name,
         content=customers_csv(),
         target="churn",
-        max_bytes=10_000,
+        settings=Settings(_env_file=None),
     )
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from tuning.api.app import create_app
+from tuning.config import Settings
 from tuning.domain import RunStatus
 from tuning.errors import Conflict, Forbidden, NotFound
 from tuning.models import (
@@ -39,7 +40,13 @@ def furnished_run(session: Session, owner, **fields) -> TuningRun:
     session.add(Chunk(run_id=run.id, index=0, start=0, stop=6, task_id="t", state="done"))
     session.add(Proposal(run_id=run.id, index=0, chunk=0, params={"n_estimators": 10}))
     session.commit()
-    add_note(session=session, run_id=run.id, author=owner, text="looks fine")
+    add_note(
+        session=session,
+        settings=Settings(_env_file=None),
+        run_id=run.id,
+        author=owner,
+        text="looks fine",
+    )
     change_run(session=session, run_id=run.id, viewer=owner, change=RunChange(tags=["keep"]))
     make_model(session, run, owner)
     return run

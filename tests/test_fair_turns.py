@@ -138,11 +138,13 @@ def test_an_admin_raises_a_runs_priority_and_its_chunks_go_first(inproc):
         )
     planned(inproc, early)
     planned(inproc, urgent)
-    order = ran(inproc)
-    n_urgent = len(chunks_of(inproc, urgent.id))
-    # Once the urgent run's chunks are planned, every next turn is its own until it is done.
-    after = order[order.index(urgent.id, 3) :]
-    assert after[: n_urgent - 1].count(urgent.id) == n_urgent - 1
+    inproc.run_sent()
+    sent = [(chunk.run_id, chunk.index) for chunk in inproc.queue.chunks]
+    planned_urgent = [n for n, (run_id, index) in enumerate(sent) if run_id == urgent.id and index]
+    # From its first planned chunk to its last, no chunk of the other run was sent.
+    between = sent[planned_urgent[0] : planned_urgent[-1]]
+    assert [run_id for run_id, _ in between] == [urgent.id] * len(between)
+    assert len(planned_urgent) == len(chunks_of(inproc, urgent.id)) - 1
 
 
 def test_the_reconciler_dispatches_what_a_lost_dispatcher_left_waiting(inproc):

@@ -74,7 +74,7 @@ def settings(tmp_path: Path) -> Iterator[Settings]:
 
 
 def revision_before(config: Config) -> str:
-    """The revision 0015 follows (0013 today; whichever another branch's merge puts there)."""
+    """The revision 0015 follows (0014 today; whichever a later merge puts there)."""
     before = ScriptDirectory.from_config(config).get_revision("0015").down_revision
     assert isinstance(before, str)
     return before

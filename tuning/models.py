@@ -46,6 +46,8 @@ class Dataset(SQLModel, table=True):
     kind: str = Field(max_length=20)  # "bundled" or "csv"
     task: TaskType
     target: str | None = Field(default=None, max_length=200)
+    # The upload's bytes (0 for a bundled dataset): what MAX_UPLOAD_BYTES_PER_USER sums.
+    size_bytes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     n_rows: int = 0
     n_columns: int = 0
     owner_id: int | None = Field(default=None, foreign_key="user.id")

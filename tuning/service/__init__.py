@@ -9,6 +9,13 @@ from tuning.ml.scorer_choices import ScorerChoice, TargetKind, scorers_by_target
 from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
 from tuning.ml.snippet import reproduce_snippet
 from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.accounts.quotas import (
+    NOTE_LIMIT,
+    Quotas,
+    Usage,
+    check_upload_bytes,
+    user_quotas,
+)
 from tuning.service.accounts.users import (
     authenticate,
     browser_session_user,
@@ -44,7 +51,7 @@ from tuning.service.analysis.scores import (
 )
 from tuning.service.commands.deletion import delete_run
 from tuning.service.commands.labels import RUN_NAME_LIMIT, TAGS_PER_RUN, change_run
-from tuning.service.commands.notes import NOTE_LIMIT, Note, add_note, list_notes
+from tuning.service.commands.notes import Note, add_note, list_notes
 from tuning.service.commands.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.commands.refine import (
     REFINED_CANDIDATES,
@@ -142,6 +149,7 @@ __all__ = [
     "Note",
     "Page",
     "Predictions",
+    "Quotas",
     "Reconciled",
     "RefinedGrid",
     "RunFilterOptions",
@@ -156,6 +164,7 @@ __all__ = [
     "TaskQueue",
     "TaskState",
     "TrialRecord",
+    "Usage",
     "WorkersOverview",
     "add_note",
     "archive_dataset",
@@ -172,6 +181,7 @@ __all__ = [
     "change_run",
     "check_health",
     "check_submission",
+    "check_upload_bytes",
     "create_user",
     "csv_columns",
     "dataset_bytes",
@@ -248,6 +258,7 @@ __all__ = [
     "trials_csv",
     "trials_frame",
     "upload_dataset",
+    "user_quotas",
     "validate_run",
     "value_label",
     "workers_overview",

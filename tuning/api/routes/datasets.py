@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
-from tuning.api.responses import AUTH, BY_ID, ErrorDetail, Responses
+from tuning.api.responses import AUTH, BY_ID, ErrorDetail, Responses, quota
 from tuning.db import session_scope
 from tuning.domain import TaskType
 from tuning.schemas import ArchiveChange, DatasetPublic
@@ -70,7 +70,14 @@ def get_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> DatasetP
         return DatasetPublic.model_validate(dataset)
 
 
-@router.post("/datasets", status_code=201, response_model=DatasetPublic)
+@router.post(
+    "/datasets",
+    status_code=201,
+    response_model=DatasetPublic,
+    responses=quota(
+        413, "Over MAX_UPLOAD_BYTES per file, or MAX_UPLOAD_BYTES_PER_USER for your uploads"
+    ),
+)
 async def upload_dataset(
     file: UploadFile,
     target: Annotated[str, Form(description="The column to predict", max_length=NAME_LIMIT)],
@@ -87,7 +94,8 @@ async def upload_dataset(
     """Upload a CSV file, private to you, and get its profile: each column's kind, gaps,
     levels and default role, the target's classes, and warnings. A body over the upload limit
     is refused (413) as soon as it passes the limit; a target that cannot be learned (an ID, a
-    class of one row) is a 422."""
+    class of one row) is a 422; a file that would take your stored uploads (archived ones
+    too) over MAX_UPLOAD_BYTES_PER_USER is a 413 that says how much they hold."""
     limit = runtime.settings.max_upload_bytes
     content = await file.read(limit + 1)
     if len(content) > limit:
@@ -102,7 +110,7 @@ async def upload_dataset(
                 name=dataset_name,
                 content=content,
                 target=target,
-                max_bytes=limit,
+                settings=runtime.settings,
                 task=task,
             )
             return DatasetPublic.model_validate(dataset)

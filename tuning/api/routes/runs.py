@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, TokenDep, UserDep
-from tuning.api.responses import AUTH, BY_ID, ErrorDetail
+from tuning.api.responses import AUTH, BY_ID, ErrorDetail, quota
 from tuning.db import session_scope
 from tuning.domain import RunStatus
 from tuning.schemas import (
@@ -46,6 +46,7 @@ class RunList(BaseModel):
     "/tune",
     status_code=202,
     response_model=TuningAccepted,
+    responses=quota(429, "Over MAX_ACTIVE_RUNS_PER_USER or MAX_FITS_PER_RUN; nothing was stored"),
 )
 def start_tuning(
     run_in: TuningRunCreate,
@@ -208,12 +209,21 @@ def list_notes(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> list[N
 
 
 @router.post(
-    "/tune/{tuning_run_id}/notes", status_code=201, response_model=NotePublic, responses=BY_ID
+    "/tune/{tuning_run_id}/notes",
+    status_code=201,
+    response_model=NotePublic,
+    responses={**BY_ID, **quota(429, "The run holds MAX_NOTES_PER_RUN notes")},
 )
 def add_note(
     tuning_run_id: str, note: NoteCreate, runtime: RuntimeDep, user: UserDep
 ) -> NotePublic:
     """Add a note to a run you may see."""
     with session_scope(runtime.engine) as session:
-        added = service.add_note(session=session, run_id=tuning_run_id, author=user, text=note.text)
+        added = service.add_note(
+            session=session,
+            settings=runtime.settings,
+            run_id=tuning_run_id,
+            author=user,
+            text=note.text,
+        )
     return NotePublic(**vars(added))

@@ -5,7 +5,7 @@ every list reading a column stored after it. The bytes are copied in SQL, never 
 process's Python objects. SQLite keeps the freed pages for later rows; `VACUUM` returns them.
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-05 12:30:00
 """
 from alembic import op
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 
 revision = '0015'
-down_revision = '0013'
+down_revision = '0014'
 branch_labels = None
 depends_on = None
 

@@ -6,12 +6,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from tuning.config import Settings
 from tuning.domain import as_utc
 from tuning.errors import InvalidInput
 from tuning.models import RunNote, User
+from tuning.service.accounts.quotas import NOTE_LIMIT, check_notes
 from tuning.service.reads.runs import get_run
-
-NOTE_LIMIT = 2000
 
 
 @dataclass(frozen=True)
@@ -21,8 +21,11 @@ class Note:
     created_at: datetime
 
 
-def add_note(*, session: Session, run_id: str | uuid.UUID, author: User, text: str) -> Note:
-    """A note by `author` on a run they may see; InvalidInput if it is empty or too long."""
+def add_note(
+    *, session: Session, settings: Settings, run_id: str | uuid.UUID, author: User, text: str
+) -> Note:
+    """A note by `author` on a run they may see; InvalidInput if it is empty or too long,
+    QuotaExceeded if the run holds MAX_NOTES_PER_RUN notes."""
     run = get_run(session=session, run_id=run_id, viewer=author)
     text = text.strip()
     if not text:
@@ -30,6 +33,7 @@ def add_note(*, session: Session, run_id: str | uuid.UUID, author: User, text: s
     if len(text) > NOTE_LIMIT:
         raise InvalidInput("text", f"{len(text):,} characters; the limit is {NOTE_LIMIT:,}")
     assert author.id is not None, "a stored user"
+    check_notes(session=session, settings=settings, user=author, run_id=run.id)
     note = RunNote(run_id=run.id, author_id=author.id, text=text)
     session.add(note)
     session.commit()

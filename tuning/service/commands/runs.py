@@ -16,6 +16,7 @@ from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.accounts.quotas import check_active_runs, check_fits
 from tuning.service.commands.labels import clean_name, clean_tags, set_tags
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.data.datasets import dataset_classes, dataset_profile
@@ -72,7 +73,7 @@ def validate_run(
     search.check_options(run_in)
     parent_id = _parent_id(session, run_in.parent_run_id, viewer)
     name, tags = clean_name(run_in.name), clean_tags(run_in.tags)
-    return TuningRun(
+    run = TuningRun(
         dataset_id=dataset.id,
         estimator=spec.name,
         search=run_in.search,
@@ -95,6 +96,9 @@ def validate_run(
         name=name,
         tags=tags or None,
     )
+    fits = search.full_data_fits(run, n_rows=dataset.n_rows)
+    check_fits(settings=settings, user=viewer, run=run, fits=fits)
+    return run
 
 
 def _column_roles(
@@ -136,10 +140,12 @@ def _check_cv(cv: int, settings: Settings) -> None:
 def submit_run(
     *, session: Session, queue: TaskQueue, settings: Settings, owner: User, run_in: TuningRunCreate
 ) -> TuningRun:
-    """Validate, store the run as PENDING, then enqueue it (commit before enqueue)."""
+    """Validate, store the run as PENDING, then enqueue it (commit before enqueue); within
+    the owner's quotas, counted and stored in one transaction."""
     run = validate_run(session=session, settings=settings, run_in=run_in, viewer=owner)
     assert owner.id is not None, "a stored user"
     run.owner_id = owner.id
+    check_active_runs(session=session, settings=settings, user=owner, hold=True)
     set_tags(session, run, run.tags or [])  # in the run's transaction
     return store_and_enqueue(session=session, run=run, queue=queue)
 

@@ -14,12 +14,14 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from tuning.config import Settings
 from tuning.domain import TaskType, as_utc
 from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
 from tuning.models import Dataset, DatasetFile, User
 from tuning.service.accounts.access import may_use_dataset, only_usable, parse_id
+from tuning.service.accounts.quotas import check_upload_bytes
 from tuning.service.data.files import dataset_bytes
 
 # The longest dataset name or target column name stored.
@@ -82,11 +84,12 @@ def upload_dataset(
     name: str,
     content: bytes,
     target: str,
-    max_bytes: int,
+    settings: Settings,
     task: TaskType | None = None,
 ) -> Dataset:
     """Check, profile and store a CSV file, so that a worker on any host can read it; it is
-    `owner`'s. The task is read from the target unless given."""
+    `owner`'s. The task is read from the target unless given. At most MAX_UPLOAD_BYTES per
+    file (InvalidInput) and MAX_UPLOAD_BYTES_PER_USER in all (StorageQuotaExceeded)."""
     name = name.strip()
     if not name:
         raise InvalidInput("name", "a dataset needs a name")
@@ -99,12 +102,14 @@ def upload_dataset(
     taken = select(Dataset.id).where(Dataset.name == name, Dataset.owner_id == owner.id)
     if session.exec(taken).first() is not None:
         raise InvalidInput("name", f"you already have a dataset named {shown(name)}")
-    table = read_csv(content, target, max_bytes=max_bytes, task=task)
+    table = read_csv(content, target, max_bytes=settings.max_upload_bytes, task=task)
+    check_upload_bytes(session=session, settings=settings, user=owner, size=len(content), hold=True)
     dataset = Dataset(
         name=name,
         kind="csv",
         task=table.task,
         target=target,
+        size_bytes=len(content),
         n_rows=len(table.y),
         n_columns=table.X.shape[1],
         owner_id=owner.id,

@@ -1,8 +1,9 @@
 """Fair turns: which stored chunks go to the broker next.
 
 A run's chunks are stored as they are planned, not sent. At most as many chunks as there are
-live worker processes (over every host), plus `HEADROOM`, are out (sent or running) at once,
-and whenever one ends, the process that ended it sends the next ones in this order:
+live worker processes (over every host) are out (sent or running) at once, plus `HEADROOM`
+while one user alone has work, and whenever one ends, the process that ended it sends the next
+ones in this order:
 
 1. a higher `priority` first (admins set it; 0 for every run by default);
 2. the user with the fewest chunks out, so that users share the pool equally;
@@ -33,8 +34,10 @@ from tuning.service.operations.workers import live_processes
 
 log = logging.getLogger(__name__)
 
-# Chunks out beyond the live processes: one waits in the broker, so that a process that ends a
-# chunk finds the next one at once, while a new run waits behind at most this many.
+# Chunks out beyond the live processes while one user alone has work: one waits in the broker,
+# so that a process that ends a chunk finds the next at once. With two users' work waiting,
+# none: a chunk waiting in the broker would take the next free process before the other
+# user's turn.
 HEADROOM = 1
 # Serialises dispatchers on PostgreSQL (an arbitrary constant key), so that two hosts ending a
 # chunk at once do not both fill the same free slot.
@@ -62,7 +65,9 @@ def dispatch(*, session: Session, queue: TaskQueue, settings: Settings) -> int:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _DISPATCH_LOCK})
     turns = run_turns(session=session)
-    room = capacity(session=session, settings=settings) - sum(t.n_out for t in turns)
+    shared = len({turn.owner_id for turn in turns}) > 1
+    room = capacity(session=session, settings=settings, shared=shared)
+    room -= sum(turn.n_out for turn in turns)
     chosen: list[tuple[uuid.UUID, int, str]] = []
     while room > 0:
         turn = next_turn(turns)
@@ -97,9 +102,11 @@ def dispatch(*, session: Session, queue: TaskQueue, settings: Settings) -> int:
     return _send(session, queue, marked)
 
 
-def capacity(*, session: Session, settings: Settings) -> int:
-    """Chunks that may be out at once: the live worker processes, plus the headroom."""
-    return max(1, live_processes(session=session, settings=settings)) + HEADROOM
+def capacity(*, session: Session, settings: Settings, shared: bool) -> int:
+    """Chunks that may be out at once: the live worker processes, plus the headroom unless
+    the pool is `shared` by more than one user's work."""
+    processes = max(1, live_processes(session=session, settings=settings))
+    return processes if shared else processes + HEADROOM
 
 
 def run_turns(*, session: Session) -> list[RunTurn]:
