@@ -16,6 +16,7 @@ from tuning.service import (
     get_model,
     list_runs,
     list_training_runs,
+    model_bytes,
     read_model,
     status_of_training,
     submit_training,
@@ -141,8 +142,9 @@ def download_button(column, model_id: str, estimator: str) -> None:
     if key not in st.session_state:
         if not slot.button("Prepare download", key=f"{key}.prepare", icon=":material/download:"):
             return
-        with ui.db() as session:  # the file is read with the model's session open
-            st.session_state[key] = get_model(session=session, model_id=model_id, viewer=user).file
+        with ui.db() as session:
+            model = get_model(session=session, model_id=model_id, viewer=user)
+            st.session_state[key] = model_bytes(session=session, model_id=model.id)
     slot.download_button(
         "Download .skops",
         st.session_state[key],

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from tuning.config import Settings
 from tuning.domain import RunStatus, utcnow
-from tuning.models import Dataset, Model, TrainingRun, Trial, TuningRun, User
+from tuning.models import Dataset, Model, ModelFile, TrainingRun, Trial, TuningRun, User
 from tuning.runtime import Runtime
 from tuning.service import create_user, get_dataset, upload_dataset
 from tuning.service.execution.stopping import Hopeless
@@ -213,11 +213,10 @@ def make_model(session: Session, run: TuningRun, owner: User) -> Model:
     )
     session.add(training)
     session.flush()
-    model = Model(
-        owner_id=owner.id, training_run_id=training.id, estimator=run.estimator, file=b"x"
-    )
+    model = Model(owner_id=owner.id, training_run_id=training.id, estimator=run.estimator)
     session.add(model)
     session.flush()
+    session.add(ModelFile(model_id=model.id, file=b"x"))
     training.model_id = model.id
     session.commit()
     return model

@@ -12,7 +12,7 @@ from tuning.domain import RunStatus, TaskType
 from tuning.errors import InvalidInput, NotFound
 from tuning.ml.checks import label_counts
 from tuning.ml.datasets import BUNDLED, load_bundled, profile_of, read_csv
-from tuning.models import Dataset, User
+from tuning.models import Dataset, DatasetFile, User
 from tuning.service import (
     create_user,
     get_dataset,
@@ -169,12 +169,13 @@ def test_a_file_stored_before_the_target_checks_still_loads(session: Session, us
         kind="csv",
         task=TaskType.CLASSIFICATION,
         target="kind",
-        content=content,
         n_rows=30,
         n_columns=1,
         owner_id=user.id,
     )
     session.add(dataset)
+    session.flush()
+    session.add(DatasetFile(dataset_id=dataset.id, content=content))
     session.commit()
 
     table = load_table(session=session, dataset_id=dataset.id)

@@ -15,7 +15,9 @@ from tuning.errors import Conflict, Forbidden, NotFound
 from tuning.models import (
     Chunk,
     Dataset,
+    DatasetFile,
     Model,
+    ModelFile,
     Proposal,
     RunNote,
     RunTag,
@@ -62,6 +64,10 @@ def counts(session: Session, run_id: uuid.UUID) -> dict[str, int]:
     found["TrainingRun"] = len(session.exec(trainings).all())
     found["Model"] = session.exec(
         select(func.count()).select_from(Model).where(col(Model.training_run_id).in_(trainings))
+    ).one()
+    models = select(Model.id).where(col(Model.training_run_id).in_(trainings))
+    found["ModelFile"] = session.exec(
+        select(func.count()).select_from(ModelFile).where(col(ModelFile.model_id).in_(models))
     ).one()
     found["TuningRun"] = 0 if session.get(TuningRun, run_id) is None else 1
     return found
@@ -114,6 +120,7 @@ def test_a_dataset_is_deleted_only_when_no_run_uses_it(session, user):
     delete_dataset(session=session, dataset_id=upload.id, viewer=user)
     session.expire_all()
     assert session.get(Dataset, upload.id) is None
+    assert session.get(DatasetFile, upload.id) is None  # its file with it
     iris = session.exec(select(Dataset).where(Dataset.name == "iris")).one()
     with pytest.raises(Forbidden, match="bundled"):
         delete_dataset(session=session, dataset_id=iris.id, viewer=other_user(session, admin=True))

@@ -22,6 +22,7 @@ from tuning.service import (
     list_datasets,
     list_training_runs,
     load_table,
+    model_bytes,
     read_model,
 )
 
@@ -30,8 +31,8 @@ from helpers import recorded_queries
 
 pytestmark = pytest.mark.database
 
-# A SELECT of a file's column, as SQLAlchemy writes one ("dataset.content", whatever follows).
-FILE_COLUMN = re.compile(r"\b(dataset\.content|trained_model\.file)\b")
+# A SELECT of a stored file, as SQLAlchemy writes one ("dataset_file.content", whatever follows).
+FILE_COLUMN = re.compile(r"\b(dataset_file\.content|model_file\.file)\b")
 
 
 def selects(queries: list[tuple[str, tuple]]) -> list[str]:
@@ -69,7 +70,8 @@ def test_the_check_sees_a_file_read(session, owner):
     (training,) = list_training_runs(session=session, viewer=owner)
     with recorded_queries() as queries:
         load_table(session=session, dataset_id=upload.id)
-        assert get_model(session=session, model_id=training.model_id, viewer=owner).file == b"x"
+        model = get_model(session=session, model_id=training.model_id, viewer=owner)
+        assert model_bytes(session=session, model_id=model.id) == b"x"
     assert len(reading_a_file(queries)) == 2, queries
 
 

@@ -5,7 +5,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
-from sqlalchemy.orm import deferred
 from sqlmodel import Field, SQLModel
 
 from tuning.domain import RunStatus, TaskType, utcnow
@@ -13,12 +12,6 @@ from tuning.domain import RunStatus, TaskType, utcnow
 
 def _timestamp(**kwargs: Any) -> Any:
     return Field(sa_type=DateTime(timezone=True), **kwargs)
-
-
-# A stored file's column (an uploaded CSV, a trained model), mapped deferred: no query of its
-# table reads it, lists and lookups alike, until the attribute itself is read in a session.
-_DATASET_FILE = Column("content", LargeBinary, nullable=True)
-_MODEL_FILE = Column("file", LargeBinary, nullable=False)
 
 
 class User(SQLModel, table=True):
@@ -43,17 +36,16 @@ class BrowserSession(SQLModel, table=True):
 
 class Dataset(SQLModel, table=True):
     """A bundled scikit-learn dataset (no owner, everyone's), or an uploaded CSV kept in the
-    database for every worker, private to its owner. Names are unique per owner."""
+    database for every worker, private to its owner. Names are unique per owner. The file
+    itself is a DatasetFile."""
 
     __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_dataset_owner_name"),)
-    __mapper_args__ = {"properties": {"content": deferred(_DATASET_FILE)}}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     name: str = Field(index=True, max_length=200)
     kind: str = Field(max_length=20)  # "bundled" or "csv"
     task: TaskType
     target: str | None = Field(default=None, max_length=200)
-    content: bytes | None = Field(default=None, sa_column=_DATASET_FILE)  # read where used
     # The upload's bytes (0 for a bundled dataset): what MAX_UPLOAD_BYTES_PER_USER sums.
     size_bytes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     n_rows: int = 0
@@ -271,22 +263,45 @@ class TrainingRun(SQLModel, table=True):
 
 
 class Model(SQLModel, table=True):
-    """A fitted pipeline in skops format, in the database so any host can serve it."""
+    """A fitted pipeline, in the database so any host can serve it; its skops file is a
+    ModelFile."""
 
     __tablename__ = "trained_model"
-    __mapper_args__ = {"properties": {"file": deferred(_MODEL_FILE)}}
 
     id: uuid.UUID = Field(default_factory=uuid.uuid4, primary_key=True)
     owner_id: int = Field(foreign_key="user.id", index=True)
     training_run_id: uuid.UUID = Field(foreign_key="training_run.id", unique=True)
     estimator: str = Field(max_length=100)
-    file: bytes = Field(sa_column=_MODEL_FILE)  # read where used
     size_bytes: int = 0
     created_at: datetime = _timestamp(default_factory=utcnow)
     # A binary classifier's decision threshold on the positive class's probability, applied by
     # its predictions and stored in its file; None: the estimator's own predict.
     threshold: float | None = None
     archived_at: datetime | None = _timestamp(default=None)
+
+
+# A stored file lives in a table of its own, not in the row that lists read: SQLite keeps a
+# large value in its row as a chain of overflow pages, and reading any column stored after it
+# walks the chain (a list of 20 uploads of 15 MB took 0.5 s). Read and written by
+# tuning.service.data.files.
+
+
+class DatasetFile(SQLModel, table=True):
+    """An uploaded dataset's CSV file, as uploaded (bundled datasets have none)."""
+
+    __tablename__ = "dataset_file"
+
+    dataset_id: uuid.UUID = Field(foreign_key="dataset.id", primary_key=True)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ModelFile(SQLModel, table=True):
+    """A trained model's skops file."""
+
+    __tablename__ = "model_file"
+
+    model_id: uuid.UUID = Field(foreign_key="trained_model.id", primary_key=True)
+    file: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class RunTag(SQLModel, table=True):

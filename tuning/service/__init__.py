@@ -101,6 +101,7 @@ from tuning.service.data.datasets import (
     preview_csv,
     upload_dataset,
 )
+from tuning.service.data.files import dataset_bytes, model_bytes
 from tuning.service.data.removal import archive_dataset, delete_dataset
 from tuning.service.execution.evaluate import execute_chunk
 from tuning.service.execution.queue import TaskQueue, TaskState
@@ -213,6 +214,7 @@ __all__ = [
     "check_upload_bytes",
     "create_user",
     "csv_columns",
+    "dataset_bytes",
     "dataset_file",
     "dataset_profile",
     "dataset_profile_by_id",
@@ -246,6 +248,7 @@ __all__ = [
     "live_workers",
     "load_table",
     "may_see",
+    "model_bytes",
     "nothing_scored",
     "param_column",
     "parameter_importance",

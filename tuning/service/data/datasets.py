@@ -19,9 +19,10 @@ from tuning.domain import TaskType, as_utc
 from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
-from tuning.models import Dataset, User
+from tuning.models import Dataset, DatasetFile, User
 from tuning.service.accounts.access import Action, only_usable, parse_id, require_dataset
 from tuning.service.accounts.quotas import check_upload_bytes
+from tuning.service.data.files import dataset_bytes
 
 # The longest dataset name or target column name stored.
 NAME_LIMIT = 200
@@ -57,8 +58,8 @@ def _usable(session: Session, viewer: User, name: str) -> list[Dataset]:
     with contextlib.suppress(ValueError):  # or by id
         by_id = col(Dataset.id) == uuid.UUID(name)
         query = select(Dataset).where(or_(col(Dataset.name) == name, by_id))
-    # The file is not read here (the column is mapped deferred: only load_table reads it):
-    # New run checks a submission at every widget change, and an upload may be 50 MB.
+    # The file is not read here (it is a DatasetFile: only load_table reads it): New run
+    # checks a submission at every widget change, and an upload may be 50 MB.
     return list(session.exec(only_usable(query, Dataset.owner_id, viewer)).all())
 
 
@@ -72,16 +73,16 @@ def get_dataset_by_id(
 
 
 def dataset_file(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> bytes:
-    """An upload's CSV file, as uploaded: its owner's, admins' and those it is shared with to
-    download; a bundled dataset has none (NotFound)."""
+    """An upload's CSV file, as uploaded, for `viewer` to download: its owner, admins and those
+    it is shared with to download (`dataset_bytes` reads it unchecked); a bundled dataset has
+    none (NotFound)."""
     dataset = get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=viewer)
     if dataset.owner_id is None:
         raise NotFound(f"dataset {shown(dataset.name)} is bundled: it has no uploaded file")
     dataset = get_dataset_by_id(
         session=session, dataset_id=dataset.id, viewer=viewer, to=Action.DOWNLOAD
     )
-    assert dataset.content is not None, "an upload keeps its file"
-    return dataset.content
+    return dataset_bytes(session=session, dataset_id=dataset.id)
 
 
 def _archived(archived: bool) -> Any:
@@ -121,7 +122,6 @@ def upload_dataset(
         kind="csv",
         task=table.task,
         target=target,
-        content=content,
         size_bytes=len(content),
         n_rows=len(table.y),
         n_columns=table.X.shape[1],
@@ -131,6 +131,8 @@ def upload_dataset(
     )
     session.add(dataset)
     try:
+        session.flush()  # the row its file refers to, first
+        session.add(DatasetFile(dataset_id=dataset.id, content=content))
         session.commit()
     except IntegrityError:  # the same name, uploaded twice at once
         session.rollback()
@@ -191,8 +193,9 @@ def load_table(*, session: Session, dataset_id: uuid.UUID) -> Table:
         raise NotFound(f"no dataset with id {dataset_id}")
     if dataset.kind == "bundled":
         return load_bundled(dataset.name)
-    assert dataset.content is not None and dataset.target is not None
-    return read_csv(dataset.content, dataset.target, stored=dataset.task)
+    assert dataset.target is not None
+    content = dataset_bytes(session=session, dataset_id=dataset.id)
+    return read_csv(content, dataset.target, stored=dataset.task)
 
 
 # --- Lists of datasets -----------------------------------------------------------------------

@@ -15,6 +15,7 @@ from tuning.errors import Conflict, Forbidden, shown
 from tuning.models import Dataset, DatasetShare, TrainingRun, TuningRun, User
 from tuning.service.accounts.access import Action
 from tuning.service.data.datasets import get_dataset_by_id
+from tuning.service.data.files import delete_dataset_with_file
 
 
 def _upload(
@@ -54,5 +55,5 @@ def delete_dataset(*, session: Session, dataset_id: str | uuid.UUID, viewer: Use
         name = shown(dataset.name)
         raise Conflict(f"{users} use dataset {name}: delete them first, or archive it instead")
     session.execute(delete(DatasetShare).where(col(DatasetShare.dataset_id) == dataset.id))
-    session.execute(delete(Dataset).where(col(Dataset.id) == dataset.id))
+    delete_dataset_with_file(session, dataset.id)
     session.commit()

@@ -15,7 +15,7 @@ from tuning.ml.checks import check_held_out_split
 from tuning.ml.columns import default_roles
 from tuning.ml.scoring import DEFAULT_SCORING
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
-from tuning.models import Dataset, Model, TrainingRun, Trial, TuningRun, User
+from tuning.models import Dataset, Model, ModelFile, TrainingRun, Trial, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
 from tuning.service.accounts.access import Action, only_visible, parse_id, require_visible
 from tuning.service.commands.scorers import check_scorer
@@ -226,11 +226,12 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
             owner_id=run.owner_id,
             training_run_id=run.id,
             estimator=run.estimator,
-            file=file,
             size_bytes=len(file),
             threshold=trained.threshold,
         )
         session.add(model)
+        session.flush()  # the row its file refers to, first; both commit with the finish
+        session.add(ModelFile(model_id=model.id, file=file))
         session.flush()
         finish(
             session=session,
