@@ -12,15 +12,16 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import func
+from sqlalchemy import delete, func
 from sqlmodel import Session, col, select
 
 from tuning.api.app import create_app
+from tuning.domain import utcnow
 from tuning.errors import QuotaExceeded
-from tuning.models import Dataset, RunNote, TuningRun, User
+from tuning.models import Dataset, RunNote, TuningRun, User, WorkerHeartbeat
 from tuning.runtime import Runtime
 from tuning.schemas import TuningRunCreate
-from tuning.service import create_user, submit_run, user_quotas
+from tuning.service import beat, create_user, submit_run, user_quotas
 from tuning.service.accounts import quotas
 
 from factories import rare_yes_csv
@@ -76,8 +77,22 @@ def refused(response: Any, code: int, setting: str, limit: int, used: int) -> st
     return str(body["detail"])
 
 
+@pytest.fixture
+def roomy_pool(limited: Runtime) -> Iterator[None]:
+    """A heartbeat of a worker with room for every chunk, for the test's length: fair turns
+    count the chunks out of every active run in this shared database, and other tests leave
+    runs whose chunks no worker runs."""
+    hostname = f"roomy-{uuid.uuid4().hex[:8]}@test"
+    with Session(limited.engine) as session:
+        beat(session=session, hostname=hostname, pid=1, concurrency=10_000, started_at=utcnow())
+    yield
+    with Session(limited.engine) as session:
+        session.execute(delete(WorkerHeartbeat).where(col(WorkerHeartbeat.hostname) == hostname))
+        session.commit()
+
+
 def test_active_runs_over_the_limit_are_refused_with_the_numbers_and_free_when_one_ends(
-    client, limited, analyst
+    client, limited, analyst, roomy_pool
 ):
     user, headers = analyst
     first, _ = (tune(client, headers).json()["tuning_run_id"] for _ in range(2))
