@@ -10,7 +10,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_ui import support as ui
-from dashboard_ui.account import signed_in_user
+from dashboard_ui.account import fragment, signed_in_user
 from tuning.domain import RunStatus
 from tuning.service import PAGE_SIZE, Page, RunSummary, list_runs, run_filter_options
 
@@ -148,4 +148,4 @@ def runs_table(live: bool) -> None:
 
 
 live = bool(st.session_state.get("runs.live"))
-st.fragment(runs_table, run_every=REFRESH_S if live else None)(live)
+fragment(runs_table, run_every=REFRESH_S if live else None)(live)

@@ -604,13 +604,15 @@ def test_a_monitor_tick_reads_the_status_and_only_the_new_trials(account, sessio
     with recorded_queries() as queries:
         app.run()
 
-    # A page load reads the run once; the live part's tick then reads its status and the
-    # trials from the first one it has not seen: two reads whatever the run's size. (The
-    # notes under the page are two more reads, once per page load, not per tick.)
-    assert len(queries) == 5, queries
-    status_read, trials_read = queries[1:3]
+    # The frame checks the sign-in (one read), a page load reads the run once; the live part's
+    # tick then reads its status and the trials from the first one it has not seen: two reads
+    # whatever the run's size. (The notes under the page are two more reads, once per page
+    # load, not per tick.)
+    assert len(queries) == 6, queries
+    assert "browser_session.secret_hash = " in queries[0][0]
+    status_read, trials_read = queries[2:4]
     assert "FROM tuning_run" in status_read[0] and "FROM trial" in trials_read[0]
-    assert all("run_note" not in query for query, _ in queries[:3])
+    assert all("run_note" not in query for query, _ in queries[:4])
     assert 1 in trials_read[1]  # trials with index > 1: only the new one
     assert texts(app, "metric")[0] == "3 / 6"
     assert len(app.dataframe[0].value) == 3
