@@ -75,9 +75,10 @@ def browser_page() -> Iterator:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(30_000)
-        yield page
+        # A context of its own, so that a test may open a second tab with the same cookies.
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(30_000)
+        yield context.new_page()
         browser.close()
 
 

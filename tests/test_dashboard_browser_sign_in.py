@@ -5,13 +5,12 @@ the cookie, the address bar, and an open tab whose sign-in ends elsewhere.
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
 import test_dashboard_browser
 from sqlmodel import Session, select
-from test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, idle, menu, sync_api
+from test_dashboard_browser import WAIT_MS, idle, menu, sync_api
 
 from dashboard_ui.sign_in import COOKIE, ENDED
 from tuning.config import PROJECT_ROOT
@@ -23,21 +22,10 @@ from factories import make_run
 from stack import stack_env
 
 pytestmark = test_dashboard_browser.pytestmark  # skipped without Chromium
-dashboard_url = test_dashboard_browser.dashboard_url  # a fixture: `streamlit run dashboard.py`
+# Fixtures: `streamlit run dashboard.py` on the test stack, and a tab of a new Chromium.
+dashboard_url = test_dashboard_browser.dashboard_url
+browser_page = test_dashboard_browser.browser_page
 expect = sync_api.expect
-
-
-@pytest.fixture
-def browser_page() -> Iterator:
-    """A tab of a new Chromium whose context (its cookies) may open more tabs."""
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.set_default_timeout(30_000)
-        yield context.new_page()
-        browser.close()
 
 
 def sign_in_by_link(page, url: str, token: str, path: str = "/") -> None:
