@@ -37,3 +37,4 @@ if account.switch_prompt(user):
     st.stop()
 with account.as_user(user):
     page.run()
+account.page_done()

@@ -26,6 +26,7 @@ from tuning.models import User
 __all__ = [
     "as_user",
     "fragment",
+    "page_done",
     "session_user",
     "sidebar",
     "sign_in_form",
@@ -73,6 +74,11 @@ def session_user() -> User | None:
     user = follow_link(sign_in.current_user())
     sign_in.tell_the_browser(drop_token=token_done())
     return user
+
+
+def page_done() -> None:
+    """The page ran to its end: what it sent reached the browser (`sign_in.script_done`)."""
+    sign_in.script_done()
 
 
 def fragment(body: Callable[P, None], *, run_every: float | None = None) -> Callable[P, None]:

@@ -27,6 +27,8 @@ COOKIE_READ_KEY = "sign_in.cookie_read"  # the cookie is read once, at the sessi
 ENDED_KEY = "sign_in.ended"  # an ended sign-in's secret: cleared from the cookie if still there
 NOTICE_KEY = "sign_in.notice"  # why the form is back
 SIGN_IN_ERROR_KEY = "sign_in_error"
+SENT_KEY = "sign_in.script_sent"  # the browser script of the last run, and of the last whole one
+DONE_KEY = "sign_in.script_done"
 # The cookie that keeps a dashboard sign-in across reloads: a random secret whose SHA-256 the
 # database holds (tuning.service.accounts.users). Set by our own script, SameSite=Strict.
 COOKIE = "tuning_session"
@@ -121,10 +123,10 @@ def tell_the_browser(*, drop_token: bool) -> None:
     """Keep this session's sign-in in the cookie (clear an ended one) and, with `drop_token`,
     load the address without `?token=` in place of the one with it.
 
-    Sent at every full script run until the browser has it: a page that reruns at once (Runs
-    starting its timer) discards the elements its run had not yet sent, one-off script and all.
-    Loading the new address ends this session, so a sign-in link's script stops there; a form
-    sign-in's cookie is set again at each run (the same cookie: harmless)."""
+    Sent at every full script run until a run that carried it has ended whole (`script_done`):
+    a page that reruns at once (Runs starting its timer) makes Streamlit drop the elements its
+    run had not yet sent, one-off script and all. A sign-in link's script ends the session
+    anyway, by loading the new address."""
     state, parts = st.session_state, []
     secret = state.get(SECRET_KEY)
     if secret and st.context.cookies.get(COOKIE) != secret:
@@ -133,9 +135,16 @@ def tell_the_browser(*, drop_token: bool) -> None:
         parts.append(_clear_cookie_if(ended))
     if drop_token:
         parts.append(_REPLACE_URL)
-    if parts:
+    script = f"<script>{''.join(parts)}</script>" if parts else None
+    state[SENT_KEY] = script
+    if script is not None and script != state.get(DONE_KEY):
         # Our own script (never user text) in the page: cookie and history only.
-        st.html(f"<script>{''.join(parts)}</script>", unsafe_allow_javascript=True, width=1)
+        st.html(script, unsafe_allow_javascript=True, width=1)
+
+
+def script_done() -> None:
+    """This script run ended whole: the browser has had its script (the frame's last call)."""
+    st.session_state[DONE_KEY] = st.session_state.get(SENT_KEY)
 
 
 def _set_cookie(secret: str) -> str:
