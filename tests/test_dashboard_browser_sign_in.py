@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import test_dashboard_browser
 from sqlmodel import Session, select
-from test_dashboard_browser import WAIT_MS, idle, menu, sync_api
+from test_dashboard_browser import WAIT_MS, idle, menu, open_link, sync_api
 
 from dashboard_ui.sign_in import COOKIE, ENDED
 from tuning.config import PROJECT_ROOT
@@ -30,8 +30,7 @@ expect = sync_api.expect
 
 def sign_in_by_link(page, url: str, token: str, path: str = "/") -> None:
     """Open a sign-in link and wait until the browser has loaded the address without it."""
-    page.goto(f"{url}{path}{'&' if '?' in path else '?'}token={token}")
-    page.wait_for_url(lambda address: "token=" not in address, timeout=WAIT_MS)
+    open_link(page, f"{url}{path}{'&' if '?' in path else '?'}token={token}")
     expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=WAIT_MS)
 
 
