@@ -75,6 +75,11 @@ bench-fanout: $(VENV)/.dev
 # A run as its user waits for it (issue 19): `python -m tuning tune --wait` from the command to
 # SUCCESS on make run's stack vs GridSearchCV(n_jobs=-1), same work, same sitting. E.g.
 # BENCH_ARGS='--rounds 1 --cases ridge-1000'.
+# Fair turns (issue 17): a colleague's small run behind a big one, two users' equal runs.
+.PHONY: bench-fair
+bench-fair: $(VENV)/.dev
+	$(BIN)/python -m bench.fair_turns $(BENCH_ARGS)
+
 .PHONY: bench-cli
 bench-cli: $(VENV)/.dev
 	$(BIN)/python -m bench.cli_speed $(BENCH_ARGS)
@@ -91,6 +96,13 @@ bench-searches: $(VENV)/.dev
 bench-dashboard: $(VENV)/.dev chromium
 	$(BIN)/pip install -q -r requirements-bench.txt
 	$(BIN)/python -m bench.dashboard_browser $(BENCH_ARGS)
+
+# The API's memory while datasets are listed (issue 17): 20 uploads of 15 MB, then rounds of 4
+# concurrent lists; target: peak RSS within 50 MiB of idle. About a minute. E.g. BENCH_ARGS=
+# '--database-url postgresql+psycopg://postgres@127.0.0.1:5432/test' or '--datasets 5 --mb 5'.
+.PHONY: bench-listings
+bench-listings: $(VENV)/.dev
+	$(BIN)/python -m bench.listing_memory $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .data .pytest_cache

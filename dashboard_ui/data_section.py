@@ -9,12 +9,13 @@ import streamlit as st
 
 from dashboard_ui import support as ui
 from dashboard_ui.account import signed_in_only
+from dashboard_ui.quotas import upload_quota
 from dashboard_ui.text import plain
 from tuning.domain import TaskType
-from tuning.errors import InvalidInput
+from tuning.errors import InvalidInput, QuotaExceeded
 from tuning.models import User
 from tuning.schemas import ColumnRoles
-from tuning.service import CsvPreview, DatasetChoice, csv_columns, preview_csv, upload_dataset
+from tuning.service import CsvPreview, DatasetSummary, csv_columns, preview_csv, upload_dataset
 
 SAVED, UPLOAD = "Saved dataset", "Upload a CSV"
 FILE_KEY = "upload.file"  # a file uploader's value cannot be kept (see form_state)
@@ -73,11 +74,13 @@ def upload_section(user: User, slots: dict[str, Any]) -> None:
     state.setdefault("new.name", Path(file.name).stem)
     st.text_input("Save as", key="new.name")
     slots["name"] = st.empty()
+    fits = upload_quota(user, len(content))
     st.button(
         "Save dataset and use it",
         type="primary",
         on_click=_save,
         args=(user, content, target, READ_AS[read_as]),
+        disabled=not fits,
     )
     if error := state.get("new.upload_error"):
         slots.get(error[0], slots["name"]).error(plain(error[1]))
@@ -95,11 +98,14 @@ def _save(user: User, content: bytes, target: str, task: TaskType | None) -> Non
                 name=state.get("new.name", ""),
                 content=content,
                 target=target,
-                max_bytes=ui.runtime().settings.max_upload_bytes,
+                settings=ui.runtime().settings,
                 task=task,
             )
     except InvalidInput as exc:
         state["new.upload_error"] = (exc.field, exc.reason)
+        return
+    except QuotaExceeded as exc:
+        state["new.upload_error"] = ("file", str(exc))
         return
     state.pop("new.upload_error", None)
     state["new.source"] = SAVED
@@ -223,7 +229,7 @@ def test_set_key(dataset: str) -> str:
     return f"new.test_percent.{dataset}"
 
 
-def test_set_input(choice: DatasetChoice, roles: ColumnRoles, slots: dict[str, Any]) -> float:
+def test_set_input(choice: DatasetSummary, roles: ColumnRoles, slots: dict[str, Any]) -> float:
     """The share of rows kept out of tuning, to test the trained model on: 20 % for an
     uploaded file to start with, none for a bundled set (whose runs compare with older ones)."""
     key = test_set_key(choice.name)

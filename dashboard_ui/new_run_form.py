@@ -15,10 +15,10 @@ from dashboard_ui.search_form import HALVING_CANDIDATES_KEY, SEARCH_KEY, SEARCHE
 from dashboard_ui.text import plain
 from tuning.domain import TaskType
 from tuning.schemas import TuningRunCreate
-from tuning.service import DatasetChoice
+from tuning.service import DatasetSummary
 
 
-def fill_form(run_in: TuningRunCreate, choices: list[DatasetChoice]) -> None:
+def fill_form(run_in: TuningRunCreate, choices: list[DatasetSummary]) -> None:
     """Every widget of New run set to `run_in` (its dataset named by id or by name)."""
     choice = next((c for c in choices if run_in.dataset in (str(c.id), c.name)), None)
     if choice is None:  # gone, or no longer the user's: keep the form as it is

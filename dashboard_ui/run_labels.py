@@ -7,7 +7,7 @@ from dashboard_ui import support as ui
 from dashboard_ui.text import plain
 from tuning.errors import TuningError
 from tuning.models import User
-from tuning.schemas import RunChange
+from tuning.schemas import RUN_PRIORITIES, RunChange
 from tuning.service import RUN_NAME_LIMIT, TAGS_PER_RUN, RunSummary, change_run, delete_run
 
 TAGS_HELP = f"Separated by commas, at most {TAGS_PER_RUN}; kept lower-case. Runs filters by them."
@@ -34,8 +34,21 @@ def manage_run(run: RunSummary, user: User) -> None:
                 "Name", value=run.name or "", max_chars=RUN_NAME_LIMIT, placeholder=run.label
             )
             tags = st.text_input("Tags", value=", ".join(run.tags), help=TAGS_HELP)
+            priority = run.priority
+            if user.is_admin:  # fair turns: a higher priority's chunks go first
+                priority = st.number_input(
+                    "Priority (admins)",
+                    min_value=RUN_PRIORITIES.start,
+                    max_value=RUN_PRIORITIES.stop - 1,
+                    value=run.priority,
+                    help="A higher priority's work goes to the workers first; 0 for every run "
+                    "by default. Runs of equal priority take fair turns.",
+                )
             if st.form_submit_button("Save", icon=":material/save:"):
-                _change(run, user, RunChange(name=name, tags=split_tags(tags)))
+                change = RunChange(name=name, tags=split_tags(tags))
+                if priority != run.priority:  # sent only when moved: analysts may not send it
+                    change = RunChange(name=name, tags=split_tags(tags), priority=int(priority))
+                _change(run, user, change)
         archive_col, delete_col = st.columns(2)
         archived = run.archived_at is not None
         if archive_col.button(

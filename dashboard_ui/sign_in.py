@@ -33,7 +33,16 @@ DONE_KEY = "sign_in.script_done"
 # database holds (tuning.service.accounts.users). Set by our own script, SameSite=Strict.
 COOKIE = "tuning_session"
 # Per-session caches that belong to one signed-in user, dropped when the sign-in ends.
-USER_STATE_PREFIXES = ("monitor.", "runs.", "new.", "results.", "compare.", "models.")
+USER_STATE_PREFIXES = (
+    "monitor.",
+    "runs.",
+    "new.",
+    "results.",
+    "compare.",
+    "models.",
+    "workers.",
+    "share.",
+)
 ENDED = "Your sign-in has ended: signed out elsewhere, a new token, or it expired. Sign in again."
 WRONG_TOKEN = "That token is not valid. Check it, or ask for a new one."
 

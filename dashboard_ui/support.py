@@ -20,6 +20,7 @@ from tuning.domain import RunStatus
 from tuning.errors import Forbidden, NotFound, TuningError
 from tuning.models import User
 from tuning.runtime import Runtime, create_runtime
+from tuning.schemas import QueuePlace
 from tuning.service import SCORE, RunSummary, catalog_as_dict, list_runs, param_column, value_label
 
 # Background and text colour of each status in tables: a badge without relying on emoji fonts.
@@ -60,6 +61,7 @@ RUN_PAGE = "pages/2_run.py"
 RESULTS_PAGE = "pages/3_results.py"
 COMPARE_PAGE = "pages/4_compare.py"
 MODELS_PAGE = "pages/5_models.py"
+WORKERS_PAGE = "pages/6_workers.py"
 MENU = {  # page: its title (in the menu and the browser tab) and icon
     RUNS_PAGE: ("Runs", ":material/list:"),
     NEW_RUN_PAGE: ("New run", ":material/add_circle:"),
@@ -67,6 +69,7 @@ MENU = {  # page: its title (in the menu and the browser tab) and icon
     RESULTS_PAGE: ("Results", ":material/insights:"),
     COMPARE_PAGE: ("Compare", ":material/compare:"),
     MODELS_PAGE: ("Models", ":material/model_training:"),
+    WORKERS_PAGE: ("Workers", ":material/dns:"),
 }
 
 
@@ -107,6 +110,17 @@ def status_cell_style(value: object) -> str:
 
 def status_badge(status: RunStatus) -> None:
     st.badge(f"{status.value} · {STATUS_WORDS[status]}", color=STATUS_COLORS[status])
+
+
+def queue_line(place: QueuePlace) -> str:
+    """A queued run's place in words, for the monitor and Runs."""
+    if place.expected_start_s <= 0:
+        return "Queued: starts as soon as a worker process is free"
+    ahead = f"{place.runs_ahead} run{'s' if place.runs_ahead != 1 else ''}"
+    return (
+        f"Queued: {place.position} in line, behind work of {ahead}; expected to start in "
+        f"about {format_duration(place.expected_start_s)}"
+    )
 
 
 def format_duration(seconds: float | None) -> str:
@@ -230,7 +244,10 @@ def failure_text(
 def load_error(exc: TuningError) -> NoReturn:
     """Why a run cannot be shown, in the user's words; the page stops here."""
     if isinstance(exc, Forbidden):
-        st.error("This run belongs to another user: you can only open your own runs.")
+        st.error(
+            "This run belongs to another user: you can open your own runs and those shared "
+            "with you."
+        )
     elif isinstance(exc, NotFound):
         st.error("There is no run with that id.")
     else:

@@ -1,9 +1,11 @@
-"""Runs, the home page (`/`): the signed-in user's runs (an admin's: everyone's), newest first.
+"""Runs, the home page (`/`): the signed-in user's runs (an admin's: everyone's), newest first,
+then under "Shared with me" the runs other users shared with them.
 
 Filters by status, estimator, dataset and tag, archived runs hidden unless asked; a click on a
 row opens the run.
 """
 
+import uuid
 from typing import TypedDict
 
 import pandas as pd
@@ -12,7 +14,15 @@ import streamlit as st
 from dashboard_ui import support as ui
 from dashboard_ui.account import fragment, signed_in_user
 from tuning.domain import RunStatus
-from tuning.service import PAGE_SIZE, Page, RunSummary, list_runs, run_filter_options
+from tuning.schemas import QueuePlace
+from tuning.service import (
+    PAGE_SIZE,
+    Page,
+    RunSummary,
+    list_runs,
+    queue_places,
+    run_filter_options,
+)
 
 # Seconds between refreshes while a listed run is queued or running.
 REFRESH_S = 5.0
@@ -69,7 +79,7 @@ filters = RunFilters(
 )
 
 
-def table_of(page: Page[RunSummary]) -> pd.DataFrame:
+def table_of(page: Page[RunSummary], places: dict[uuid.UUID, QueuePlace]) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "id": [str(run.id) for run in page.items],
@@ -83,10 +93,23 @@ def table_of(page: Page[RunSummary]) -> pd.DataFrame:
             "best score": [run.best_score for run in page.items],
             "scoring": [run.scoring for run in page.items],
             "progress": [run.percentage for run in page.items],
+            "queue": [queue_cell(places.get(run.id)) for run in page.items],
             "started": [ui.local_time(run.started_at or run.created_at) for run in page.items],
             "duration": [ui.format_duration(run.duration_s()) for run in page.items],
         }
     )
+
+
+def queue_cell(place: QueuePlace | None) -> str | None:
+    """A queued run's place: "2nd in line · ~40s"; None for every other run."""
+    if place is None:
+        return None
+    when = (
+        "next free process"
+        if place.expected_start_s <= 0
+        else ui.format_duration(place.expected_start_s)
+    )
+    return f"#{place.position} in line · starts in ~{when}"
 
 
 COLUMNS = {
@@ -103,6 +126,9 @@ COLUMNS = {
     "progress": st.column_config.ProgressColumn(
         "Progress", min_value=0, max_value=100, format="%.0f%%"
     ),
+    "queue": st.column_config.TextColumn(
+        "Queue", help="A queued run's place, and when it should start from chunk times"
+    ),
     "started": st.column_config.DatetimeColumn("Started", format="YYYY-MM-DD HH:mm:ss"),
     "duration": st.column_config.TextColumn("Duration"),
 }
@@ -115,6 +141,8 @@ def runs_table(live: bool) -> None:
         page = list_runs(session=session, viewer=user, offset=offset, **filters)
         if not page.items and offset:  # past the end since the filters changed: the first page
             page = list_runs(session=session, viewer=user, **filters)
+        queued = any(run.status is RunStatus.PENDING for run in page.items)
+        places = queue_places(session=session, settings=ui.runtime().settings) if queued else {}
     any_active = any(run.is_active for run in page.items)
     if any_active != live:  # start or stop the timer
         st.session_state["runs.live"] = any_active
@@ -123,8 +151,10 @@ def runs_table(live: bool) -> None:
         st.info("No runs here yet. Launch one from **New run**.")
         st.page_link(ui.NEW_RUN_PAGE, label="New run", icon=":material/add_circle:")
         return
-    table = table_of(page)
+    table = table_of(page, places)
     columns = dict(COLUMNS) if user.is_admin else {**COLUMNS, "owner": None}
+    if not places:
+        columns["queue"] = None
     if not show_archived:
         columns["archived"] = None
     event = st.dataframe(
@@ -147,5 +177,30 @@ def runs_table(live: bool) -> None:
         st.switch_page(ui.RUN_PAGE, query_params={"run": run_id})
 
 
+def shared_table() -> None:
+    """Other users' runs shared with the viewer, under the filters; nothing when there are none."""
+    with ui.db() as session:
+        page = list_runs(session=session, viewer=user, shared_with_me=True, **filters)
+    if not page.items:
+        return
+    st.subheader("Shared with me")
+    table = table_of(page, {})
+    event = st.dataframe(
+        table.style.map(ui.status_cell_style, subset=["status"]),
+        column_config={**COLUMNS, "archived": None, "queue": None},
+        hide_index=True,
+        on_select="rerun",
+        selection_mode="single-row",
+        key="runs.shared",
+    )
+    st.caption(
+        f"The newest {len(page.items)} of {page.total:,} runs shared with you: read-only, unless "
+        "their owner let you add notes and train."
+    )
+    if event.selection.rows:
+        st.switch_page(ui.RUN_PAGE, query_params={"run": table["id"].iloc[event.selection.rows[0]]})
+
+
 live = bool(st.session_state.get("runs.live"))
 fragment(runs_table, run_every=REFRESH_S if live else None)(live)
+shared_table()

@@ -15,6 +15,7 @@ from dashboard_ui.data_section import (
 )
 from dashboard_ui.grid_editor import grid_editor
 from dashboard_ui.new_run_form import fill_form, what_will_run
+from dashboard_ui.quotas import run_quota_line
 from dashboard_ui.refine import PARENT, START_FROM, plan_metrics, refines_line
 from dashboard_ui.run_labels import TAGS_HELP, split_tags
 from dashboard_ui.rungs import schedule_table
@@ -37,11 +38,12 @@ from tuning.service import (
     TAGS_PER_RUN,
     RunPlan,
     check_submission,
-    dataset_choices,
     dataset_profile,
     get_dataset,
+    list_datasets,
     plan_run,
     submit_run,
+    user_quotas,
 )
 
 PREFERRED_ESTIMATORS = ("RandomForestClassifier", "RandomForestRegressor")
@@ -58,7 +60,7 @@ st.title("New run")
 # through the same keys, before any widget is drawn.
 if (start := st.session_state.pop(START_FROM, None)) is not None:
     with ui.db() as session:
-        fill_form(start, dataset_choices(session=session, viewer=user))
+        fill_form(start, list_datasets(session=session, viewer=user))
 parent_run_id = refines_line(user)
 
 
@@ -72,7 +74,7 @@ if source == UPLOAD:
     st.stop()
 
 with ui.db() as session:
-    choices = {choice.name: choice for choice in dataset_choices(session=session, viewer=user)}
+    choices = {choice.name: choice for choice in list_datasets(session=session, viewer=user)}
 names = list(choices)
 if st.session_state.get("new.dataset") not in choices:  # first visit, or a dataset now gone
     st.session_state["new.dataset"] = PREFERRED_DATASET if PREFERRED_DATASET in names else names[0]
@@ -181,9 +183,13 @@ with ui.db() as session:
     }
     if not errors:
         plan = plan_run(session=session, settings=settings, run_in=run_in, viewer=user)
+    quotas = user_quotas(session=session, settings=settings, user=user)
 slots["general"] = st.empty()
+for usage in (quotas.active_runs, quotas.fits_per_run):  # check_submission's keys for them
+    slots[usage.setting] = st.empty()
 for field, reason in errors.items():
     slots.get(field, slots["general"]).error(plain(reason), icon=":material/error:")
+st.caption(run_quota_line(quotas, plan))
 
 st.markdown(what_will_run(run_in, dataset, task))
 if plan is not None:

@@ -1,5 +1,6 @@
 """Run monitor (`/run?run=<id>`): progress, ETA, best so far and trials, live; cancel; rename,
-tag, archive or delete.
+tag, archive, share or delete (a run shared with the viewer: read-only, unless its share lets
+them contribute notes).
 
 The live part is a fragment on the spec's polling schedule. Each tick reads the status (one
 primary-key read, plus the queue's live state) and the trials from the first one it has not
@@ -22,11 +23,13 @@ from dashboard_ui.run_labels import manage_run, tags_words
 from dashboard_ui.rungs import current_rung, schedule_table, stored_per_rung
 from dashboard_ui.schedule import poll_interval
 from dashboard_ui.search_form import search_words
+from dashboard_ui.sharing import run_access, share_run_control
 from dashboard_ui.text import plain
 from tuning.domain import ACTIVE, RunStatus, utcnow
 from tuning.errors import TuningError
 from tuning.schemas import TuningStatus
 from tuning.service import (
+    Action,
     best_so_far_steps,
     cancel_run,
     eta_seconds,
@@ -67,6 +70,7 @@ st.caption(
     f"{named}Run `{run.id}` · {search} · {run.cv}-fold CV · {ui.scoring_words(run)} · "
     f"by {plain(run.owner)} · created {ui.format_time(run.created_at)}"
 )
+access = run_access(run, user)
 if labels := tags_words(run):
     st.caption(f"Tags: {labels}" if run.tags else labels.capitalize())
 st.caption(f"Columns: {roles_words(run.column_roles, run.test_size)}")
@@ -74,7 +78,10 @@ lineage(run, user, page=ui.RUN_PAGE)
 run_again(run)
 with st.expander("Parameter grid"):
     st.json(run.param_grid)
-manage_run(run, user)
+if access.allows(Action.CHANGE):
+    manage_run(run, user)
+if access.allows(Action.SHARE):
+    share_run_control(run, user)
 
 
 def ask_to_cancel() -> None:
@@ -93,7 +100,7 @@ def cancel() -> None:
 
 
 seen = st.session_state.get(status_key, run.status)  # the last status the live part saw
-if seen in ACTIVE:
+if seen in ACTIVE and access.allows(Action.CANCEL):
     if st.session_state.get(confirm_key):
         st.warning(
             "Cancel this run? The candidate being fitted finishes first; "
@@ -126,6 +133,8 @@ def progress_bar(status: TuningStatus, done: int) -> tuple[float, str]:
 
 def show(status: TuningStatus, trials: list) -> None:
     ui.status_badge(status.status)
+    if status.queue is not None:
+        st.info(ui.queue_line(status.queue), icon=":material/hourglass_top:")
     percentage, message = progress_bar(status, len(trials))
     st.progress(min(percentage, 100.0) / 100, text=f"{percentage:.0f}% · {message}")
     # A bounded window: the newest candidates for the dots and the table, and the best-so-far
@@ -204,7 +213,13 @@ def live(interval: float | None) -> None:
     # reads from the first candidate not yet seen: the new ones and the few still in flight.
     seen = next((n for n, trial in enumerate(trials) if trial.index != n), len(trials))
     with ui.db() as session:  # the tick's two reads: status (first), then the unseen trials
-        status = get_status(session=session, queue=ui.runtime().queue, run_id=run.id, viewer=user)
+        status = get_status(
+            session=session,
+            queue=ui.runtime().queue,
+            run_id=run.id,
+            viewer=user,
+            settings=ui.runtime().settings,
+        )
         fresh = list_trials(session=session, run_id=run.id, after_index=seen - 1)
     known = {trial.index for trial in trials}
     trials.extend(trial for trial in fresh if trial.index not in known)
@@ -218,4 +233,4 @@ def live(interval: float | None) -> None:
 
 interval = poll_interval(seen, (utcnow() - run.created_at).total_seconds())
 fragment(live, run_every=interval)(interval)
-run_notes(run, user)
+run_notes(run, user, may_add=access.allows(Action.NOTE))

@@ -17,6 +17,7 @@ from dashboard_ui.account import signed_in_user
 from dashboard_ui.data_section import roles_words
 from dashboard_ui.notes import run_notes
 from dashboard_ui.refine import lineage, refine_section, run_again
+from dashboard_ui.sharing import run_access, share_run_control
 from dashboard_ui.text import plain
 from dashboard_ui.train_trial import train_trial_button
 from tuning.domain import RunStatus
@@ -24,6 +25,7 @@ from tuning.errors import TuningError
 from tuning.service import (
     MANY_VALUES,
     SCORE,
+    Action,
     RunSummary,
     SimplestPick,
     dataset_profile_by_id,
@@ -107,7 +109,8 @@ def overview(run: RunSummary, frame: pd.DataFrame, scored: pd.DataFrame, best: p
     pick = simplest(frame)
     if pick is not None and not pick.is_best:
         st.info(f"**Simpler choice:** {plain(pick.why)}", icon=":material/lightbulb:")
-        train_trial_button(run.id, pick.trial, user, key="results.train.simpler")
+        if access.allows(Action.TRAIN):
+            train_trial_button(run.id, pick.trial, user, key="results.train.simpler")
     importance_col, history_col = st.columns(2)
     with importance_col:
         st.plotly_chart(charts.importance_figure(importance(frame)), key="results.importance")
@@ -243,8 +246,10 @@ def relaunch(run: RunSummary, grid: dict) -> None:
 
 
 def trials(run: RunSummary, frame: pd.DataFrame, best_params: dict) -> None:
-    st.caption("Click a column header to sort; select a row to train its trial as a model.")
-    picked = ui.trial_table(frame, params, splits=True, key="results.trials", selectable=True)
+    may_train = access.allows(Action.TRAIN)
+    if may_train:
+        st.caption("Click a column header to sort; select a row to train its trial as a model.")
+    picked = ui.trial_table(frame, params, splits=True, key="results.trials", selectable=may_train)
     if picked is not None and pd.notna(frame.loc[frame["trial"] == picked, SCORE]).all():
         train_trial_button(run.id, picked, user, key="results.train.trial")
     elif picked is not None:
@@ -297,6 +302,9 @@ st.caption(
     f"{run.cv}-fold CV · {ui.scoring_words(run)} · by {plain(run.owner)}"
 )
 st.caption(f"Columns: {roles_words(run.column_roles, run.test_size)}")
+access = run_access(run, user)
+if access.allows(Action.SHARE):
+    share_run_control(run, user)
 if run.is_active:
     st.info("This run is still going: these are the results so far.")
     st.page_link(
@@ -353,4 +361,4 @@ elif view == "Refine":
     refine_section(run, frame, user)
 else:
     trials(run, frame, {p: best[param_column(p)] for p in params})
-run_notes(run, user)
+run_notes(run, user, may_add=access.allows(Action.NOTE))

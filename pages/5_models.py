@@ -16,6 +16,7 @@ from tuning.service import (
     get_model,
     list_runs,
     list_training_runs,
+    model_bytes,
     read_model,
     status_of_training,
     submit_training,
@@ -142,7 +143,7 @@ def download_button(column, model_id: str, estimator: str) -> None:
             return
         with ui.db() as session:
             model = get_model(session=session, model_id=model_id, viewer=user)
-        st.session_state[key] = model.file
+            st.session_state[key] = model_bytes(session=session, model_id=model.id)
     slot.download_button(
         "Download .skops",
         st.session_state[key],

@@ -11,8 +11,9 @@ import pandas as pd
 from sklearn.model_selection import ParameterGrid
 from sqlmodel import Session
 
+from tuning.config import Settings
 from tuning.domain import RunStatus, utcnow
-from tuning.models import Dataset, Model, TrainingRun, Trial, TuningRun, User
+from tuning.models import Dataset, Model, ModelFile, TrainingRun, Trial, TuningRun, User
 from tuning.runtime import Runtime
 from tuning.service import create_user, get_dataset, upload_dataset
 from tuning.service.execution.stopping import Hopeless
@@ -184,7 +185,7 @@ def upload_rare_yes(session: Session, owner: User) -> Dataset:
         name=f"rare-yes-{uuid.uuid4().hex[:6]}",
         content=rare_yes_csv(),
         target="answer",
-        max_bytes=100_000,
+        settings=Settings(_env_file=None),
     )
 
 
@@ -212,11 +213,10 @@ def make_model(session: Session, run: TuningRun, owner: User) -> Model:
     )
     session.add(training)
     session.flush()
-    model = Model(
-        owner_id=owner.id, training_run_id=training.id, estimator=run.estimator, file=b"x"
-    )
+    model = Model(owner_id=owner.id, training_run_id=training.id, estimator=run.estimator)
     session.add(model)
     session.flush()
+    session.add(ModelFile(model_id=model.id, file=b"x"))
     training.model_id = model.id
     session.commit()
     return model

@@ -1,10 +1,12 @@
 """Submitting runs and following them, through the service layer as every transport does."""
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from sklearn.model_selection import GridSearchCV
+from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from tuning.ml.datasets import load_bundled
@@ -97,6 +99,22 @@ def upload(runtime: Runtime, owner: User, content: bytes, target: str) -> str:
             name=name,
             content=content,
             target=target,
-            max_bytes=10**7,
+            settings=runtime.settings,
         )
     return name
+
+
+@contextmanager
+def recorded_queries() -> Iterator[list[tuple[str, tuple]]]:
+    """Every SQL statement any engine runs meanwhile, with its parameters."""
+    queries: list[tuple[str, tuple]] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:
+        values = parameters.values() if isinstance(parameters, dict) else parameters or ()
+        queries.append((statement, tuple(values)))
+
+    event.listen(Engine, "before_cursor_execute", record)
+    try:
+        yield queries
+    finally:
+        event.remove(Engine, "before_cursor_execute", record)

@@ -6,11 +6,16 @@ import sys
 import uuid
 
 import pytest
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from tuning.config import PROJECT_ROOT
 from tuning.models import TuningRun
-from tuning.service import authenticate, browser_session_user, start_browser_session
+from tuning.service import (
+    authenticate,
+    browser_session_user,
+    create_user,
+    start_browser_session,
+)
 
 from stack import stack_env
 
@@ -18,11 +23,13 @@ from stack import stack_env
 pytestmark = [pytest.mark.database, pytest.mark.stack]
 
 
-def cli(settings, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+def cli(
+    settings, *args: str, timeout: float = 120, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tuning", *args],
         cwd=PROJECT_ROOT,
-        env=stack_env(settings),
+        env={**stack_env(settings), **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -133,6 +140,26 @@ def test_validation_error_goes_to_stderr_with_exit_2(settings):
         '{"factor": 1}',
     )
     assert bad_factor.returncode == 2 and "factor" in bad_factor.stderr
+
+
+def test_tune_over_a_quota_names_it_exits_2_and_stores_nothing_and_the_local_admin_is_exempt(
+    settings, runtime
+):
+    with Session(runtime.engine) as session:
+        user, _ = create_user(session=session, name=f"cli-{uuid.uuid4().hex[:8]}")
+    tune = ["tune", "--dataset", "iris", "--estimator", "SVC", "--param-grid", '{"C": [1, 10]}']
+    quota = {"MAX_FITS_PER_RUN": "5"}  # 2 candidates x 3 folds: 6 fits
+
+    result = cli(settings, *tune, "--cv", "3", "--user", user.name, env=quota)
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "error: this run makes 6 fits (2 candidates x 3 folds), the limit is 5 per run "
+        "(MAX_FITS_PER_RUN); choose fewer candidates or folds"
+    )
+    with Session(runtime.engine) as session:
+        assert not session.exec(select(TuningRun).where(TuningRun.owner_id == user.id)).all()
+    admin = cli(settings, *tune, "--cv", "3", env=quota)  # the local admin: no quota
+    assert admin.returncode == 0, admin.stderr
 
 
 def test_tune_reads_a_positive_class_as_the_dataset_labels_hold_it(settings, runtime):

@@ -11,12 +11,10 @@ import re
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 
 import numpy as np
 import pytest
 from sklearn.model_selection import ParameterGrid
-from sqlalchemy import Engine, event
 from sqlmodel import Session, select
 from streamlit.elements.lib import policies
 from streamlit.testing.v1 import AppTest
@@ -46,7 +44,7 @@ from tuning.service import (
 )
 
 from factories import make_hopeless_run, make_run, make_trial, other_user
-from helpers import submit, wait_until_finished
+from helpers import recorded_queries, submit, wait_until_finished
 from messy import churn_csv
 from stack import stack_env
 
@@ -606,32 +604,17 @@ def test_a_monitor_tick_reads_the_status_and_only_the_new_trials(account, sessio
 
     # The frame checks the sign-in (one read), a page load reads the run once; the live part's
     # tick then reads its status and the trials from the first one it has not seen: two reads
-    # whatever the run's size. (The notes under the page are two more reads, once per page
-    # load, not per tick.)
-    assert len(queries) == 6, queries
+    # whatever the run's size. (The notes under the page are two more reads, and its owner's
+    # Share control three (the run, its shares, the users' names), once per page load, not per
+    # tick.)
+    assert len(queries) == 9, queries
     assert "browser_session.secret_hash = " in queries[0][0]
-    status_read, trials_read = queries[2:4]
+    status_read, trials_read = queries[5:7]  # after the Share control's, drawn above
     assert "FROM tuning_run" in status_read[0] and "FROM trial" in trials_read[0]
-    assert all("run_note" not in query for query, _ in queries[:4])
+    assert all("run_note" not in query for query, _ in queries[:7])
     assert 1 in trials_read[1]  # trials with index > 1: only the new one
     assert texts(app, "metric")[0] == "3 / 6"
     assert len(app.dataframe[0].value) == 3
-
-
-@contextmanager
-def recorded_queries() -> Iterator[list[tuple[str, tuple]]]:
-    """Every SQL statement any engine runs meanwhile, with its parameters."""
-    queries: list[tuple[str, tuple]] = []
-
-    def record(conn, cursor, statement, parameters, context, executemany) -> None:
-        values = parameters.values() if isinstance(parameters, dict) else parameters or ()
-        queries.append((statement, tuple(values)))
-
-    event.listen(Engine, "before_cursor_execute", record)
-    try:
-        yield queries
-    finally:
-        event.remove(Engine, "before_cursor_execute", record)
 
 
 def test_a_failed_run_shows_its_error_type_and_message(account, runtime, worker):
@@ -752,7 +735,13 @@ def test_notes_on_a_run_are_shared_with_whoever_may_see_it_and_shown_as_typed(ac
     ]
     stranger, _ = create_user(session=session, name=f"stranger-{uuid.uuid4().hex[:8]}")
     with pytest.raises(Forbidden):
-        add_note(session=session, run_id=run.id, author=stranger, text="mine now")
+        add_note(
+            session=session,
+            settings=get_settings(),
+            run_id=run.id,
+            author=stranger,
+            text="mine now",
+        )
 
 
 def show(app: AppTest, view: str) -> None:

@@ -314,7 +314,7 @@ def test_a_models_evaluation_threshold_and_predictions_in_a_browser(
         name="churn",
         content=churn_csv(),
         target="churn",
-        max_bytes=10**6,
+        settings=runtime.settings,
     )
     run_id = submit(
         runtime,

@@ -24,6 +24,7 @@ from dashboard_ui.support import (
     RUN_PAGE,
 )
 from dashboard_ui.text import WORD_JOINER, chart_text, plain
+from tuning.config import Settings
 from tuning.domain import RunStatus
 from tuning.models import TrainingRun, TuningRun, User
 from tuning.service import create_user, upload_dataset
@@ -81,7 +82,7 @@ def hostile(session: Session, dashboard) -> Hostile:  # noqa: F811 (dashboard: a
         name=f"{HOSTILE} {tag}",
         content=f"size,weight,label\n{rows}".encode(),
         target="label",
-        max_bytes=1_000_000,
+        settings=Settings(_env_file=None),
     ).name
     error = f"could not convert string to float: '{HOSTILE}'"
     failed = make_run(

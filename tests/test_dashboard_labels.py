@@ -1,13 +1,16 @@
 """Names, tags, archive and delete on the dashboard's pages, through AppTest."""
 
+import uuid
+
 import pytest
 from sqlmodel import Session
 from test_dashboard import account, dashboard, open_app, texts  # noqa: F401 - fixtures
 
 from dashboard_ui.support import COMPARE_PAGE, MODELS_PAGE, NEW_RUN_PAGE, RUN_PAGE
+from tuning.domain import RunStatus
 from tuning.models import TuningRun
 from tuning.schemas import RunChange
-from tuning.service import change_run, get_run_summary, list_datasets, list_runs
+from tuning.service import change_run, create_user, get_run_summary, list_datasets, list_runs
 
 from factories import make_model, make_run, upload_rare_yes
 
@@ -145,3 +148,20 @@ def test_new_run_lists_the_users_uploads_to_archive_restore_and_delete(analyst, 
     app.button(key=f"delete.sure.{unused.id}").click().run()
     names = [d.name for d in list_datasets(session=session, viewer=user)]
     assert unused.name not in names and used.name in names
+
+
+def test_an_admin_sets_a_runs_priority_on_the_monitor_and_an_analyst_sees_no_such_box(
+    analyst, session
+):
+    user, token = analyst
+    run = make_run(session, user, status=RunStatus.PROGRESS, n_trials=2)
+    assert [n.label for n in monitor(token, run).number_input] == []
+    admin, admin_token = create_user(
+        session=session, name=f"boss-{uuid.uuid4().hex[:8]}", is_admin=True
+    )
+    app = monitor(admin_token, run)
+    [box] = app.number_input
+    assert box.label == "Priority (admins)"
+    box.set_value(3)
+    app.button[[b.label for b in app.button].index("Save")].click().run()
+    assert get_run_summary(session=session, run_id=run.id, viewer=admin).priority == 3

@@ -7,11 +7,12 @@ import pandas as pd
 import pytest
 from sqlmodel import Session
 
+from tuning.config import Settings
 from tuning.domain import RunStatus, TaskType
 from tuning.errors import InvalidInput, NotFound
 from tuning.ml.checks import label_counts
 from tuning.ml.datasets import BUNDLED, load_bundled, profile_of, read_csv
-from tuning.models import Dataset, User
+from tuning.models import Dataset, DatasetFile, User
 from tuning.service import (
     create_user,
     get_dataset,
@@ -46,7 +47,7 @@ def upload_customers(session: Session, owner: User, name: str) -> Dataset:
         name=name,
         content=customers_csv(),
         target="churn",
-        max_bytes=10_000,
+        settings=Settings(_env_file=None),
     )
 
 
@@ -168,12 +169,13 @@ def test_a_file_stored_before_the_target_checks_still_loads(session: Session, us
         kind="csv",
         task=TaskType.CLASSIFICATION,
         target="kind",
-        content=content,
         n_rows=30,
         n_columns=1,
         owner_id=user.id,
     )
     session.add(dataset)
+    session.flush()
+    session.add(DatasetFile(dataset_id=dataset.id, content=content))
     session.commit()
 
     table = load_table(session=session, dataset_id=dataset.id)

@@ -9,12 +9,15 @@ from sqlalchemy import func
 from sqlmodel import Session, col, select
 
 from tuning.api.app import create_app
+from tuning.config import Settings
 from tuning.domain import RunStatus
 from tuning.errors import Conflict, Forbidden, NotFound
 from tuning.models import (
     Chunk,
     Dataset,
+    DatasetFile,
     Model,
+    ModelFile,
     Proposal,
     RunNote,
     RunTag,
@@ -37,7 +40,13 @@ def furnished_run(session: Session, owner, **fields) -> TuningRun:
     session.add(Chunk(run_id=run.id, index=0, start=0, stop=6, task_id="t", state="done"))
     session.add(Proposal(run_id=run.id, index=0, chunk=0, params={"n_estimators": 10}))
     session.commit()
-    add_note(session=session, run_id=run.id, author=owner, text="looks fine")
+    add_note(
+        session=session,
+        settings=Settings(_env_file=None),
+        run_id=run.id,
+        author=owner,
+        text="looks fine",
+    )
     change_run(session=session, run_id=run.id, viewer=owner, change=RunChange(tags=["keep"]))
     make_model(session, run, owner)
     return run
@@ -55,6 +64,10 @@ def counts(session: Session, run_id: uuid.UUID) -> dict[str, int]:
     found["TrainingRun"] = len(session.exec(trainings).all())
     found["Model"] = session.exec(
         select(func.count()).select_from(Model).where(col(Model.training_run_id).in_(trainings))
+    ).one()
+    models = select(Model.id).where(col(Model.training_run_id).in_(trainings))
+    found["ModelFile"] = session.exec(
+        select(func.count()).select_from(ModelFile).where(col(ModelFile.model_id).in_(models))
     ).one()
     found["TuningRun"] = 0 if session.get(TuningRun, run_id) is None else 1
     return found
@@ -107,6 +120,7 @@ def test_a_dataset_is_deleted_only_when_no_run_uses_it(session, user):
     delete_dataset(session=session, dataset_id=upload.id, viewer=user)
     session.expire_all()
     assert session.get(Dataset, upload.id) is None
+    assert session.get(DatasetFile, upload.id) is None  # its file with it
     iris = session.exec(select(Dataset).where(Dataset.name == "iris")).one()
     with pytest.raises(Forbidden, match="bundled"):
         delete_dataset(session=session, dataset_id=iris.id, viewer=other_user(session, admin=True))

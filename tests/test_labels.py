@@ -16,7 +16,6 @@ from tuning.service import (
     archive_model,
     change_run,
     check_submission,
-    dataset_choices,
     get_run_summary,
     list_datasets,
     list_runs,
@@ -163,7 +162,7 @@ def test_archived_uploads_leave_the_dataset_lists_and_return(session, user):
         )
     archive_dataset(session=session, dataset_id=upload.id, viewer=user, archived=True)
     assert upload.name not in names() and names(archived=True) == {upload.name}
-    assert upload.name not in {c.name for c in dataset_choices(session=session, viewer=user)}
+    assert upload.name not in {c.name for c in list_datasets(session=session, viewer=user)}
     admin = other_user(session, admin=True)
     archive_dataset(session=session, dataset_id=upload.id, viewer=admin, archived=False)
     assert upload.name in names() and names(archived=True) == set()

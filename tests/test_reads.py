@@ -16,10 +16,10 @@ from tuning.schemas import HalvingOptions, RunPublic, TuningRunCreate
 from tuning.service import (
     check_submission,
     csv_columns,
-    dataset_choices,
     get_dataset,
     get_results,
     get_run_summary,
+    list_datasets,
     list_runs,
     plan_run,
     preview_csv,
@@ -223,8 +223,8 @@ def test_plan_counts_candidates_and_fits_and_estimates_from_similar_runs(session
 
 
 @pytest.mark.database
-def test_dataset_choices_list_bundled_datasets_with_their_task(session, user):
-    choices = {choice.name: choice for choice in dataset_choices(session=session, viewer=user)}
+def test_dataset_lists_show_bundled_datasets_with_their_task(session, user):
+    choices = {choice.name: choice for choice in list_datasets(session=session, viewer=user)}
 
     assert choices["diabetes"].task.value == "regression"
     assert choices["iris"].n_rows == 150 and "Iris" in choices["iris"].description

@@ -27,16 +27,17 @@ from helpers import gridsearch_best
 pytestmark = pytest.mark.database
 
 
-def run_in_process(runtime, user, **fields) -> tuple[TuningRun, list[Trial], RecordingQueue]:
-    """Submit a run and run every chunk it sends here, chunk 0 first, until none is left."""
-    queue = RecordingQueue()
+def run_in_process(inproc, **fields) -> tuple[TuningRun, list[Trial], RecordingQueue]:
+    """Submit a run and run every chunk it sends here, chunk 0 first, until none is left, in a
+    database of the test's own (fair turns count every active run's chunks out)."""
+    queue, user = inproc.queue, inproc.user()
     run_in = TuningRunCreate(**{"dataset": "iris", "cv": 3, **fields})
-    with Session(runtime.engine, expire_on_commit=False) as session:
+    with Session(inproc.engine, expire_on_commit=False) as session:
         run = submit_run(
-            session=session, queue=queue, settings=runtime.settings, owner=user, run_in=run_in
+            session=session, queue=queue, settings=inproc.settings, owner=user, run_in=run_in
         )
-    queue.run_sent(engine=runtime.engine, settings=runtime.settings, worker="in-process")
-    with Session(runtime.engine, expire_on_commit=False) as session:
+    queue.run_sent(engine=inproc.engine, settings=inproc.settings, worker="in-process")
+    with Session(inproc.engine, expire_on_commit=False) as session:
         stored = session.get(TuningRun, run.id)
         trials = session.exec(
             select(Trial).where(Trial.run_id == run.id).order_by(col(Trial.index))
@@ -106,10 +107,10 @@ def test_a_halving_run_counts_its_rungs_as_fits_on_every_row():
     assert strategy_for("grid").full_data_fits(run, n_rows=150) == 13 * 3
 
 
-def test_a_grid_run_in_process_ends_with_gridsearchcvs_best(runtime, user):
+def test_a_grid_run_in_process_ends_with_gridsearchcvs_best(inproc):
     grid = {"max_depth": [1, 2, 3, None], "criterion": ["gini", "entropy"]}
     run, trials, queue = run_in_process(
-        runtime, user, estimator="DecisionTreeClassifier", param_grid=grid, random_state=0
+        inproc, estimator="DecisionTreeClassifier", param_grid=grid, random_state=0
     )
     best_params, best_score = gridsearch_best("iris", "DecisionTreeClassifier", grid, "accuracy", 3)
     assert run.status is RunStatus.SUCCESS
@@ -118,22 +119,22 @@ def test_a_grid_run_in_process_ends_with_gridsearchcvs_best(runtime, user):
     # A second delivery of every chunk stores nothing twice and changes nothing.
     for sent in queue.chunks:
         execute_chunk(
-            engine=runtime.engine,
+            engine=inproc.engine,
             queue=RecordingQueue(),
-            settings=runtime.settings,
+            settings=inproc.settings,
             run_id=sent.run_id,
             index=sent.index,
             worker="again",
         )
-    with Session(runtime.engine) as session:
+    with Session(inproc.engine) as session:
         again = session.exec(select(Trial).where(Trial.run_id == run.id)).all()
     assert sorted(trial.id for trial in again) == sorted(trial.id for trial in trials)
 
 
-def test_a_random_run_in_process_equals_randomizedsearchcv(runtime, user):
+def test_a_random_run_in_process_equals_randomizedsearchcv(inproc):
     grid = {"C": [0.01, 0.1, 1.0, 10.0, 100.0], "gamma": [0.01, 0.1, 1.0]}
     run, trials, _ = run_in_process(
-        runtime, user, estimator="SVC", param_grid=grid, search="random", n_iter=6, random_state=3
+        inproc, estimator="SVC", param_grid=grid, search="random", n_iter=6, random_state=3
     )
     table = load_bundled("iris")
     theirs = RandomizedSearchCV(
@@ -151,10 +152,10 @@ def test_a_random_run_in_process_equals_randomizedsearchcv(runtime, user):
     assert run.best_params == strip(theirs.best_params_)
 
 
-def test_a_halving_run_in_process_equals_halvinggridsearchcv(runtime, user):
+def test_a_halving_run_in_process_equals_halvinggridsearchcv(inproc):
     grid = {"C": [0.1, 1, 10, 100], "gamma": [0.01, 0.1, 1.0]}
     run, trials, _ = run_in_process(
-        runtime, user, estimator="SVC", param_grid=grid, search="halving", random_state=5
+        inproc, estimator="SVC", param_grid=grid, search="halving", random_state=5
     )
     table = load_bundled("iris")
     theirs = HalvingGridSearchCV(
@@ -169,14 +170,14 @@ def test_a_halving_run_in_process_equals_halvinggridsearchcv(runtime, user):
     assert run.rung == len(theirs.n_candidates_) - 1
 
 
-def test_a_bayesian_run_in_process_proposes_stores_and_ends(runtime, user):
+def test_a_bayesian_run_in_process_proposes_stores_and_ends(inproc):
     grid = {"C": {"low": 0.01, "high": 100.0, "log": True}}
     run, trials, _ = run_in_process(
-        runtime, user, estimator="SVC", param_grid=grid, search="bayes", n_iter=5, random_state=1
+        inproc, estimator="SVC", param_grid=grid, search="bayes", n_iter=5, random_state=1
     )
     assert run.status is RunStatus.SUCCESS
     assert [trial.index for trial in trials] == list(range(5))
-    with Session(runtime.engine) as session:
+    with Session(inproc.engine) as session:
         proposals = session.exec(select(Proposal).where(Proposal.run_id == run.id)).all()
     assert sorted(p.index for p in proposals) == list(range(5))
     assert {p.index: p.params for p in proposals} == {t.index: t.params for t in trials}

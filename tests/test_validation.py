@@ -111,7 +111,7 @@ def test_more_folds_than_groups_is_refused_naming_the_group(settings, session: S
         name="churn",
         content=churn_csv(120),
         target="churn",
-        max_bytes=10**6,
+        settings=settings,
     )
     with pytest.raises(InvalidInput) as caught:
         validated(settings, session, user, dataset="churn", cv=5, columns={"group": "region"})

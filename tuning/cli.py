@@ -129,6 +129,18 @@ def build_parser() -> argparse.ArgumentParser:
     cancel.add_argument("run_id")
     runs = command("runs", cmd_runs, "List runs, newest first")
     runs.add_argument("--limit", type=int, default=20)
+    share = command("share", cmd_share, "Share a run with a user, or with everyone signed in")
+    share.add_argument("run_id")
+    share.add_argument("user", help="A user's name, or 'everyone'")
+    share.add_argument(
+        "--level",
+        choices=list(service.RUN_LEVELS),
+        default="read",
+        help="read: results, trials, notes and status; contribute: also notes and training",
+    )
+    unshare = command("unshare", cmd_unshare, "Withdraw a run's share with a user or everyone")
+    unshare.add_argument("run_id")
+    unshare.add_argument("user", help="A user's name, or 'everyone'")
     return parser
 
 
@@ -259,7 +271,7 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
         print(run.id)
         return 0
     status = _follow(runtime, str(run.id))
-    print(status.model_dump_json())
+    print(status.to_json())
     return _exit_code(status)
 
 
@@ -267,7 +279,9 @@ def _follow(runtime: Runtime, run_id: str) -> TuningStatus:
     """Poll until the run ends, drawing a progress bar on stderr."""
     while True:
         with session_scope(runtime.engine) as session:
-            status = service.get_status(session=session, queue=runtime.queue, run_id=run_id)
+            status = service.get_status(
+                session=session, queue=runtime.queue, run_id=run_id, settings=runtime.settings
+            )
         if status.status is RunStatus.SUCCESS:
             assert status.result is not None, "a successful run has its result"
             _draw_bar(
@@ -275,6 +289,11 @@ def _follow(runtime: Runtime, run_id: str) -> TuningStatus:
             )
         elif status.progress:
             _draw_bar(status.progress.percentage, status.progress.status)
+        elif status.queue:
+            place = status.queue
+            _draw_bar(
+                0.0, f"queued: {place.position} in line, starts in ~{place.expected_start_s:.0f} s"
+            )
         if status.status.is_finished:
             print(file=sys.stderr)
             return status
@@ -300,8 +319,10 @@ def _exit_code(status: TuningStatus) -> int:
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     runtime = create_runtime(settings)
     with session_scope(runtime.engine) as session:
-        status = service.get_status(session=session, queue=runtime.queue, run_id=args.run_id)
-    print(status.model_dump_json())
+        status = service.get_status(
+            session=session, queue=runtime.queue, run_id=args.run_id, settings=settings
+        )
+    print(status.to_json())
     return 0 if status.status is not RunStatus.FAILURE else 1
 
 
@@ -323,4 +344,22 @@ def cmd_runs(args: argparse.Namespace, settings: Settings) -> int:
         score = f"{run.best_score:.4f}" if run.best_score is not None else "-"
         created = run.created_at.strftime("%Y-%m-%d %H:%M:%S")
         print(f"{run.id!s:36}  {run.status.value:8}  {run.estimator:30}  {score:>10}  {created}")
+    return 0
+
+
+def cmd_share(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        share = service.share_run(
+            session=session, run_id=args.run_id, user=args.user, level=args.level, by=None
+        )
+    print(f"tuning run {args.run_id} is shared with {share.user} ({share.level})")
+    return 0
+
+
+def cmd_unshare(args: argparse.Namespace, settings: Settings) -> int:
+    runtime = create_runtime(settings)
+    with session_scope(runtime.engine) as session:
+        service.unshare_run(session=session, run_id=args.run_id, user=args.user, by=None)
+    print(f"tuning run {args.run_id} is no longer shared with {args.user}")
     return 0

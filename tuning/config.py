@@ -37,6 +37,23 @@ class Settings(BaseSettings):
     )
     max_cv_folds: int = Field(default=20, ge=2)
 
+    # Quotas: what one user may hold at once (tuning.service.accounts.quotas). Over one is a
+    # 429 (a 413 for upload bytes) that names the limit and the use; admins are exempt unless
+    # QUOTAS_EXEMPT_ADMINS is false.
+    max_active_runs_per_user: int = Field(
+        default=5, ge=1, description="Tuning runs a user may have queued or running at once"
+    )
+    max_fits_per_run: int = Field(
+        default=50_000, ge=1, description="Candidates x folds of one run (halving: on every row)"
+    )
+    max_upload_bytes_per_user: int = Field(
+        default=500 * 1024 * 1024,
+        ge=1,
+        description="Bytes of a user's stored CSV uploads, archived ones too, until deleted",
+    )
+    max_notes_per_run: int = Field(default=100, ge=1, description="Notes on one tuning run")
+    quotas_exempt_admins: bool = Field(default=True, description="Admins are held to no quota")
+
     run_time_limit_s: int = Field(default=24 * 3600, ge=1, description="Hard limit of one run")
     task_target_s: float = Field(
         default=1.0, gt=0, description="How long one task of a run should take: sets chunk sizes"

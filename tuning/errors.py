@@ -31,6 +31,21 @@ class Conflict(TuningError):
     still used); the message says what to do first."""
 
 
+class QuotaExceeded(TuningError):
+    """Over one of a user's quotas (a MAX_... setting): the message names the limit, the use and
+    what frees it, and nothing was stored. The API answers 429."""
+
+    def __init__(self, message: str, *, setting: str, limit: int, used: int) -> None:
+        super().__init__(message)
+        self.setting = setting
+        self.limit = limit
+        self.used = used
+
+
+class StorageQuotaExceeded(QuotaExceeded):
+    """Over the bytes a user may store: the API answers 413, as for a body too large."""
+
+
 class Unavailable(TuningError, ConnectionError):
     """The broker cannot take work right now."""
 

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from tuning.domain import RunStatus, TaskType, utcnow
@@ -36,7 +36,8 @@ class BrowserSession(SQLModel, table=True):
 
 class Dataset(SQLModel, table=True):
     """A bundled scikit-learn dataset (no owner, everyone's), or an uploaded CSV kept in the
-    database for every worker, private to its owner. Names are unique per owner."""
+    database for every worker, private to its owner. Names are unique per owner. The file
+    itself is a DatasetFile."""
 
     __table_args__ = (UniqueConstraint("owner_id", "name", name="uq_dataset_owner_name"),)
 
@@ -45,7 +46,8 @@ class Dataset(SQLModel, table=True):
     kind: str = Field(max_length=20)  # "bundled" or "csv"
     task: TaskType
     target: str | None = Field(default=None, max_length=200)
-    content: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # The upload's bytes (0 for a bundled dataset): what MAX_UPLOAD_BYTES_PER_USER sums.
+    size_bytes: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     n_rows: int = 0
     n_columns: int = 0
     owner_id: int | None = Field(default=None, foreign_key="user.id")
@@ -123,6 +125,9 @@ class TuningRun(SQLModel, table=True):
     name: str | None = Field(default=None, max_length=200)
     tags: list[str] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     archived_at: datetime | None = _timestamp(default=None)  # hidden from lists, restorable
+    # Fair turns (tuning.service.execution.dispatch): a higher priority's chunks go first; set
+    # by admins, 0 for every run otherwise.
+    priority: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
     @property
     def first_rung_size(self) -> int:
@@ -141,7 +146,10 @@ class Chunk(SQLModel, table=True):
     """
 
     __tablename__ = "work_chunk"
-    __table_args__ = (UniqueConstraint("run_id", "index", name="uq_work_chunk_run_index"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "index", name="uq_work_chunk_run_index"),
+        Index("ix_work_chunk_state", "state"),  # the few not done, for dispatch and the queue
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: uuid.UUID = Field(foreign_key="tuning_run.id")
@@ -155,6 +163,11 @@ class Chunk(SQLModel, table=True):
     started_at: datetime | None = _timestamp(default=None)
     finished_at: datetime | None = _timestamp(default=None)
     attempts: int = 0
+
+
+# A chunk's states before `done`: scans over every run's chunks ask for these by name, so that
+# the index on state finds the few of them among the many done.
+UNFINISHED_CHUNK = ("queued", "running")
 
 
 class WorkerHeartbeat(SQLModel, table=True):
@@ -250,7 +263,8 @@ class TrainingRun(SQLModel, table=True):
 
 
 class Model(SQLModel, table=True):
-    """A fitted pipeline in skops format, in the database so any host can serve it."""
+    """A fitted pipeline, in the database so any host can serve it; its skops file is a
+    ModelFile."""
 
     __tablename__ = "trained_model"
 
@@ -258,13 +272,36 @@ class Model(SQLModel, table=True):
     owner_id: int = Field(foreign_key="user.id", index=True)
     training_run_id: uuid.UUID = Field(foreign_key="training_run.id", unique=True)
     estimator: str = Field(max_length=100)
-    file: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     size_bytes: int = 0
     created_at: datetime = _timestamp(default_factory=utcnow)
     # A binary classifier's decision threshold on the positive class's probability, applied by
     # its predictions and stored in its file; None: the estimator's own predict.
     threshold: float | None = None
     archived_at: datetime | None = _timestamp(default=None)
+
+
+# A stored file lives in a table of its own, not in the row that lists read: SQLite keeps a
+# large value in its row as a chain of overflow pages, and reading any column stored after it
+# walks the chain (a list of 20 uploads of 15 MB took 0.5 s). Read and written by
+# tuning.service.data.files.
+
+
+class DatasetFile(SQLModel, table=True):
+    """An uploaded dataset's CSV file, as uploaded (bundled datasets have none)."""
+
+    __tablename__ = "dataset_file"
+
+    dataset_id: uuid.UUID = Field(foreign_key="dataset.id", primary_key=True)
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+
+
+class ModelFile(SQLModel, table=True):
+    """A trained model's skops file."""
+
+    __tablename__ = "model_file"
+
+    model_id: uuid.UUID = Field(foreign_key="trained_model.id", primary_key=True)
+    file: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class RunTag(SQLModel, table=True):
@@ -288,3 +325,50 @@ class RunNote(SQLModel, table=True):
     author_id: int = Field(foreign_key="user.id")
     text: str = Field(max_length=2000)
     created_at: datetime = _timestamp(default_factory=utcnow)
+
+
+_WHERE_EVERYONE: dict[str, Any] = {
+    "sqlite_where": text("user_id IS NULL"),
+    "postgresql_where": text("user_id IS NULL"),
+}
+
+
+class RunShare(SQLModel, table=True):
+    """A tuning run shared by its owner (or an admin) with one user, or with every signed-in
+    user (`user_id` None). `level`: "read" (its results, trials, notes, status) or
+    "contribute" (read, and add notes and train models from it). One share per user a run."""
+
+    __tablename__ = "run_share"
+    __table_args__ = (
+        UniqueConstraint("run_id", "user_id", name="uq_run_share_run_user"),
+        Index("ix_run_share_user_run", "user_id", "run_id"),
+        # NULLs are distinct to a unique constraint: "everyone" gets its own unique index.
+        Index("uq_run_share_everyone", "run_id", unique=True, **_WHERE_EVERYONE),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: uuid.UUID = Field(foreign_key="tuning_run.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    level: str = Field(default="read", max_length=10)
+    created_at: datetime = _timestamp(default_factory=utcnow)
+    created_by: int = Field(foreign_key="user.id")
+
+
+class DatasetShare(SQLModel, table=True):
+    """An upload shared by its owner (or an admin) with one user, or with every signed-in user
+    (`user_id` None). `level`: "use" (tune and train on it, read its profile) or "download"
+    (use, and download its CSV file)."""
+
+    __tablename__ = "dataset_share"
+    __table_args__ = (
+        UniqueConstraint("dataset_id", "user_id", name="uq_dataset_share_dataset_user"),
+        Index("ix_dataset_share_user_dataset", "user_id", "dataset_id"),
+        Index("uq_dataset_share_everyone", "dataset_id", unique=True, **_WHERE_EVERYONE),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dataset_id: uuid.UUID = Field(foreign_key="dataset.id")
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    level: str = Field(default="use", max_length=10)
+    created_at: datetime = _timestamp(default_factory=utcnow)
+    created_by: int = Field(foreign_key="user.id")

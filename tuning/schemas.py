@@ -40,8 +40,17 @@ class ErrorInfo(BaseModel):
     message: str
 
 
+class QueuePlace(BaseModel):
+    """A queued run's place (fair turns): not in the spec, sent beside its fields."""
+
+    position: int = Field(description="1 is the next run to start")
+    runs_ahead: int = Field(description="Runs whose work is running or queued in front of it")
+    expected_start_s: float = Field(description="Seconds until it starts, from chunk times")
+
+
 class TuningStatus(BaseModel):
-    """`GET /api/v1/tuning/tune/{tuning_run_id}/status` of docs/spec, exactly."""
+    """`GET /api/v1/tuning/tune/{tuning_run_id}/status` of docs/spec, exactly; a PENDING run
+    adds `queue`, its place in the queue (a field the spec's clients do not read)."""
 
     tuning_run_id: str
     task_id: str | None
@@ -49,6 +58,11 @@ class TuningStatus(BaseModel):
     progress: Progress | None = None
     result: TuningResult | None = None
     error: ErrorInfo | None = None
+    queue: QueuePlace | None = None
+
+    def to_json(self) -> str:
+        """The spec's JSON: its six fields, and `queue` only when there is one."""
+        return self.model_dump_json(exclude={"queue"} if self.queue is None else None)
 
 
 class TrainingResult(BaseModel):
@@ -271,6 +285,12 @@ class RunPublic(BaseModel):
     archived_at: UtcDatetime | None = Field(
         default=None, description="When the run was archived (hidden from lists); null: it is not"
     )
+    priority: int = Field(
+        default=0, description="Fair turns: a higher priority's work goes first; set by admins"
+    )
+
+
+RUN_PRIORITIES = range(-10, 11)
 
 
 class RunChange(BaseModel):
@@ -282,6 +302,13 @@ class RunChange(BaseModel):
     tags: RunTags | None = None
     archived: bool | None = Field(
         default=None, description="true hides the run from lists; false restores it"
+    )
+    priority: int | None = Field(
+        default=None,
+        ge=RUN_PRIORITIES.start,
+        le=RUN_PRIORITIES.stop - 1,
+        description="Admins only: a higher priority's work goes to the workers first (0 for "
+        "every run by default); runs of equal priority take fair turns",
     )
 
 

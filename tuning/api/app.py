@@ -5,7 +5,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from tuning.api.errors import install_error_handlers
 from tuning.api.limits import MULTIPART_FRAMING, BodyLimit
-from tuning.api.routes import datasets, health, models, runs
+from tuning.api.routes import datasets, health, me, models, runs, sharing
 from tuning.runtime import Runtime
 
 
@@ -33,6 +33,6 @@ def create_app(runtime: Runtime) -> FastAPI:
         upload_paths={"/api/v1/datasets"},
         upload_suffixes=("/predict",),  # /api/v1/models/{model_id}/predict
     )
-    for module in (runs, models, datasets, health):
+    for module in (runs, models, datasets, sharing, me, health):
         app.include_router(module.router)
     return app

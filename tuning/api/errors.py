@@ -14,6 +14,8 @@ from tuning.errors import (
     Forbidden,
     InvalidInput,
     NotFound,
+    QuotaExceeded,
+    StorageQuotaExceeded,
     Unauthenticated,
     Unavailable,
     shown,
@@ -35,6 +37,17 @@ def _invalid_input(request: Request, exc: Exception) -> JSONResponse:
 def _answer(code: int) -> Callable[[Request, Exception], JSONResponse]:
     def handler(request: Request, exc: Exception) -> JSONResponse:
         return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handler
+
+
+def _quota(code: int) -> Callable[[Request, Exception], JSONResponse]:
+    """The limit's setting, the limit and the use beside the message, for a client to read."""
+
+    def handler(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, QuotaExceeded)  # registered for QuotaExceeded only
+        body = {"detail": str(exc), "quota": exc.setting, "limit": exc.limit, "used": exc.used}
+        return JSONResponse(body, status_code=code)
 
     return handler
 
@@ -90,4 +103,6 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _answer(403))
     app.add_exception_handler(Conflict, _answer(409))
     app.add_exception_handler(Unavailable, _answer(503))
+    app.add_exception_handler(QuotaExceeded, _quota(429))
+    app.add_exception_handler(StorageQuotaExceeded, _quota(413))
     app.add_exception_handler(DataError, _data_error)

@@ -10,6 +10,23 @@ class ErrorDetail(BaseModel):
     detail: str
 
 
+class QuotaDetail(ErrorDetail):
+    """Over a quota: the message, and the limit's setting, the limit and the use."""
+
+    quota: str
+    limit: int
+    used: int
+
+
+class TooLargeDetail(ErrorDetail):
+    """A body or file over its size limit (the message only), or uploads over the bytes a user
+    may store (with the quota's numbers)."""
+
+    quota: str | None = None
+    limit: int | None = None
+    used: int | None = None
+
+
 def _error(description: str) -> dict[str, Any]:
     return {"model": ErrorDetail, "description": description}
 
@@ -26,6 +43,12 @@ BY_ID: Responses = {
     403: _error("It belongs to another user"),
     404: _error("Not found"),
 }
+
+
+def quota(code: int, description: str) -> Responses:
+    """The answer over a quota (429; 413 for upload bytes), as `tuning.api.errors` gives it."""
+    model = TooLargeDetail if code == 413 else QuotaDetail
+    return {code: {"model": model, "description": description}}
 
 
 def json_error(status_code: int, detail: str) -> JSONResponse:

@@ -8,8 +8,37 @@ from tuning.ml.catalog import catalog_as_dict
 from tuning.ml.scorer_choices import ScorerChoice, TargetKind, scorers_by_target
 from tuning.ml.scoring import DEFAULT_SCORING, scorers_for
 from tuning.ml.snippet import reproduce_snippet
-from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.accounts.access import (
+    DATASET_LEVELS,
+    RUN_LEVELS,
+    Access,
+    Action,
+    may_see,
+    parse_id,
+)
+from tuning.service.accounts.quotas import (
+    NOTE_LIMIT,
+    Quotas,
+    Usage,
+    check_upload_bytes,
+    user_quotas,
+)
+from tuning.service.accounts.sharing import (
+    Share,
+    SharedDataset,
+    dataset_shares,
+    dataset_viewer_access,
+    run_shares,
+    run_viewer_access,
+    share_dataset,
+    share_run,
+    shared_datasets,
+    unshare_dataset,
+    unshare_run,
+    user_names,
+)
 from tuning.service.accounts.users import (
+    EVERYONE,
     authenticate,
     browser_session_user,
     create_user,
@@ -44,7 +73,7 @@ from tuning.service.analysis.scores import (
 )
 from tuning.service.commands.deletion import delete_run
 from tuning.service.commands.labels import RUN_NAME_LIMIT, TAGS_PER_RUN, change_run
-from tuning.service.commands.notes import NOTE_LIMIT, Note, add_note, list_notes
+from tuning.service.commands.notes import Note, add_note, list_notes
 from tuning.service.commands.planning import DurationEstimate, RunPlan, check_submission, plan_run
 from tuning.service.commands.refine import (
     REFINED_CANDIDATES,
@@ -60,9 +89,9 @@ from tuning.service.commands.scorers import ScorerChoices, scorer_choices
 from tuning.service.data.datasets import (
     NAME_LIMIT,
     CsvPreview,
-    DatasetChoice,
+    DatasetSummary,
     csv_columns,
-    dataset_choices,
+    dataset_file,
     dataset_profile,
     dataset_profile_by_id,
     get_dataset,
@@ -72,12 +101,14 @@ from tuning.service.data.datasets import (
     preview_csv,
     upload_dataset,
 )
+from tuning.service.data.files import dataset_bytes, model_bytes
 from tuning.service.data.removal import archive_dataset, delete_dataset
 from tuning.service.execution.evaluate import execute_chunk
 from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
 from tuning.service.operations.reconcile import Reconciled, reconcile
 from tuning.service.operations.workers import LiveWorker, beat, live_workers, take_lease
+from tuning.service.reads.queue import queue_places, typical_chunk_s
 from tuning.service.reads.runs import (
     PAGE_SIZE,
     Page,
@@ -107,6 +138,7 @@ from tuning.service.reads.trials import (
     trials_csv,
     trials_frame,
 )
+from tuning.service.reads.workers import WorkersOverview, workers_overview
 from tuning.service.searches import STRATEGIES, Strategy, strategy_for
 from tuning.service.training.archive import archive_model, change_model
 from tuning.service.training.final_model import (
@@ -121,18 +153,23 @@ from tuning.service.training.predictions import Predictions, predict_with_model
 from tuning.service.training.thresholds import read_model, set_model_threshold
 
 __all__ = [
+    "DATASET_LEVELS",
     "DEFAULT_SCORING",
+    "EVERYONE",
     "MANY_VALUES",
     "NAME_LIMIT",
     "NOTE_LIMIT",
     "PAGE_SIZE",
     "REFINED_CANDIDATES",
+    "RUN_LEVELS",
     "RUN_NAME_LIMIT",
     "SCORE",
     "STRATEGIES",
     "TAGS_PER_RUN",
+    "Access",
+    "Action",
     "CsvPreview",
-    "DatasetChoice",
+    "DatasetSummary",
     "DurationEstimate",
     "FailedValue",
     "FailureGroup",
@@ -140,6 +177,7 @@ __all__ = [
     "Note",
     "Page",
     "Predictions",
+    "Quotas",
     "Reconciled",
     "RefinedGrid",
     "RunFilterOptions",
@@ -148,12 +186,16 @@ __all__ = [
     "RunTrials",
     "ScorerChoice",
     "ScorerChoices",
+    "Share",
+    "SharedDataset",
     "SimplestPick",
     "Strategy",
     "TargetKind",
     "TaskQueue",
     "TaskState",
     "TrialRecord",
+    "Usage",
+    "WorkersOverview",
     "add_note",
     "archive_dataset",
     "archive_model",
@@ -169,11 +211,15 @@ __all__ = [
     "change_run",
     "check_health",
     "check_submission",
+    "check_upload_bytes",
     "create_user",
     "csv_columns",
-    "dataset_choices",
+    "dataset_bytes",
+    "dataset_file",
     "dataset_profile",
     "dataset_profile_by_id",
+    "dataset_shares",
+    "dataset_viewer_access",
     "delete_dataset",
     "delete_run",
     "end_browser_session",
@@ -202,6 +248,7 @@ __all__ = [
     "live_workers",
     "load_table",
     "may_see",
+    "model_bytes",
     "nothing_scored",
     "param_column",
     "parameter_importance",
@@ -209,6 +256,7 @@ __all__ = [
     "plan_run",
     "predict_with_model",
     "preview_csv",
+    "queue_places",
     "ranks",
     "read_model",
     "reconcile",
@@ -220,7 +268,9 @@ __all__ = [
     "run_filter_options",
     "run_like",
     "run_parent",
+    "run_shares",
     "run_trials",
+    "run_viewer_access",
     "score_by_bin",
     "score_by_value",
     "score_table",
@@ -228,6 +278,9 @@ __all__ = [
     "scorers_by_target",
     "scorers_for",
     "set_model_threshold",
+    "share_dataset",
+    "share_run",
+    "shared_datasets",
     "shared_params",
     "simplest_within_one_se",
     "split_columns",
@@ -242,7 +295,13 @@ __all__ = [
     "trial_rows",
     "trials_csv",
     "trials_frame",
+    "typical_chunk_s",
+    "unshare_dataset",
+    "unshare_run",
     "upload_dataset",
+    "user_names",
+    "user_quotas",
     "validate_run",
     "value_label",
+    "workers_overview",
 ]

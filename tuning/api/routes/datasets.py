@@ -8,7 +8,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
-from tuning.api.responses import AUTH, BY_ID, ErrorDetail, Responses
+from tuning.api.responses import AUTH, BY_ID, ErrorDetail, Responses, quota
 from tuning.db import session_scope
 from tuning.domain import TaskType
 from tuning.schemas import ArchiveChange, DatasetPublic
@@ -27,10 +27,8 @@ def list_datasets(
 ) -> list[DatasetPublic]:
     """Bundled scikit-learn datasets and uploaded CSV files (each one's profile: by id)."""
     with session_scope(runtime.engine) as session:
-        return [
-            DatasetPublic.model_validate(d).model_copy(update={"profile": None})
-            for d in service.list_datasets(session=session, viewer=user, archived=archived)
-        ]
+        listed = service.list_datasets(session=session, viewer=user, archived=archived)
+    return [DatasetPublic.model_validate(dataset) for dataset in listed]
 
 
 IN_USE: Responses = {**BY_ID, 403: {"model": ErrorDetail, "description": "A bundled dataset"}}
@@ -65,14 +63,43 @@ def delete_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> Respo
 
 @router.get("/datasets/{dataset_id}", response_model=DatasetPublic, responses=BY_ID)
 def get_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> DatasetPublic:
-    """One dataset with its profile: bundled, or one of yours (404 for another user's)."""
+    """One dataset with its profile: bundled, yours, or shared with you (404 for any other)."""
     with session_scope(runtime.engine) as session:
         dataset = service.get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=user)
         service.dataset_profile(session=session, dataset=dataset)
         return DatasetPublic.model_validate(dataset)
 
 
-@router.post("/datasets", status_code=201, response_model=DatasetPublic)
+@router.get(
+    "/datasets/{dataset_id}/download",
+    response_class=Response,
+    responses={
+        **BY_ID,
+        200: {"content": {"text/csv": {}}, "description": "The CSV file as uploaded"},
+        403: {"model": ErrorDetail, "description": "Shared with you to use, not to download"},
+        404: {"model": ErrorDetail, "description": "Not found, or a bundled dataset (no file)"},
+    },
+)
+def download_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
+    """An upload's CSV file: yours, or one shared with you to download (admins: any)."""
+    key = service.parse_id(dataset_id, field="dataset_id")
+    with session_scope(runtime.engine) as session:
+        content = service.dataset_file(session=session, dataset_id=key, viewer=user)
+    return Response(
+        content,
+        media_type="text/csv",
+        headers={"Content-Disposition": f'attachment; filename="dataset-{key}.csv"'},
+    )
+
+
+@router.post(
+    "/datasets",
+    status_code=201,
+    response_model=DatasetPublic,
+    responses=quota(
+        413, "Over MAX_UPLOAD_BYTES per file, or MAX_UPLOAD_BYTES_PER_USER for your uploads"
+    ),
+)
 async def upload_dataset(
     file: UploadFile,
     target: Annotated[str, Form(description="The column to predict", max_length=NAME_LIMIT)],
@@ -89,7 +116,8 @@ async def upload_dataset(
     """Upload a CSV file, private to you, and get its profile: each column's kind, gaps,
     levels and default role, the target's classes, and warnings. A body over the upload limit
     is refused (413) as soon as it passes the limit; a target that cannot be learned (an ID, a
-    class of one row) is a 422."""
+    class of one row) is a 422; a file that would take your stored uploads (archived ones
+    too) over MAX_UPLOAD_BYTES_PER_USER is a 413 that says how much they hold."""
     limit = runtime.settings.max_upload_bytes
     content = await file.read(limit + 1)
     if len(content) > limit:
@@ -104,7 +132,7 @@ async def upload_dataset(
                 name=dataset_name,
                 content=content,
                 target=target,
-                max_bytes=limit,
+                settings=runtime.settings,
                 task=task,
             )
             return DatasetPublic.model_validate(dataset)

@@ -76,7 +76,7 @@ def download_model(model_id: str, runtime: RuntimeDep, user: UserDep) -> Respons
         model = service.get_model(session=session, model_id=model_id, viewer=user)
         filename = f"{model.estimator}-{model.id}.skops"
         return Response(
-            model.file,
+            service.model_bytes(session=session, model_id=model.id),
             media_type="application/octet-stream",
             headers={"Content-Disposition": f'attachment; filename="{filename}"'},
         )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, TokenDep, UserDep
-from tuning.api.responses import AUTH, BY_ID, ErrorDetail
+from tuning.api.responses import AUTH, BY_ID, ErrorDetail, quota
 from tuning.db import session_scope
 from tuning.domain import RunStatus
 from tuning.schemas import (
@@ -46,6 +46,7 @@ class RunList(BaseModel):
     "/tune",
     status_code=202,
     response_model=TuningAccepted,
+    responses=quota(429, "Over MAX_ACTIVE_RUNS_PER_USER or MAX_FITS_PER_RUN; nothing was stored"),
 )
 def start_tuning(
     run_in: TuningRunCreate,
@@ -82,10 +83,15 @@ def list_tuning_runs(
     archived: Annotated[
         bool, Query(description="true: the archived runs only (to restore one)")
     ] = False,
+    shared: Annotated[
+        Literal["with_me"] | None,
+        Query(description="with_me: other users' runs shared with you, instead of yours"),
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
 ) -> RunList:
-    """Your runs (an admin's: everyone's), newest first; archived ones only when asked."""
+    """Your runs (an admin's: everyone's), newest first; archived ones only when asked; with
+    `shared=with_me`, the runs others shared with you (or with everyone)."""
     with session_scope(runtime.engine) as session:
         page = service.list_runs(
             session=session,
@@ -95,6 +101,7 @@ def list_tuning_runs(
             datasets=[dataset] if dataset else [],
             tags=[tag for tag in (tags or "").split(",") if tag.strip()],
             archived=archived,
+            shared_with_me=shared == "with_me",
             limit=limit,
             offset=offset,
         )
@@ -116,12 +123,16 @@ async def tuning_status(tuning_run_id: str, runtime: RuntimeDep, token: TokenDep
         # waiting for a thread, so many pollers cannot starve the pool.
         with session_scope(runtime.engine) as session:
             return service.get_status_for_token(
-                session=session, queue=runtime.queue, run_id=tuning_run_id, token=token
+                session=session,
+                queue=runtime.queue,
+                run_id=tuning_run_id,
+                token=token,
+                settings=runtime.settings,
             )
 
     # Already a TuningStatus: serialised once here rather than validated again by FastAPI.
     status = await anyio.to_thread.run_sync(read, limiter=_POLL_LIMIT)
-    return Response(status.model_dump_json(), media_type="application/json")
+    return Response(status.to_json(), media_type="application/json")
 
 
 @router.get(
@@ -204,12 +215,21 @@ def list_notes(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> list[N
 
 
 @router.post(
-    "/tune/{tuning_run_id}/notes", status_code=201, response_model=NotePublic, responses=BY_ID
+    "/tune/{tuning_run_id}/notes",
+    status_code=201,
+    response_model=NotePublic,
+    responses={**BY_ID, **quota(429, "The run holds MAX_NOTES_PER_RUN notes")},
 )
 def add_note(
     tuning_run_id: str, note: NoteCreate, runtime: RuntimeDep, user: UserDep
 ) -> NotePublic:
-    """Add a note to a run you may see."""
+    """Add a note to a run of yours, or one shared with you to contribute."""
     with session_scope(runtime.engine) as session:
-        added = service.add_note(session=session, run_id=tuning_run_id, author=user, text=note.text)
+        added = service.add_note(
+            session=session,
+            settings=runtime.settings,
+            run_id=tuning_run_id,
+            author=user,
+            text=note.text,
+        )
     return NotePublic(**vars(added))

@@ -14,6 +14,8 @@ from tuning.errors import InvalidInput, NotFound
 from tuning.models import BrowserSession, User
 
 LOCAL_ADMIN = "admin"
+# Not a user's name: a share with every signed-in user is "with everyone".
+EVERYONE = "everyone"
 
 
 def hash_token(token: str) -> str:
@@ -26,6 +28,8 @@ def create_user(*, session: Session, name: str, is_admin: bool = False) -> tuple
     name = name.strip()
     if not name:
         raise InvalidInput("name", "a user needs a name")
+    if name.lower() == EVERYONE:
+        raise InvalidInput("name", f"'{name}' means every user when sharing; choose another")
     if session.exec(select(User).where(User.name == name)).first() is not None:
         raise InvalidInput("name", f"a user named '{name}' already exists")
     token = secrets.token_urlsafe(32)

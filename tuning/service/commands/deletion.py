@@ -17,19 +17,23 @@ from tuning.models import (
     Model,
     Proposal,
     RunNote,
+    RunShare,
     RunTag,
     TrainingRun,
     Trial,
     TuningRun,
     User,
 )
+from tuning.service.accounts.access import Action
+from tuning.service.data.files import delete_models_with_files
 from tuning.service.reads.runs import get_run
 
 
 def delete_run(*, session: Session, run_id: str | uuid.UUID, viewer: User | None) -> None:
-    """Delete a run with its trials, chunks, proposals, notes, tags, training runs and models;
-    its owner and admins only (NotFound or Forbidden, as for reading it). One transaction."""
-    run = get_run(session=session, run_id=run_id, viewer=viewer)
+    """Delete a run with its trials, chunks, proposals, notes, tags, shares, training runs and
+    models (with their files); its owner and admins only (NotFound, or Forbidden). One
+    transaction."""
+    run = get_run(session=session, run_id=run_id, viewer=viewer, to=Action.DELETE)
     if run.status in ACTIVE:
         raise Conflict(f"tuning run {run.id} is {run.status.value}: cancel it first")
     trainings = select(col(TrainingRun.id)).where(col(TrainingRun.tuning_run_id) == run.id)
@@ -43,9 +47,9 @@ def delete_run(*, session: Session, run_id: str | uuid.UUID, viewer: User | None
             f"a model is still being trained from tuning run {run.id}: "
             "wait for it to finish, then delete the run"
         )
-    session.execute(delete(Model).where(col(Model.training_run_id).in_(trainings)))
+    delete_models_with_files(session, col(Model.training_run_id).in_(trainings))
     session.execute(delete(TrainingRun).where(col(TrainingRun.tuning_run_id) == run.id))
-    for owned in (Trial, Chunk, Proposal, RunNote, RunTag):
+    for owned in (Trial, Chunk, Proposal, RunNote, RunTag, RunShare):
         session.execute(delete(owned).where(col(owned.run_id) == run.id))
     session.execute(
         update(TuningRun).where(col(TuningRun.parent_id) == run.id).values(parent_id=None)

@@ -14,9 +14,10 @@ from sqlalchemy import delete
 from sqlmodel import Session, col
 
 from tuning.domain import utcnow
-from tuning.errors import InvalidInput, shown
+from tuning.errors import Forbidden, InvalidInput, shown
 from tuning.models import RunTag, TuningRun, User
 from tuning.schemas import RunChange
+from tuning.service.accounts.access import Action
 from tuning.service.reads.runs import RunSummary, get_run, get_run_summary
 
 RUN_NAME_LIMIT = 200
@@ -85,10 +86,15 @@ def set_tags(session: Session, run: TuningRun, tags: list[str]) -> None:
 def change_run(
     *, session: Session, run_id: str | uuid.UUID, viewer: User, change: RunChange
 ) -> RunSummary:
-    """Rename, retag, archive or restore a run: the fields `change` was sent with. Its owner
-    and admins only (NotFound or Forbidden, as for reading it)."""
-    run = get_run(session=session, run_id=run_id, viewer=viewer)
+    """Rename, retag, archive or restore a run, or (admins only) set its priority: the fields
+    `change` was sent with. Its owner and admins only (NotFound or Forbidden, as for reading
+    it)."""
+    run = get_run(session=session, run_id=run_id, viewer=viewer, to=Action.CHANGE)
     sent = change.model_fields_set
+    if change.priority is not None:
+        if not viewer.is_admin:
+            raise Forbidden("only an admin sets a run's priority")
+        run.priority = change.priority
     name = clean_name(change.name) if "name" in sent else run.name
     tags = clean_tags(change.tags) if "tags" in sent else None  # checked before any write
     run.name = name

@@ -9,10 +9,11 @@ from sqlmodel import Session, col, select
 
 from tuning.config import Settings
 from tuning.domain import RunStatus
-from tuning.errors import InvalidInput
+from tuning.errors import InvalidInput, QuotaExceeded
 from tuning.ml import catalog
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
+from tuning.service.accounts.quotas import check_active_runs
 from tuning.service.commands.labels import label_errors
 from tuning.service.commands.runs import validate_run
 from tuning.service.searches import strategy_for
@@ -36,6 +37,8 @@ class RunPlan:
     estimate: DurationEstimate | None
     # Successive halving's options and schedule (candidates and samples per rung), else None.
     halving: dict[str, Any] | None = None
+    # Its fits as fits on every row, as MAX_FITS_PER_RUN counts them (for halving, fewer).
+    full_data_fits: float = 0.0
 
     @property
     def n_fits(self) -> int:
@@ -47,17 +50,16 @@ def plan_run(
 ) -> RunPlan:
     """Candidates, fits and (once similar runs finished) a duration; InvalidInput if invalid."""
     run = validate_run(session=session, settings=settings, run_in=run_in, viewer=viewer)
+    fits = _full_data_fits(session, run)
     estimate = estimate_duration(
-        session=session,
-        estimator=run.estimator,
-        dataset_id=run.dataset_id,
-        n_fits=_full_data_fits(session, run),
+        session=session, estimator=run.estimator, dataset_id=run.dataset_id, n_fits=fits
     )
     return RunPlan(
         n_candidates=run.total_combinations,
         n_splits=run.cv,
         estimate=estimate,
         halving=run.halving,
+        full_data_fits=fits,
     )
 
 
@@ -94,11 +96,21 @@ def estimate_duration(
 def check_submission(
     *, session: Session, settings: Settings, run_in: TuningRunCreate, viewer: User
 ) -> dict[str, str]:
-    """Every problem of a submission by field ("param_grid.max_depth", "cv", ...); {} if none.
+    """Every problem of a submission by field ("param_grid.max_depth", "cv", ...), and each
+    quota it is over by its setting ("MAX_ACTIVE_RUNS_PER_USER", ...); {} if none."""
+    errors = _field_errors(session=session, settings=settings, run_in=run_in, viewer=viewer)
+    try:
+        check_active_runs(session=session, settings=settings, user=viewer)
+    except QuotaExceeded as exc:
+        errors[exc.setting] = str(exc)
+    return errors
 
-    Each grid parameter is checked on its own so that all of them can be shown at once; the
-    rest is `validate_run`'s first objection, asked with the parameters that passed.
-    """
+
+def _field_errors(
+    *, session: Session, settings: Settings, run_in: TuningRunCreate, viewer: User
+) -> dict[str, str]:
+    """Each grid parameter is checked on its own so that all of them can be shown at once; the
+    rest is `validate_run`'s first objection, asked with the parameters that passed."""
     errors = label_errors(run_in.name, run_in.tags)
     for param, values in run_in.param_grid.items():
         try:
@@ -117,4 +129,6 @@ def check_submission(
         )
     except InvalidInput as exc:
         errors.setdefault(exc.field, exc.reason)
+    except QuotaExceeded as exc:
+        errors[exc.setting] = str(exc)
     return errors

@@ -22,7 +22,7 @@ from tuning.errors import Forbidden, InvalidInput, NotFound
 from tuning.ml.catalog import ParamSpec, get_estimator
 from tuning.models import TuningRun, User
 from tuning.schemas import HalvingOptions, TuningRunCreate
-from tuning.service.accounts.access import only_visible, parse_id
+from tuning.service.accounts.access import only_readable_runs, parse_id
 from tuning.service.reads.runs import RunSummary, get_run_summary
 from tuning.service.reads.trials import SCORE, param_column, run_trials
 from tuning.service.searches.grid import grid_size
@@ -249,7 +249,7 @@ def run_children(*, session: Session, run_id: str | uuid.UUID, viewer: User) -> 
         .where(col(TuningRun.parent_id) == key)
         .order_by(col(TuningRun.created_at), col(TuningRun.id))
     )
-    ids = session.execute(only_visible(query, TuningRun.owner_id, viewer)).scalars().all()
+    ids = session.execute(only_readable_runs(query, viewer)).scalars().all()
     return [get_run_summary(session=session, run_id=child, viewer=viewer) for child in ids]
 
 

@@ -7,7 +7,7 @@ from sqlmodel import Session
 
 from tuning.config import Settings
 from tuning.domain import RunStatus
-from tuning.errors import InvalidInput, shown
+from tuning.errors import Forbidden, InvalidInput, NotFound, shown
 from tuning.ml import catalog
 from tuning.ml.checks import check_folds, resolve_pos_label
 from tuning.ml.columns import n_groups, resolve_roles
@@ -15,7 +15,8 @@ from tuning.ml.holdout import check_test_size, n_test_rows
 from tuning.ml.scoring import DEFAULT_SCORING, validate_scoring
 from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
-from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.accounts.access import Action, parse_id, require_run
+from tuning.service.accounts.quotas import check_active_runs, check_fits
 from tuning.service.commands.labels import clean_name, clean_tags, set_tags
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.data.datasets import dataset_classes, dataset_profile
@@ -72,7 +73,7 @@ def validate_run(
     search.check_options(run_in)
     parent_id = _parent_id(session, run_in.parent_run_id, viewer)
     name, tags = clean_name(run_in.name), clean_tags(run_in.tags)
-    return TuningRun(
+    run = TuningRun(
         dataset_id=dataset.id,
         estimator=spec.name,
         search=run_in.search,
@@ -95,6 +96,9 @@ def validate_run(
         name=name,
         tags=tags or None,
     )
+    fits = search.full_data_fits(run, n_rows=dataset.n_rows)
+    check_fits(settings=settings, user=viewer, run=run, fits=fits)
+    return run
 
 
 def _column_roles(
@@ -116,15 +120,16 @@ def _column_roles(
 
 
 def _parent_id(session: Session, parent_run_id: str | None, viewer: User) -> uuid.UUID | None:
-    """The run a submission refines: one the viewer may see; another user's reads as unknown."""
+    """The run a submission refines: one the viewer may read; any other reads as unknown."""
     if parent_run_id is None:
         return None
     key = parse_id(parent_run_id, field="parent_run_id")
-    parent = session.get(TuningRun, key)
-    if parent is None or not may_see(
-        viewer_id=viewer.id, viewer_is_admin=viewer.is_admin, owner_id=parent.owner_id
-    ):
-        raise InvalidInput("parent_run_id", f"no tuning run with id {key}")
+    try:
+        parent = require_run(
+            session, session.get(TuningRun, key), viewer=viewer, action=Action.READ, key=key
+        )
+    except (Forbidden, NotFound):
+        raise InvalidInput("parent_run_id", f"no tuning run with id {key}") from None
     return parent.id
 
 
@@ -136,10 +141,12 @@ def _check_cv(cv: int, settings: Settings) -> None:
 def submit_run(
     *, session: Session, queue: TaskQueue, settings: Settings, owner: User, run_in: TuningRunCreate
 ) -> TuningRun:
-    """Validate, store the run as PENDING, then enqueue it (commit before enqueue)."""
+    """Validate, store the run as PENDING, then enqueue it (commit before enqueue); within
+    the owner's quotas, counted and stored in one transaction."""
     run = validate_run(session=session, settings=settings, run_in=run_in, viewer=owner)
     assert owner.id is not None, "a stored user"
     run.owner_id = owner.id
+    check_active_runs(session=session, settings=settings, user=owner, hold=True)
     set_tags(session, run, run.tags or [])  # in the run's transaction
     return store_and_enqueue(session=session, run=run, queue=queue)
 
@@ -148,7 +155,7 @@ def cancel_run(
     *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer: User | None = None
 ) -> TuningRun:
     """REVOKED: a queued run never starts; a running one stops at its next candidate."""
-    run = get_run(session=session, run_id=run_id, viewer=viewer)
+    run = get_run(session=session, run_id=run_id, viewer=viewer, to=Action.CANCEL)
     cancelled = finish(session=session, kind=TuningRun, run_id=run.id, status=RunStatus.REVOKED)
     if cancelled and run.task_id:
         queue.revoke(run.task_id)

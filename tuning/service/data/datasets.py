@@ -1,29 +1,28 @@
 """Datasets in the database: bundled ones by name, everyone's; uploaded CSV files with their
-content, private to the user who uploaded them (and visible to admins)."""
+content, private to the user who uploaded them (and visible to admins), unless they share one."""
 
 import contextlib
 import io
 import uuid
-from dataclasses import dataclass
-from typing import Any, cast
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
-from tuning.domain import TaskType
+from tuning.config import Settings
+from tuning.domain import TaskType, as_utc
 from tuning.errors import InvalidInput, NotFound, shown
 from tuning.ml.checks import ClassCount, label_counts
 from tuning.ml.datasets import BUNDLED, Table, load_bundled, profile_of, read_csv
-from tuning.models import Dataset, User
-from tuning.service.accounts.access import may_use_dataset, only_usable, parse_id
-
-# An uploaded file's column, left unread by the queries that do not need it (sqlmodel types
-# it as the value it holds; to SQLAlchemy it is the mapped attribute).
-_FILE = cast("QueryableAttribute[Any]", Dataset.content)
+from tuning.models import Dataset, DatasetFile, User
+from tuning.service.accounts.access import Action, only_usable, parse_id, require_dataset
+from tuning.service.accounts.quotas import check_upload_bytes
+from tuning.service.data.files import dataset_bytes
 
 # The longest dataset name or target column name stored.
 NAME_LIMIT = 200
@@ -59,27 +58,31 @@ def _usable(session: Session, viewer: User, name: str) -> list[Dataset]:
     with contextlib.suppress(ValueError):  # or by id
         by_id = col(Dataset.id) == uuid.UUID(name)
         query = select(Dataset).where(or_(col(Dataset.name) == name, by_id))
-    # The file is read only where it is used (load_table): New run checks a submission at
-    # every widget change, and an upload may be tens of megabytes.
-    query = query.options(defer(_FILE))
+    # The file is not read here (it is a DatasetFile: only load_table reads it): New run
+    # checks a submission at every widget change, and an upload may be 50 MB.
     return list(session.exec(only_usable(query, Dataset.owner_id, viewer)).all())
 
 
-def get_dataset_by_id(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> Dataset:
-    """One dataset `viewer` may use; NotFound for any other (never Forbidden: no leak)."""
+def get_dataset_by_id(
+    *, session: Session, dataset_id: str | uuid.UUID, viewer: User, to: Action = Action.USE
+) -> Dataset:
+    """One dataset `viewer` may do `to` with; NotFound for one they may not use (no leak),
+    Forbidden for a shared one that they may use but not do `to` with."""
     key = parse_id(dataset_id, field="dataset_id")
-    dataset = session.get(Dataset, key)
-    if dataset is None or not may_use_dataset(viewer, dataset.owner_id):
-        raise NotFound(f"no dataset with id {key}")
-    return dataset
+    return require_dataset(session, session.get(Dataset, key), viewer=viewer, action=to, key=key)
 
 
-def list_datasets(*, session: Session, viewer: User, archived: bool = False) -> list[Dataset]:
-    """Bundled datasets and `viewer`'s uploads (an admin's: everyone's); the archived ones
-    instead with `archived`."""
-    query = only_usable(select(Dataset), Dataset.owner_id, viewer).where(_archived(archived))
-    query = query.options(defer(_FILE))  # the files are not listed
-    return list(session.exec(query.order_by(Dataset.kind, Dataset.name)).all())
+def dataset_file(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> bytes:
+    """An upload's CSV file, as uploaded, for `viewer` to download: its owner, admins and those
+    it is shared with to download (`dataset_bytes` reads it unchecked); a bundled dataset has
+    none (NotFound)."""
+    dataset = get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=viewer)
+    if dataset.owner_id is None:
+        raise NotFound(f"dataset {shown(dataset.name)} is bundled: it has no uploaded file")
+    dataset = get_dataset_by_id(
+        session=session, dataset_id=dataset.id, viewer=viewer, to=Action.DOWNLOAD
+    )
+    return dataset_bytes(session=session, dataset_id=dataset.id)
 
 
 def _archived(archived: bool) -> Any:
@@ -94,11 +97,12 @@ def upload_dataset(
     name: str,
     content: bytes,
     target: str,
-    max_bytes: int,
+    settings: Settings,
     task: TaskType | None = None,
 ) -> Dataset:
     """Check, profile and store a CSV file, so that a worker on any host can read it; it is
-    `owner`'s. The task is read from the target unless given."""
+    `owner`'s. The task is read from the target unless given. At most MAX_UPLOAD_BYTES per
+    file (InvalidInput) and MAX_UPLOAD_BYTES_PER_USER in all (StorageQuotaExceeded)."""
     name = name.strip()
     if not name:
         raise InvalidInput("name", "a dataset needs a name")
@@ -111,13 +115,14 @@ def upload_dataset(
     taken = select(Dataset.id).where(Dataset.name == name, Dataset.owner_id == owner.id)
     if session.exec(taken).first() is not None:
         raise InvalidInput("name", f"you already have a dataset named {shown(name)}")
-    table = read_csv(content, target, max_bytes=max_bytes, task=task)
+    table = read_csv(content, target, max_bytes=settings.max_upload_bytes, task=task)
+    check_upload_bytes(session=session, settings=settings, user=owner, size=len(content), hold=True)
     dataset = Dataset(
         name=name,
         kind="csv",
         task=table.task,
         target=target,
-        content=content,
+        size_bytes=len(content),
         n_rows=len(table.y),
         n_columns=table.X.shape[1],
         owner_id=owner.id,
@@ -126,6 +131,8 @@ def upload_dataset(
     )
     session.add(dataset)
     try:
+        session.flush()  # the row its file refers to, first
+        session.add(DatasetFile(dataset_id=dataset.id, content=content))
         session.commit()
     except IntegrityError:  # the same name, uploaded twice at once
         session.rollback()
@@ -186,45 +193,65 @@ def load_table(*, session: Session, dataset_id: uuid.UUID) -> Table:
         raise NotFound(f"no dataset with id {dataset_id}")
     if dataset.kind == "bundled":
         return load_bundled(dataset.name)
-    assert dataset.content is not None and dataset.target is not None
-    return read_csv(dataset.content, dataset.target, stored=dataset.task)
+    assert dataset.target is not None
+    content = dataset_bytes(session=session, dataset_id=dataset.id)
+    return read_csv(content, dataset.target, stored=dataset.task)
 
 
-# --- Choosing a dataset for a new run -------------------------------------------------------
+# --- Lists of datasets -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
-class DatasetChoice:
+class DatasetSummary:
+    """A dataset as its lists show it (the API's, New run's pickers, the uploads manager): its
+    row's small columns, never its file, profile or labels."""
+
     id: uuid.UUID
     name: str
     kind: str  # "bundled" or "csv"
     task: TaskType
+    target: str | None
     n_rows: int
     n_columns: int
-    description: str
+    owner_id: int | None  # None: bundled, everyone's
+    created_at: datetime
+    archived_at: datetime | None
+    owner: str | None  # its owner's name; None: bundled
+    description: str  # the bundled set's own, else whose upload it is, as the viewer sees it
 
 
-def dataset_choices(*, session: Session, viewer: User) -> list[DatasetChoice]:
-    """Every dataset `viewer` can run on, bundled first; the stored CSV content is not read."""
-    # Six columns, past the four that sqlmodel's `select` has types for: SQLAlchemy's own.
-    query = sa_select(
-        col(Dataset.id),
-        col(Dataset.name),
-        col(Dataset.kind),
-        col(Dataset.task),
-        col(Dataset.n_rows),
-        col(Dataset.n_columns),
+# The listed columns, in DatasetSummary's order (the last, the description, is built here).
+_SUMMARY_FIELDS = [f.name for f in fields(DatasetSummary)][:-1]
+_SUMMARY_COLUMNS = (*(col(getattr(Dataset, name)) for name in _SUMMARY_FIELDS[:-1]), col(User.name))
+
+
+def list_datasets(
+    *, session: Session, viewer: User, archived: bool = False
+) -> list[DatasetSummary]:
+    """Bundled datasets, then `viewer`'s uploads and those shared with them (an admin's:
+    everyone's), by name; the archived ones instead with `archived`. One query of the listed
+    columns: no file is read."""
+    query = sa_select(*_SUMMARY_COLUMNS).outerjoin(User, col(User.id) == Dataset.owner_id)
+    query = only_usable(query, col(Dataset.owner_id), viewer)
+    query = query.where(_archived(archived)).order_by(col(Dataset.kind), col(Dataset.name))
+    return [_summary(viewer, *row) for row in session.execute(query).all()]
+
+
+def _summary(viewer: User, *values: Any) -> DatasetSummary:
+    listed = dict(zip(_SUMMARY_FIELDS, values, strict=True))
+    summary = DatasetSummary(**listed, description="uploaded CSV")
+    bundled = BUNDLED.get(summary.name) if summary.kind == "bundled" else None
+    description = bundled.description if bundled else "uploaded CSV"
+    if summary.owner is not None and summary.owner_id != viewer.id:
+        owner = summary.owner
+        description = f"uploaded CSV, {owner}'s" if viewer.is_admin else f"shared by {owner}"
+    return replace(
+        summary,
+        task=TaskType(summary.task),
+        created_at=as_utc(summary.created_at),  # SQLite hands back naive datetimes
+        archived_at=as_utc(summary.archived_at),
+        description=description,
     )
-    query = only_usable(query, col(Dataset.owner_id), viewer).where(_archived(False))
-    rows = session.execute(query.order_by(col(Dataset.kind), col(Dataset.name))).all()
-    choices = []
-    for key, name, kind, task, n_rows, n_columns in rows:
-        bundled = BUNDLED.get(name) if kind == "bundled" else None
-        description = bundled.description if bundled else "uploaded CSV"
-        choices.append(
-            DatasetChoice(key, name, kind, TaskType(task), n_rows, n_columns, description)
-        )
-    return choices
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """An uploaded dataset archived (hidden from lists, restorable) or deleted once no run uses it.
 
 Bundled datasets are everyone's: nobody archives or deletes them. An upload is its owner's and
-admins'; to anyone else it does not exist (NotFound), as when reading it.
+admins'; to a user it is shared with it cannot be changed (Forbidden), to anyone else it does
+not exist (NotFound), as when reading it.
 """
 
 import uuid
@@ -11,16 +12,20 @@ from sqlmodel import Session, col
 
 from tuning.domain import utcnow
 from tuning.errors import Conflict, Forbidden, shown
-from tuning.models import Dataset, TrainingRun, TuningRun, User
+from tuning.models import Dataset, DatasetShare, TrainingRun, TuningRun, User
+from tuning.service.accounts.access import Action
 from tuning.service.data.datasets import get_dataset_by_id
+from tuning.service.data.files import delete_dataset_with_file
 
 
-def _upload(session: Session, dataset_id: str | uuid.UUID, viewer: User, doing: str) -> Dataset:
+def _upload(
+    session: Session, dataset_id: str | uuid.UUID, viewer: User, doing: str, to: Action
+) -> Dataset:
     dataset = get_dataset_by_id(session=session, dataset_id=dataset_id, viewer=viewer)
     if dataset.owner_id is None:
         name = shown(dataset.name)
         raise Forbidden(f"{name} is a bundled dataset, everyone's: it cannot be {doing}")
-    return dataset
+    return get_dataset_by_id(session=session, dataset_id=dataset.id, viewer=viewer, to=to)
 
 
 def archive_dataset(
@@ -28,7 +33,7 @@ def archive_dataset(
 ) -> Dataset:
     """Hide an upload from the lists of datasets (`archived`), or show it again. Runs on it
     keep working, and it can still be named in a submission."""
-    dataset = _upload(session, dataset_id, viewer, "archived")
+    dataset = _upload(session, dataset_id, viewer, "archived", Action.CHANGE)
     dataset.archived_at = (dataset.archived_at or utcnow()) if archived else None
     session.add(dataset)
     session.commit()
@@ -38,7 +43,7 @@ def archive_dataset(
 
 def delete_dataset(*, session: Session, dataset_id: str | uuid.UUID, viewer: User) -> None:
     """Delete an upload that no tuning run or training uses (Conflict says how many do)."""
-    dataset = _upload(session, dataset_id, viewer, "deleted")
+    dataset = _upload(session, dataset_id, viewer, "deleted", Action.DELETE)
     n_runs, n_trainings = (
         session.execute(
             select(func.count()).select_from(kind).where(col(kind.dataset_id) == dataset.id)
@@ -49,5 +54,6 @@ def delete_dataset(*, session: Session, dataset_id: str | uuid.UUID, viewer: Use
         users = f"{n_runs} tuning run(s) and {n_trainings} training run(s)"
         name = shown(dataset.name)
         raise Conflict(f"{users} use dataset {name}: delete them first, or archive it instead")
-    session.execute(delete(Dataset).where(col(Dataset.id) == dataset.id))
+    session.execute(delete(DatasetShare).where(col(DatasetShare.dataset_id) == dataset.id))
+    delete_dataset_with_file(session, dataset.id)
     session.commit()

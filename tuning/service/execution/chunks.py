@@ -1,6 +1,5 @@
-"""A run's chunks: claiming one, planning the rest from measured times, sending them."""
+"""A run's chunks: claiming one, planning the rest from measured times, storing them."""
 
-import logging
 import math
 import uuid
 from typing import Any
@@ -11,12 +10,12 @@ from sqlmodel import Session, col, select
 from tuning.config import Settings
 from tuning.db import insert_new
 from tuning.domain import utcnow
-from tuning.errors import Unavailable
 from tuning.models import Chunk, TuningRun
+from tuning.service.execution.dispatch import dispatch
 from tuning.service.execution.queue import TaskQueue
-from tuning.service.operations.workers import live_workers
+from tuning.service.operations.workers import live_processes
 
-log = logging.getLogger(__name__)
+__all__ = ["add_chunks", "chunk_size", "claim_chunk", "live_processes", "plan_chunks"]
 
 # Enough tasks per worker process that the last ones to finish leave little idle time.
 TASKS_PER_PROCESS = 4
@@ -103,6 +102,7 @@ def plan_chunks(
     add_chunks(
         session=session,
         queue=queue,
+        settings=settings,
         run_id=run.id,
         spans=[
             (number, start, min(start + size, total))
@@ -112,16 +112,16 @@ def plan_chunks(
     return probed_to
 
 
-def live_processes(*, session: Session, settings: Settings) -> int:
-    """Worker processes that sent a heartbeat within the timeout, over every host."""
-    live = live_workers(session=session, timeout_s=settings.worker_timeout_s)
-    return sum(worker.concurrency for worker in live)
-
-
 def add_chunks(
-    *, session: Session, queue: TaskQueue, run_id: uuid.UUID, spans: list[tuple[int, int, int]]
+    *,
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    run_id: uuid.UUID,
+    spans: list[tuple[int, int, int]],
 ) -> None:
-    """Store chunks (index, start, stop) as queued, each with its task id, then send them."""
+    """Store chunks (index, start, stop) as queued, each with its task id, then send what fair
+    turns allow now (`dispatch`); the rest go as chunks end."""
     rows: list[dict[str, Any]] = [
         {
             "run_id": run_id,
@@ -136,28 +136,4 @@ def add_chunks(
     ]
     insert_new(session, Chunk, rows)
     session.commit()
-    chunks = [(int(row["index"]), str(row["task_id"])) for row in rows]
-    send_chunks(session=session, queue=queue, run_id=run_id, chunks=chunks)
-
-
-def send_chunks(
-    *, session: Session, queue: TaskQueue, run_id: uuid.UUID, chunks: list[tuple[int, str]]
-) -> int:
-    """Send the chunks (index, task id) and note when; stop at the first the broker refuses
-    (the reconciler sends the rest). Returns how many went."""
-    sent: list[int] = []
-    for index, task_id in chunks:
-        try:
-            queue.enqueue_chunk(run_id, index, task_id=task_id)
-        except Unavailable as exc:
-            log.warning("chunks of run %s wait for the reconciler: %s", run_id, exc)
-            break
-        sent.append(index)
-    if sent:
-        session.execute(
-            update(Chunk)
-            .where(col(Chunk.run_id) == run_id, col(Chunk.index).in_(sent))
-            .values(sent_at=utcnow())
-        )
-        session.commit()
-    return len(sent)
+    dispatch(session=session, queue=queue, settings=settings)

@@ -27,6 +27,7 @@ from tuning.ml.search import CandidateResult, evaluate_candidate
 from tuning.models import Chunk, Trial, TuningRun
 from tuning.schemas import Progress
 from tuning.service.execution.chunks import claim_chunk
+from tuning.service.execution.dispatch import dispatch
 from tuning.service.execution.endings import after_stored
 from tuning.service.execution.lifecycle import finish, update_active
 from tuning.service.execution.preparation import prepare
@@ -55,6 +56,7 @@ def execute_chunk(
             log.warning("tuning run %s does not exist; nothing to do", run_id)
             return None
         if run.status in FINISHED:
+            _dispatch(session, queue, settings)  # its chunks no longer count as out
             return run.status  # cancelled while queued, or a late duplicate delivery
         chunk = claim_chunk(session=session, run_id=run_id, index=index, worker=worker)
         if chunk is None:
@@ -74,7 +76,18 @@ def execute_chunk(
                 error_message=str(exc)[:2000] or repr(exc),
             )
         session.refresh(run)
+        _dispatch(session, queue, settings)
         return run.status
+
+
+def _dispatch(session: Session, queue: TaskQueue, settings: Settings) -> None:
+    """This chunk's process is free: send the next chunks in fair order. A failure here loses
+    nothing (the reconciler dispatches on its next pass), so it never fails the chunk."""
+    try:
+        dispatch(session=session, queue=queue, settings=settings)
+    except Exception:
+        log.exception("dispatch after a chunk failed; the reconciler will dispatch")
+        session.rollback()
 
 
 def _start(session: Session, run: TuningRun) -> bool:
@@ -135,7 +148,7 @@ def _evaluate(
             _flush(session, queue, run, pending)
             last_flush = time.monotonic()
     candidates.end()
-    n_stored = _flush(session, queue, run, pending, done=chunk)
+    n_stored = _flush(session, queue, run, pending, done=chunk, again=candidates.yielded())
     after_stored(session=session, queue=queue, settings=settings, run=run, n_stored=n_stored)
 
 
@@ -179,9 +192,11 @@ def _flush(
     run: TuningRun,
     pending: list[dict[str, Any]],
     done: Chunk | None = None,
+    again: bool = False,
 ) -> int:
-    """Store the pending trials with the run's progress, then mark the chunk done (a crash in
-    between leaves it running, and its next delivery skips what is stored); the run's count."""
+    """Store the pending trials with the run's progress, then mark the chunk done, or waiting
+    for its next turn if `again` (a crash in between leaves it running, and its next delivery
+    skips what is stored); the run's count."""
     insert_new(session, Trial, pending)
     pending.clear()
     n_stored = session.execute(
@@ -197,9 +212,15 @@ def _flush(
         progress_message=message,
     )
     if done is not None:  # the chunk's row after the run's, as every writer takes them
-        session.execute(
-            update(Chunk).where(col(Chunk.id) == done.id).values(state="done", finished_at=utcnow())
-        )
+        ended = {"state": "done", "finished_at": utcnow()}
+        if again and active:
+            ended = {
+                "state": "queued",
+                "worker": None,
+                "sent_at": None,
+                "task_id": str(uuid.uuid4()),
+            }
+        session.execute(update(Chunk).where(col(Chunk.id) == done.id).values(**ended))
         session.commit()
     if active and run.task_id:
         queue.report_progress(run.task_id, Progress.of(n_stored, total, message).model_dump())

@@ -101,7 +101,16 @@ def update_active(
 def finish(
     *, session: Session, kind: type[AnyRun], run_id: uuid.UUID, status: RunStatus, **values: object
 ) -> bool:
-    """Move an active run to a final status; False if it had already ended (e.g. cancelled)."""
-    return update_active(
+    """Move an active run to a final status; False if it had already ended (e.g. cancelled).
+    A tuning run's chunks end with it: none is left queued or waiting for a turn."""
+    ended = update_active(
         session=session, kind=kind, run_id=run_id, status=status, finished_at=utcnow(), **values
     )
+    if ended and kind is TuningRun:
+        session.execute(
+            update(Chunk)
+            .where(col(Chunk.run_id) == run_id, col(Chunk.state) != "done")
+            .values(state="done", finished_at=utcnow())
+        )
+        session.commit()
+    return ended

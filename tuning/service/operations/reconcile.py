@@ -3,8 +3,9 @@
 One worker process at a time runs it (a lease in the database), every few seconds:
 
 - the outbox: a run stored but never handed to the broker (it was down or stalled) is sent;
-- lost work: a chunk running on a worker that stopped sending heartbeats is queued again, and
-  a chunk planned but never sent is sent;
+- lost work: a chunk running on a worker that stopped sending heartbeats is queued again;
+- fair turns: chunks waiting for a free worker process are dispatched (`dispatch`), so a
+  worker that died between ending a chunk and sending the next one delays nothing;
 - loose ends: a run whose every candidate is stored is ended, a halving run whose rung is
   stored but whose next rung was never opened (its opener crashed) has it opened, and a run
   past the time limit fails.
@@ -25,7 +26,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, as_utc, utcnow
 from tuning.models import Chunk, TrainingRun, Trial, TuningRun
-from tuning.service.execution.chunks import send_chunks
+from tuning.service.execution.dispatch import dispatch
 from tuning.service.execution.endings import record_best
 from tuning.service.execution.lifecycle import finish, send_run
 from tuning.service.execution.queue import TaskQueue
@@ -44,15 +45,17 @@ class Reconciled:
     requeued: int = 0
     finished: int = 0
     timed_out: int = 0
+    dispatched: int = 0
 
 
 def reconcile(*, session: Session, queue: TaskQueue, settings: Settings) -> Reconciled:
     """One pass; what it did, for the log."""
     done = Reconciled(
         sent=_send_outbox(session, queue),
-        requeued=_requeue_lost_chunks(session, queue, settings),
+        requeued=_requeue_lost_chunks(session, settings),
         finished=_finish_complete_runs(session) + _open_stalled_rungs(session, queue, settings),
         timed_out=_fail_overdue_runs(session, settings),
+        dispatched=dispatch(session=session, queue=queue, settings=settings),
     )
     if done != Reconciled():
         log.info("reconciled: %s", done)
@@ -83,7 +86,9 @@ def _outbox(kind: type[R], before: datetime) -> SelectOfScalar[R]:
     )
 
 
-def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings) -> int:
+def _requeue_lost_chunks(session: Session, settings: Settings) -> int:
+    """Chunks whose worker went silent, or sent long ago and never started while their run
+    stood idle, back to waiting for `dispatch`; how many."""
     workers = live_workers(session=session, timeout_s=settings.worker_timeout_s)
     live = {worker.hostname: worker for worker in workers}
     candidates = session.exec(
@@ -93,8 +98,7 @@ def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings)
             col(TuningRun.status).in_(list(ACTIVE)),
             or_(
                 col(Chunk.state) == "running",
-                (col(Chunk.state) == "queued")
-                & ((col(Chunk.index) > 0) | (col(TuningRun.status) != RunStatus.PENDING)),
+                (col(Chunk.state) == "queued") & col(Chunk.sent_at).is_not(None),
             ),
         )
         .order_by(col(Chunk.run_id), col(Chunk.index))
@@ -102,7 +106,7 @@ def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings)
     running = [c for c in candidates if c.state == "running"]
     busy = {c.run_id for c in running if not _lost(c, live)} | _recently_stored(session, settings)
     stale = utcnow() - timedelta(seconds=3 * settings.worker_timeout_s)
-    by_run: dict[uuid.UUID, list[tuple[int, str]]] = {}
+    requeued = 0
     for chunk in candidates:
         if chunk.state == "running" and not _lost(chunk, live):
             continue
@@ -122,18 +126,14 @@ def _requeue_lost_chunks(session: Session, queue: TaskQueue, settings: Settings)
                 chunk.run_id,
                 chunk.worker,
             )
-        task_id = str(uuid.uuid4())
         session.execute(
             update(Chunk)
             .where(col(Chunk.id) == chunk.id, col(Chunk.state) == chunk.state)
-            .values(state="queued", worker=None, task_id=task_id, sent_at=None)
+            .values(state="queued", worker=None, task_id=str(uuid.uuid4()), sent_at=None)
         )
-        by_run.setdefault(chunk.run_id, []).append((chunk.index, task_id))
+        requeued += 1
     session.commit()
-    return sum(
-        send_chunks(session=session, queue=queue, run_id=run_id, chunks=chunks)
-        for run_id, chunks in by_run.items()
-    )
+    return requeued
 
 
 def _recently_stored(session: Session, settings: Settings) -> set[uuid.UUID]:

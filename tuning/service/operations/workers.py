@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
+from tuning.config import Settings
 from tuning.db import insert_new
 from tuning.domain import as_utc, utcnow
 from tuning.models import Lease, WorkerHeartbeat
@@ -51,6 +52,12 @@ def live_workers(*, session: Session, timeout_s: float) -> list[LiveWorker]:
         LiveWorker(row.hostname, row.concurrency, as_utc(row.started_at), as_utc(row.last_seen))
         for row in rows
     ]
+
+
+def live_processes(*, session: Session, settings: Settings) -> int:
+    """Worker processes that sent a heartbeat within the timeout, over every host."""
+    live = live_workers(session=session, timeout_s=settings.worker_timeout_s)
+    return sum(worker.concurrency for worker in live)
 
 
 def take_lease(*, session: Session, name: str, holder: str, ttl_s: float) -> bool:

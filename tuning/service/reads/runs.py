@@ -19,16 +19,25 @@ from sqlmodel import Session, col
 from tuning.domain import ACTIVE, RunStatus, TaskType, as_utc, utcnow
 from tuning.errors import NotFound
 from tuning.models import Dataset, RunTag, TuningRun, User
-from tuning.service.accounts.access import only_visible, parse_id, require_visible
+from tuning.service.accounts.access import (
+    Action,
+    only_shared_runs,
+    only_visible,
+    parse_id,
+    require_run,
+)
 
 PAGE_SIZE = 50
 T = TypeVar("T")
 
 
-def get_run(*, session: Session, run_id: str | uuid.UUID, viewer: User | None = None) -> TuningRun:
-    """The run's table row, for the commands that change it; transports read `RunSummary`."""
+def get_run(
+    *, session: Session, run_id: str | uuid.UUID, viewer: User | None, to: Action
+) -> TuningRun:
+    """The run's table row, for the commands that change it, if `viewer` may do `to` with it
+    (no viewer: a trusted caller); transports read `RunSummary`."""
     key = parse_id(run_id, field="tuning_run_id")
-    return require_visible(session.get(TuningRun, key), viewer=viewer, what="tuning run", key=key)
+    return require_run(session, session.get(TuningRun, key), viewer=viewer, action=to, key=key)
 
 
 @dataclass(frozen=True)
@@ -87,6 +96,7 @@ class RunSummary(RunState):
     name: str | None
     tags: list[str]  # lower-case, in the order given; [] for none
     archived_at: datetime | None  # hidden from lists since, if archived
+    priority: int  # fair turns: a higher priority's chunks go first (set by admins)
 
     @property
     def label(self) -> str:
@@ -155,11 +165,13 @@ def list_runs(
     datasets: Sequence[str] = (),
     tags: Sequence[str] = (),
     archived: bool | None = False,
+    shared_with_me: bool = False,
     limit: int = PAGE_SIZE,
     offset: int = 0,
 ) -> Page[RunSummary]:
     """The viewer's runs (an admin's: everyone's) matching the filters, newest first: those
     with any of `tags`; not archived (`archived=False`), archived only (True), or both (None).
+    With `shared_with_me`, instead the other users' runs shared with the viewer.
 
     One indexed query: the total comes along as a window count over the filtered rows, so a
     page of 50 out of 10,000 runs costs one read.
@@ -170,11 +182,11 @@ def list_runs(
         # such values matches nothing, and is not sent to the database.
         return Page(items=[], total=0, limit=limit, offset=offset)
     estimators, datasets, tags = (_storable(values) for values in filters)
-    query = only_visible(
-        _summaries().add_columns(func.count().over().label("n_matching")),
-        TuningRun.owner_id,
-        viewer,
-    )
+    query = _summaries().add_columns(func.count().over().label("n_matching"))
+    if shared_with_me:
+        query = only_shared_runs(query, viewer)
+    else:
+        query = only_visible(query, TuningRun.owner_id, viewer)
     if statuses:
         query = query.where(col(TuningRun.status).in_(list(statuses)))
     if estimators:
@@ -210,7 +222,7 @@ def get_run_summary(*, session: Session, run_id: str | uuid.UUID, viewer: User) 
     row = session.execute(_summaries().where(TuningRun.id == key)).first()
     if row is None:
         raise NotFound(f"no tuning run with id {key}")
-    return require_visible(_summary(row), viewer=viewer, what="tuning run", key=key)
+    return require_run(session, _summary(row), viewer=viewer, action=Action.READ, key=key)
 
 
 def get_run_state(
@@ -220,7 +232,7 @@ def get_run_state(
     key = parse_id(run_id, field="tuning_run_id")
     row = session.execute(sa_select(*STATE_COLUMNS).where(col(TuningRun.id) == key)).first()
     state = None if row is None else RunState(*row)
-    return require_visible(state, viewer=viewer, what="tuning run", key=key)
+    return require_run(session, state, viewer=viewer, action=Action.READ, key=key)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from dataclasses import dataclass
 from sqlalchemy import Uuid, bindparam
 from sqlmodel import Session, col, select
 
+from tuning.config import Settings
 from tuning.domain import FINISHED, RunStatus
-from tuning.errors import Forbidden, InvalidInput, NotFound, Unauthenticated
+from tuning.errors import InvalidInput, NotFound, Unauthenticated
 from tuning.models import TrainingRun, TuningRun, User
 from tuning.schemas import (
     ErrorInfo,
@@ -18,9 +19,10 @@ from tuning.schemas import (
     TuningStatus,
     testing_message,
 )
-from tuning.service.accounts.access import may_see, parse_id
+from tuning.service.accounts.access import Action, may_see, parse_id, require_run
 from tuning.service.accounts.users import authenticate, hash_token
 from tuning.service.execution.queue import TaskQueue, TaskState
+from tuning.service.reads.queue import queue_places
 from tuning.service.reads.runs import STATE_COLUMNS, RunState, get_run_state
 
 # The hottest read of the product, built once: plain columns (no ORM object), the viewer and
@@ -45,15 +47,33 @@ class Live:
 
 
 def get_status(
-    *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer: User | None = None
+    *,
+    session: Session,
+    queue: TaskQueue,
+    run_id: str | uuid.UUID,
+    viewer: User | None = None,
+    settings: Settings | None = None,
 ) -> TuningStatus:
-    """One primary-key read; one Redis read (within the queue's budget) while the run is active."""
+    """One primary-key read; one Redis read (within the queue's budget) while the run is active.
+    With `settings`, a PENDING run's place in the queue too (a read of the chunks out)."""
     state = get_run_state(session=session, run_id=run_id, viewer=viewer)
-    return status_of_run(run=state, queue=queue)
+    return _placed(session, settings, status_of_run(run=state, queue=queue))
+
+
+def _placed(session: Session, settings: Settings | None, status: TuningStatus) -> TuningStatus:
+    if settings is not None and status.status is RunStatus.PENDING:
+        places = queue_places(session=session, settings=settings)
+        status.queue = places.get(uuid.UUID(status.tuning_run_id))
+    return status
 
 
 def get_status_for_token(
-    *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, token: str
+    *,
+    session: Session,
+    queue: TaskQueue,
+    run_id: str | uuid.UUID,
+    token: str,
+    settings: Settings | None = None,
 ) -> TuningStatus:
     """The polling path: the token's user and the run in one indexed read, then get_status's.
 
@@ -75,9 +95,14 @@ def get_status_for_token(
         raise Unauthenticated("unknown or revoked token")
     if row.id is None:
         raise NotFound(f"no tuning run with id {run_id}")
+    state = RunState(*row[2:])
     if not may_see(viewer_id=row.viewer_id, viewer_is_admin=row.is_admin, owner_id=row.owner_id):
-        raise Forbidden(f"tuning run {run_id} belongs to another user")
-    return status_of_run(run=RunState(*row[2:]), queue=queue)
+        # Another user's run: shared with this one? A second read, for those polls only.
+        viewer = session.get(User, row.viewer_id)
+        if viewer is None:  # the token's user went between the two reads
+            raise Unauthenticated("unknown or revoked token")
+        require_run(session, state, viewer=viewer, action=Action.READ, key=run_id)
+    return _placed(session, settings, status_of_run(run=state, queue=queue))
 
 
 def status_of_run(*, run: RunState, queue: TaskQueue) -> TuningStatus:

@@ -69,6 +69,11 @@ class Candidates(Protocol):
         """The loop stopped: the chunk is done, or the run ended."""
         ...
 
+    def yielded(self) -> bool:
+        """The chunk gave up its worker process for fair turns with candidates left: it waits
+        for its next turn (`tuning.service.execution.dispatch`) instead of ending."""
+        ...
+
 
 class Strategy(ABC):
     """One kind of search: grid, random, halving or Bayesian (see `tuning.service.searches`)."""

@@ -4,9 +4,12 @@ A Bayesian run's tasks are slots, one per worker process at launch (chunk 0 plan
 A slot asks TPE (tuning.ml.bayes) for the next candidate given every stored trial and every
 proposal still in flight, stores the proposal (a unique index per run: two slots never take
 the same one), evaluates it and stores its trial at once, so the next proposal sees it. A
-redelivered slot first evaluates the proposals it made and did not store.
+redelivered slot first evaluates the proposals it made and did not store. A slot's task lasts
+one turn (`TURNS_PER_SLOT_TASK` times `TASK_TARGET_S`), then the slot waits for its next turn
+like any chunk, so that a long Bayesian run does not hold the workers from other runs.
 """
 
+import time
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -22,6 +25,9 @@ from tuning.service.execution.chunks import add_chunks, live_processes
 from tuning.service.execution.preparation import Prepared
 from tuning.service.execution.queue import TaskQueue
 from tuning.service.searches.base import Candidate, Candidates, Resolved, Strategy
+
+# A slot's task proposes for this many task targets: a few, as each turn reads the dataset again.
+TURNS_PER_SLOT_TASK = 3
 
 
 class BayesianSearch(Strategy):
@@ -60,16 +66,25 @@ class BayesianSearch(Strategy):
     ) -> Candidates:
         if chunk.index == 0 and run.chunk_size is None:
             plan_slots(session=session, queue=queue, settings=settings, run=run)
-        return Proposals(session=session, run=run, slot=chunk.index, work=work)
+        turn_s = settings.task_target_s * TURNS_PER_SLOT_TASK
+        return Proposals(session=session, run=run, slot=chunk.index, work=work, turn_s=turn_s)
 
 
 class Proposals:
-    """A slot's candidates: proposed one at a time until the run's are all proposed."""
+    """A slot's candidates: proposed one at a time until the run's are all proposed, or until
+    the slot's turn is over; it then waits for its next turn, so other runs take theirs."""
 
-    def __init__(self, *, session: Session, run: TuningRun, slot: int, work: Prepared) -> None:
+    def __init__(
+        self, *, session: Session, run: TuningRun, slot: int, work: Prepared, turn_s: float
+    ) -> None:
         self._session, self._run, self._slot, self._work = session, run, slot, work
+        self._until = time.monotonic() + turn_s
+        self._yielded = False
 
     def next(self) -> Candidate | None:
+        if time.monotonic() >= self._until:
+            self._yielded = True
+            return None
         proposal = next_proposal(
             session=self._session, run=self._run, slot=self._slot, work=self._work
         )
@@ -80,6 +95,9 @@ class Proposals:
 
     def evaluated(self) -> None:
         pass
+
+    def yielded(self) -> bool:
+        return self._yielded
 
     def end(self) -> None:
         pass
@@ -100,7 +118,7 @@ def plan_slots(*, session: Session, queue: TaskQueue, settings: Settings, run: T
         1, min(live_processes(session=session, settings=settings), run.total_combinations)
     )
     spans = [(slot, 0, run.total_combinations) for slot in range(1, n_slots)]
-    add_chunks(session=session, queue=queue, run_id=run.id, spans=spans)
+    add_chunks(session=session, queue=queue, settings=settings, run_id=run.id, spans=spans)
 
 
 def next_proposal(

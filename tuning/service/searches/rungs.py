@@ -109,7 +109,7 @@ def open_next_rung(
     # fewer than its trials.
     spans = [(first, first, min(first + size, stop)) for first in range(start, stop, size)]
     log.info("run %s: rung %d of %d opened, %d chunks", run.id, rung + 1, plan.n_rungs, len(spans))
-    add_chunks(session=session, queue=queue, run_id=run.id, spans=spans)
+    add_chunks(session=session, queue=queue, settings=settings, run_id=run.id, spans=spans)
     return True
 
 

@@ -15,9 +15,9 @@ from tuning.ml.checks import check_held_out_split
 from tuning.ml.columns import default_roles
 from tuning.ml.scoring import DEFAULT_SCORING
 from tuning.ml.training import HELD_OUT_FRACTION, dump_model, train_model
-from tuning.models import Dataset, Model, TrainingRun, Trial, TuningRun, User
+from tuning.models import Dataset, Model, ModelFile, TrainingRun, Trial, TuningRun, User
 from tuning.schemas import TrainingRunCreate, TrainingStatus
-from tuning.service.accounts.access import only_visible, parse_id, require_visible
+from tuning.service.accounts.access import Action, only_visible, parse_id, require_visible
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.data.datasets import dataset_classes, dataset_profile_by_id, load_table
 from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
@@ -71,7 +71,9 @@ def _training_row(session: Session, owner: User, request: TrainingRunCreate) -> 
     index), or an explicit configuration."""
     assert owner.id is not None, "a stored user"
     if request.tuning_run_id is not None:
-        tuned = get_run(session=session, run_id=request.tuning_run_id, viewer=owner)
+        tuned = get_run(
+            session=session, run_id=request.tuning_run_id, viewer=owner, to=Action.TRAIN
+        )
         trial_index, params = _trial_params(session, tuned, request.trial)
         dataset = session.get(Dataset, tuned.dataset_id)
         assert dataset is not None, "a run's dataset is kept"
@@ -224,11 +226,12 @@ def execute_training(*, engine: Engine, training_run_id: uuid.UUID) -> RunStatus
             owner_id=run.owner_id,
             training_run_id=run.id,
             estimator=run.estimator,
-            file=file,
             size_bytes=len(file),
             threshold=trained.threshold,
         )
         session.add(model)
+        session.flush()  # the row its file refers to, first; both commit with the finish
+        session.add(ModelFile(model_id=model.id, file=file))
         session.flush()
         finish(
             session=session,

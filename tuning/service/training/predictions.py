@@ -18,6 +18,7 @@ from tuning.ml.evaluation import score_rows
 from tuning.ml.new_rows import check_rows, predict_rows, rows_from_json
 from tuning.ml.training import load_model
 from tuning.models import Dataset, Model, User
+from tuning.service.data.files import model_bytes
 from tuning.service.training.final_model import get_model
 from tuning.service.training.thresholds import model_training
 
@@ -70,7 +71,7 @@ def predict_with_model(
     dataset = session.get(Dataset, training.dataset_id)
     target = (dataset.target if dataset else None) or "target"
     checked = check_rows(frame, evaluation["columns"], target)
-    fitted = _load(model)
+    fitted = _load(session, model)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
@@ -99,10 +100,10 @@ def predict_with_model(
     )
 
 
-def _load(model: Model) -> Any:
+def _load(session: Session, model: Model) -> Any:
     key = (model.id, model.threshold, model.size_bytes)
     if key not in _loaded:
-        _loaded[key] = load_model(model.file)
+        _loaded[key] = load_model(model_bytes(session=session, model_id=model.id))
         while len(_loaded) > KEEP:
             _loaded.popitem(last=False)
     _loaded.move_to_end(key)

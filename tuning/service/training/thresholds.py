@@ -3,13 +3,15 @@
 import uuid
 from typing import Any
 
-from sqlmodel import Session
+from sqlalchemy import update
+from sqlmodel import Session, col
 
 from tuning.errors import InvalidInput
 from tuning.ml.thresholds import ThresholdRule, threshold_for, with_threshold
 from tuning.ml.training import dump_model, load_model
-from tuning.models import Model, TrainingRun, User
+from tuning.models import Model, ModelFile, TrainingRun, User
 from tuning.schemas import ModelPublic, ThresholdChange
+from tuning.service.data.files import model_bytes
 from tuning.service.training.final_model import get_model
 
 
@@ -87,10 +89,11 @@ def set_model_threshold(
     evaluation = training.evaluation or {}
     threshold = choose_model_threshold(evaluation, change)
     rule, target = _rule(change)
-    loaded = load_model(model.file)
+    loaded = load_model(model_bytes(session=session, model_id=model.id))
     loaded.set_params(threshold=threshold)
     file = dump_model(loaded)
-    model.file, model.size_bytes, model.threshold = file, len(file), threshold
+    session.execute(update(ModelFile).where(col(ModelFile.model_id) == model.id).values(file=file))
+    model.size_bytes, model.threshold = len(file), threshold
     moved = with_threshold(evaluation, threshold, rule=rule, target=target)
     training.evaluation = moved
     training.metrics = {name: moved["metrics"][name] for name in training.metrics or {}}
