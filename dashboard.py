@@ -1,10 +1,11 @@
 """The dashboard (`streamlit run dashboard.py`, started by `make run`): the frame around every page.
 
-Every script run starts here: st.navigation picks the page the URL names (the files in pages/,
-listed in `dashboard_ui.support.MENU`); signed out, the sign-in form takes its place and the
-menu stays hidden; signed in, the sidebar shows the menu, the account and Sign out, and the page
-runs. Signing in keeps the URL, so a deep link opens its page, query parameters and all. See
-docs/dashboard.md.
+Every script run starts here: the sign-in is checked against the database, st.navigation
+picks the page the URL names (the files in pages/, listed in `dashboard_ui.support.MENU`);
+signed out, the sign-in form takes its place and the menu stays hidden; signed in, the sidebar
+shows the menu, the account and Sign out, and the page runs (or, after another user's sign-in
+link, the question whether to switch). Signing in keeps the URL, so a deep link opens its page,
+query parameters and all. See docs/dashboard.md.
 """
 
 import sys
@@ -32,5 +33,8 @@ if user is None:
     st.stop()
 account.sidebar(user)
 keep_form_state()
+if account.switch_prompt(user):
+    st.stop()
 with account.as_user(user):
     page.run()
+account.page_done()

@@ -1,40 +1,42 @@
 """Signing in, the account in the sidebar, and the signed-in user as a page reads it.
 
-dashboard.py is the frame around every page: it finds the session's user (`session_user()`: a
-`?token=` link or an earlier sign-in), shows `sign_in_form()` instead of any page while there is
-none, draws `sidebar()` and runs the page `as_user()`; the page reads `signed_in_user()`.
+dashboard.py is the frame around every page: it finds the session's user (`session_user()`:
+a `?token=` link or an earlier sign-in, checked against the database at every script run),
+shows `sign_in_form()` instead of any page while there is none (`switch_prompt()` while a link
+for another user waits for an answer), draws `sidebar()` and runs the page `as_user()`; the
+page reads `signed_in_user()`. What runs without the frame checks the sign-in itself: a page's
+`fragment()` (its timer or a widget inside it reruns it alone) and a callback that writes
+(`signed_in_only`, since callbacks run before the script).
 """
 
-import json
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from typing import ParamSpec
 
 import streamlit as st
 
-from dashboard_ui import support as ui
+from dashboard_ui import sign_in
+from dashboard_ui.sign_in_link import follow_link, switch_error, switch_prompt, token_done
 from dashboard_ui.text import plain
 from tuning.config import PROJECT_ROOT
 from tuning.models import User
-from tuning.service import (
-    authenticate,
-    browser_session_user,
-    end_browser_session,
-    start_browser_session,
-)
+
+__all__ = [
+    "as_user",
+    "fragment",
+    "page_done",
+    "session_user",
+    "sidebar",
+    "sign_in_form",
+    "signed_in_only",
+    "signed_in_user",
+    "switch_prompt",
+]
 
 FRAME = PROJECT_ROOT / "dashboard.py"
-USER_KEY = "user"
-SECRET_KEY = "sign_in.secret"  # this browser's sign-in, to end it at sign-out
-LINK_USED_KEY = "sign_in.link_used"
-SET_COOKIE_KEY = "sign_in.set_cookie"
-CLEAR_COOKIE_KEY = "sign_in.clear_cookie"
-SIGN_IN_ERROR_KEY = "sign_in_error"
-# The cookie that keeps a dashboard sign-in across reloads: a random secret whose SHA-256 the
-# database holds (tuning.service.accounts.users). Set by our own script, SameSite=Strict.
-COOKIE = "tuning_session"
-# Per-session caches that belong to one signed-in user, dropped when they sign out.
-USER_STATE_PREFIXES = ("monitor.", "runs.", "new.", "results.", "compare.", "models.")
+P = ParamSpec("P")
 
 # The user of the page the frame is running, in this script run's thread; unset outside it.
 _page_user: ContextVar[User] = ContextVar("page_user")
@@ -66,106 +68,60 @@ def as_user(user: User) -> Iterator[None]:
 
 
 def session_user() -> User | None:
-    """The browser session's user: signed in by a `?token=` link now, by an earlier sign-in in
-    this tab, or by the sign-in cookie this browser keeps (so a reload stays signed in)."""
-    sign_in_from_link()
-    if USER_KEY not in st.session_state:
-        sign_in_from_cookie()
-    return st.session_state.get(USER_KEY)
-
-
-def sign_in(token: str) -> User | None:
-    """Sign this browser in with an API token; None (and a message) when it is wrong."""
-    token = token.strip()
-    with ui.db() as session:
-        user = authenticate(session=session, token=token) if token else None
-        secret = (
-            start_browser_session(
-                session=session,
-                user=user,
-                lifetime_s=ui.runtime().settings.browser_session_days * 86400,
-            )
-            if user is not None
-            else None
-        )
-    if user is None or secret is None:
-        st.session_state[SIGN_IN_ERROR_KEY] = (
-            "That token is not valid. Check it, or ask for a new one."
-        )
-        return None
-    st.session_state.pop(SIGN_IN_ERROR_KEY, None)
-    st.session_state[USER_KEY] = user
-    st.session_state[SECRET_KEY] = secret
+    """The browser session's user: its sign-in (from this tab, or the cookie this browser
+    keeps) if the database still has it, or a `?token=` link's; the cookie and the address
+    bar are brought in line (`sign_in.tell_the_browser`)."""
+    user = follow_link(sign_in.current_user())
+    sign_in.tell_the_browser(drop_token=token_done())
     return user
 
 
-def sign_in_from_link() -> None:
-    """`?token=...` signs in directly. The browser then keeps the sign-in in a cookie and loads
-    the same address without the token, *replacing* the history entry that held it, so Back
-    never returns to it. (Taking the token out through `st.query_params` would push a new
-    entry and leave the old one, token and all, one Back away.)"""
-    token = st.query_params.get("token")
-    if token is None or st.session_state.get(LINK_USED_KEY):
-        return
-    st.session_state[LINK_USED_KEY] = True
-    if sign_in(token):
-        _browser_script(_set_cookie(st.session_state[SECRET_KEY]) + _REPLACE_URL)
-    else:
-        _browser_script(_REPLACE_URL)  # a wrong token leaves history too
+def page_done() -> None:
+    """The page ran to its end: what it sent reached the browser (`sign_in.script_done`)."""
+    sign_in.script_done()
 
 
-def sign_in_from_cookie() -> None:
-    secret = st.context.cookies.get(COOKIE)
-    if not isinstance(secret, str) or not secret:  # AppTest's stand-in client has no cookies
-        return
-    with ui.db() as session:
-        user = browser_session_user(session=session, secret=secret)
-    if user is not None:
-        st.session_state[USER_KEY] = user
-        st.session_state[SECRET_KEY] = secret
+def fragment(body: Callable[P, None], *, run_every: float | None = None) -> Callable[P, None]:
+    """`st.fragment` for the pages: a rerun of the fragment alone (its timer, or a widget in
+    it) checks the sign-in first, and once it has ended reruns the app, which shows the form."""
+
+    @functools.wraps(body)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> None:
+        if _page_user.get(None) is not None:  # in the frame's run, which checked it
+            body(*args, **kwargs)
+            return
+        user = sign_in.current_user()
+        if user is None:
+            st.rerun(scope="app")
+        with as_user(user):
+            body(*args, **kwargs)
+
+    return st.fragment(checked, run_every=run_every)
 
 
-def sign_out() -> None:
-    secret = st.session_state.get(SECRET_KEY)
-    if secret:
-        with ui.db() as session:
-            end_browser_session(session=session, secret=secret)
-    for key in list(st.session_state):
-        if key in (USER_KEY, SECRET_KEY) or str(key).startswith(USER_STATE_PREFIXES):
-            del st.session_state[key]
-    st.session_state[CLEAR_COOKIE_KEY] = True  # done on the next run, which draws the form
+def signed_in_only(callback: Callable[P, None]) -> Callable[P, None]:
+    """For a widget's callback that writes: callbacks run before the script (and its check),
+    so this one checks first and does nothing once the sign-in has ended."""
 
+    @functools.wraps(callback)
+    def checked(*args: P.args, **kwargs: P.kwargs) -> None:
+        if sign_in.current_user() is not None:
+            callback(*args, **kwargs)
 
-def _browser_script(script: str) -> None:
-    """Run our own script (never user text) in the page: cookie and history only."""
-    st.html(f"<script>{script}</script>", unsafe_allow_javascript=True, width=1)
-
-
-def _set_cookie(secret: str) -> str:
-    max_age = int(ui.runtime().settings.browser_session_days * 86400)
-    cookie = f"{COOKIE}={secret}; Path=/; Max-Age={max_age}; SameSite=Strict"
-    return f"document.cookie = {json.dumps(cookie)};"
-
-
-_CLEAR_COOKIE = f'document.cookie = "{COOKIE}=; Path=/; Max-Age=0; SameSite=Strict";'
-_REPLACE_URL = (
-    "const url = new URL(window.location.href); url.searchParams.delete('token');"
-    "window.location.replace(url.pathname + url.search + url.hash);"
-)
+    return checked
 
 
 def sign_in_form() -> None:
-    if st.session_state.pop(CLEAR_COOKIE_KEY, None):
-        _browser_script(_CLEAR_COOKIE)
     st.title("Hyperparameter tuning")
     st.write("Sign in with your API token to see and launch your tuning runs.")
+    if notice := st.session_state.pop(sign_in.NOTICE_KEY, None):
+        st.info(notice)
     with st.form("sign_in"):
         token = st.text_input("API token", type="password", key="sign_in.token")
         submitted = st.form_submit_button("Sign in", type="primary")
-    if submitted and sign_in(token):
-        st.session_state[SET_COOKIE_KEY] = True
+    if submitted and sign_in.sign_in(token):
         st.rerun()  # the same page, its query parameters kept
-    if error := st.session_state.get(SIGN_IN_ERROR_KEY):
+    if error := st.session_state.get(sign_in.SIGN_IN_ERROR_KEY):
         st.error(error)
     st.caption(
         "No token yet? `make run` prints a sign-in link for the local admin; "
@@ -175,11 +131,10 @@ def sign_in_form() -> None:
 
 def sidebar(user: User) -> None:
     """Under the menu: who is signed in, and Sign out."""
-    if st.session_state.pop(SET_COOKIE_KEY, None) and st.session_state.get(SECRET_KEY):
-        _browser_script(_set_cookie(st.session_state[SECRET_KEY]))
+    switch_error()
     with st.sidebar:
         role = "admin: sees every user's runs" if user.is_admin else "sees own runs"
         st.caption(f"Signed in as **{plain(user.name)}** ({role})")
         if st.button("Sign out", icon=":material/logout:", key="sign_out"):
-            sign_out()
+            sign_in.sign_out()
             st.rerun()

@@ -8,6 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_ui import support as ui
+from dashboard_ui.account import signed_in_only
 from dashboard_ui.quotas import upload_quota
 from dashboard_ui.text import plain
 from tuning.domain import TaskType
@@ -85,6 +86,7 @@ def upload_section(user: User, slots: dict[str, Any]) -> None:
         slots.get(error[0], slots["name"]).error(plain(error[1]))
 
 
+@signed_in_only
 def _save(user: User, content: bytes, target: str, task: TaskType | None) -> None:
     """Store the uploaded file, then select it as the run's dataset."""
     state = st.session_state

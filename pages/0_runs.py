@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_ui import support as ui
-from dashboard_ui.account import signed_in_user
+from dashboard_ui.account import fragment, signed_in_user
 from tuning.domain import RunStatus
 from tuning.schemas import QueuePlace
 from tuning.service import (
@@ -202,5 +202,5 @@ def shared_table() -> None:
 
 
 live = bool(st.session_state.get("runs.live"))
-st.fragment(runs_table, run_every=REFRESH_S if live else None)(live)
+fragment(runs_table, run_every=REFRESH_S if live else None)(live)
 shared_table()

@@ -15,7 +15,7 @@ import streamlit as st
 
 from dashboard_ui import charts
 from dashboard_ui import support as ui
-from dashboard_ui.account import signed_in_user
+from dashboard_ui.account import fragment, signed_in_only, signed_in_user
 from dashboard_ui.data_section import roles_words
 from dashboard_ui.notes import run_notes
 from dashboard_ui.refine import lineage, run_again
@@ -92,6 +92,7 @@ def keep_running() -> None:
     st.session_state.pop(confirm_key, None)
 
 
+@signed_in_only
 def cancel() -> None:
     st.session_state.pop(confirm_key, None)
     with ui.db() as session:
@@ -231,5 +232,5 @@ def live(interval: float | None) -> None:
 
 
 interval = poll_interval(seen, (utcnow() - run.created_at).total_seconds())
-st.fragment(live, run_every=interval)(interval)
+fragment(live, run_every=interval)(interval)
 run_notes(run, user, may_add=access.allows(Action.NOTE))

@@ -5,7 +5,7 @@ download it."""
 import streamlit as st
 
 from dashboard_ui import support as ui
-from dashboard_ui.account import signed_in_user
+from dashboard_ui.account import fragment, signed_in_user
 from dashboard_ui.model_view import evaluation_section, predictions_section
 from dashboard_ui.text import plain
 from tuning.domain import ACTIVE, RunStatus
@@ -84,7 +84,6 @@ def trial_words(training) -> str:
     return f"trial #{training.trial_index} of run `{ui.short_id(training.tuning_run_id)}`"
 
 
-@st.fragment(run_every=REFRESH_SECONDS if active else None)
 def training_list() -> None:
     """The training runs; refreshes itself while one is queued or fitting."""
     st.subheader("Training runs")
@@ -163,7 +162,7 @@ def chosen_model_id() -> str | None:
     return str(done[0].model_id) if done else None
 
 
-training_list()
+fragment(training_list, run_every=REFRESH_SECONDS if active else None)()
 model_id = chosen_model_id()
 if model_id is not None:
     try:

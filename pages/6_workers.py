@@ -8,7 +8,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard_ui import support as ui
-from dashboard_ui.account import signed_in_user
+from dashboard_ui.account import fragment, signed_in_user
 from tuning.service import WorkersOverview, workers_overview
 
 REFRESH_S = 5.0
@@ -56,7 +56,6 @@ def percent_column(label: str) -> Any:
     return st.column_config.ProgressColumn(label, min_value=0, max_value=100, format="%.0f%%")
 
 
-@st.fragment(run_every=REFRESH_S)
 def live() -> None:
     with ui.db() as session:
         overview = workers_overview(session=session, settings=ui.runtime().settings, viewer=user)
@@ -95,4 +94,4 @@ def live() -> None:
     )
 
 
-live()
+fragment(live, run_every=REFRESH_S)()

@@ -250,3 +250,83 @@ def test_the_search_kind_check_sees_the_comparisons_it_forbids(tmp_path):
         "if run.search == other.search: pass\n"  # not a literal: allowed
     )
     assert search_kind_comparisons(sample) == [f"sample.py:{n}" for n in (1, 2, 3, 4)]
+
+
+# --- What runs without the frame's sign-in check ------------------------------------------------
+
+CALLBACKS = {"on_click", "on_change", "on_submit"}
+
+
+def sign_in_bypasses(path: Path) -> list[str]:
+    """Dashboard code that runs without the frame, so without its check of the sign-in: a
+    fragment made with `st.fragment` (its reruns skip the frame; `account.fragment` checks), and
+    a widget callback that opens a database session (callbacks run before the script) unless it
+    is `@signed_in_only`."""
+    tree = parsed(path)
+    writers = {
+        node.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.FunctionDef)
+        and any(_is_attribute(n, "ui", "db") for n in ast.walk(node))
+        and not any(
+            isinstance(d, ast.Name) and d.id == "signed_in_only" for d in node.decorator_list
+        )
+    }
+    found = [
+        f"{path.name}:{node.lineno} st.fragment"
+        for node in ast.walk(tree)
+        if _is_attribute(node, "st", "fragment")
+    ]
+    found += [
+        f"{path.name}:{node.value.lineno} {node.arg}={node.value.id}"
+        for node in ast.walk(tree)
+        if isinstance(node, ast.keyword)
+        and node.arg in CALLBACKS
+        and isinstance(node.value, ast.Name)
+        and node.value.id in writers
+    ]
+    return found
+
+
+def _is_attribute(node: ast.AST, owner: str, name: str) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == name
+        and isinstance(node.value, ast.Name)
+        and node.value.id == owner
+    )
+
+
+ACCOUNT = PROJECT_ROOT / "dashboard_ui" / "account.py"  # where the checked fragment is made
+
+
+@pytest.mark.parametrize(
+    "path", [p for p in DASHBOARD if p != ACCOUNT], ids=lambda p: str(p.relative_to(PROJECT_ROOT))
+)
+def test_nothing_in_the_dashboard_runs_without_checking_the_sign_in(path):
+    assert not sign_in_bypasses(path), sign_in_bypasses(path)
+
+
+def test_the_sign_in_bypass_check_sees_what_it_forbids(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        "def save():\n"
+        "    with ui.db() as session: pass\n"
+        "@signed_in_only\n"
+        "def cancel():\n"
+        "    with ui.db() as session: pass\n"
+        "def ask():\n"
+        "    st.session_state['ask'] = True\n"
+        "st.button('Save', on_click=save)\n"  # 8: a write before the check
+        "st.button('Cancel', on_click=cancel)\n"  # checked: allowed
+        "st.button('Ask', on_click=ask)\n"  # no write: allowed
+        "@st.fragment(run_every=2)\n"  # 11
+        "def live(): pass\n"
+        "st.fragment(live)()\n"  # 13
+        "fragment(live)()\n"  # account.fragment: allowed
+    )
+    assert sorted(sign_in_bypasses(sample)) == [
+        "sample.py:11 st.fragment",
+        "sample.py:13 st.fragment",
+        "sample.py:8 on_click=save",
+    ]

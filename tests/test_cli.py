@@ -214,7 +214,13 @@ def test_users_revoke_stops_a_token_and_users_token_gives_a_new_one(settings, ru
     issued = cli(settings, "users", "token", "hopper")
     new = issued.stdout.strip().splitlines()[-1]
     with Session(runtime.engine) as session:
-        assert authenticate(session=session, token=new).name == "hopper"
+        user = authenticate(session=session, token=new)
+        assert user.name == "hopper"
+        secret = start_browser_session(session=session, user=user, lifetime_s=60)
+    # A new token ends the dashboard sign-ins made with the old one, like a revoke.
+    assert cli(settings, "users", "token", "hopper").returncode == 0
+    with Session(runtime.engine) as session:
+        assert browser_session_user(session=session, secret=secret) is None
     missing = cli(settings, "users", "revoke", "nobody-here")
     assert missing.returncode != 0 and "no user named 'nobody-here'" in missing.stderr
 

@@ -602,14 +602,16 @@ def test_a_monitor_tick_reads_the_status_and_only_the_new_trials(account, sessio
     with recorded_queries() as queries:
         app.run()
 
-    # A page load reads the run once; the live part's tick then reads its status and the
-    # trials from the first one it has not seen: two reads whatever the run's size. (The
-    # notes under the page are two more reads, and its owner's Share control three (the run,
-    # its shares, the users' names), once per page load, not per tick.)
-    assert len(queries) == 8, queries
-    status_read, trials_read = queries[4:6]  # after the Share control's, drawn above
+    # The frame checks the sign-in (one read), a page load reads the run once; the live part's
+    # tick then reads its status and the trials from the first one it has not seen: two reads
+    # whatever the run's size. (The notes under the page are two more reads, and its owner's
+    # Share control three (the run, its shares, the users' names), once per page load, not per
+    # tick.)
+    assert len(queries) == 9, queries
+    assert "browser_session.secret_hash = " in queries[0][0]
+    status_read, trials_read = queries[5:7]  # after the Share control's, drawn above
     assert "FROM tuning_run" in status_read[0] and "FROM trial" in trials_read[0]
-    assert all("run_note" not in query for query, _ in queries[:6])
+    assert all("run_note" not in query for query, _ in queries[:7])
     assert 1 in trials_read[1]  # trials with index > 1: only the new one
     assert texts(app, "metric")[0] == "3 / 6"
     assert len(app.dataframe[0].value) == 3

@@ -75,9 +75,10 @@ def browser_page() -> Iterator:
         browser = playwright.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
-        page = browser.new_page(viewport={"width": 1400, "height": 900})
-        page.set_default_timeout(30_000)
-        yield page
+        # A context of its own, so that a test may open a second tab with the same cookies.
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.set_default_timeout(30_000)
+        yield context.new_page()
         browser.close()
 
 
@@ -191,16 +192,16 @@ def document_runs_and_compare(
         cv=5,
         param_grid={"n_estimators": list(range(100, 400, 20)), "max_depth": [None, 5]},
     )
-    page.goto(f"{url}/run?run={running}&token={token}")
+    open_link(page, f"{url}/run?run={running}&token={token}")
     done = page.get_by_test_id("stMetricValue").first  # "Candidates done"
     expect(done).to_have_text(re.compile(r"([4-9]|\d\d) / 30"), timeout=60_000)
     expect(page.locator(".js-plotly-plot").first).to_be_visible()
     shots.take("run-live")
-    page.goto(f"{url}/?token={token}")
+    open_link(page, f"{url}/?token={token}")
     expect(page.get_by_text("3 of 3 runs")).to_be_visible()
     shots.take("runs")
 
-    page.goto(f"{url}/run?run={running}&token={token}")
+    open_link(page, f"{url}/run?run={running}&token={token}")
     idle(page)
     page.get_by_role("button", name="Cancel run").click()
     page.get_by_role("button", name="Yes, cancel the run").wait_for()
@@ -209,7 +210,7 @@ def document_runs_and_compare(
     expect(page.get_by_text("Cancelled after")).to_be_visible()
     assert wait_until_finished(runtime, running).status.value == "REVOKED"
 
-    page.goto(f"{url}/compare?runs={first_id},{second}&token={token}")
+    open_link(page, f"{url}/compare?runs={first_id},{second}&token={token}")
     expect(page.locator(".js-plotly-plot")).to_have_count(2)  # history, max_depth
     shots.take("compare")
 
@@ -217,6 +218,13 @@ def document_runs_and_compare(
 # A sign-in link loads the page twice (the second time without the token); on a busy machine
 # each load can take seconds.
 WAIT_MS = 30_000
+
+
+def open_link(page, address: str) -> None:
+    """Open a sign-in link and wait for the page the browser loads in its place, without the
+    token: a click on the first load, before that, would be lost with it."""
+    page.goto(address)
+    page.wait_for_url(lambda url: "token=" not in url, timeout=WAIT_MS)
 
 
 def test_a_sign_in_link_leaves_no_token_in_history_and_the_sign_in_survives_a_reload(
@@ -258,7 +266,7 @@ def test_new_run_launches_what_it_shows_after_an_upload_in_a_browser(
     csv = tmp_path / "churn.csv"
     csv.write_bytes(churn_csv(200))
 
-    page.goto(f"{dashboard_url}/new_run?token={token}")
+    open_link(page, f"{dashboard_url}/new_run?token={token}")
     expect(page.get_by_text("Will run:")).to_be_visible(timeout=WAIT_MS)
     idle(page)
     page.get_by_label("CV folds").fill("4")
@@ -322,7 +330,7 @@ def test_a_models_evaluation_threshold_and_predictions_in_a_browser(
     expect = sync_api.expect
 
     # Results' Trials: select the second trial's row, then "Train this".
-    page.goto(f"{dashboard_url}/results?run={run_id}&view=Trials&token={token}")
+    open_link(page, f"{dashboard_url}/results?run={run_id}&view=Trials&token={token}")
     grid = page.get_by_test_id("stDataFrame").first
     grid.wait_for()
     idle(page)
@@ -340,7 +348,7 @@ def test_a_models_evaluation_threshold_and_predictions_in_a_browser(
         return str(row.model_id) if row.status is RunStatus.SUCCESS else None
 
     model_id = wait_until(trained, 120, 0.2, "the training did not finish")
-    page.goto(f"{dashboard_url}/models?model={model_id}&token={token}")
+    open_link(page, f"{dashboard_url}/models?model={model_id}&token={token}")
     page.locator(".js-plotly-plot").nth(3).wait_for()  # Plotly's script arrives with the first
     shots.take("models")
     expect(page.get_by_text("Confusion matrix (test rows)")).to_be_visible()

@@ -89,11 +89,18 @@ def start_browser_session(*, session: Session, user: User, lifetime_s: float) ->
 
 
 def browser_session_user(*, session: Session, secret: str) -> User | None:
-    """The user of a live dashboard sign-in, or None (unknown, expired or ended)."""
-    found = session.get(BrowserSession, hash_token(secret))
-    if found is None or as_utc(found.expires_at) <= utcnow():
+    """The user of a live dashboard sign-in, or None (unknown, expired or ended).
+
+    The dashboard asks at every script run: one query, by the table's primary key (the
+    secret's hash), joined to its user."""
+    found = session.exec(
+        select(User, BrowserSession.expires_at)
+        .join(BrowserSession, col(BrowserSession.user_id) == col(User.id))
+        .where(col(BrowserSession.secret_hash) == hash_token(secret))
+    ).first()
+    if found is None or as_utc(found[1]) <= utcnow():
         return None
-    return session.get(User, found.user_id)
+    return found[0]
 
 
 def end_browser_session(*, session: Session, secret: str) -> None:
