@@ -38,6 +38,20 @@ def chunks_of(inproc: InProcess, run_id: uuid.UUID) -> list[Chunk]:
         )
 
 
+def planned(inproc: InProcess, run: TuningRun, *, probed_to: int = 1) -> int:
+    """Chunk 0 timed `probed_to` candidates at 10 ms each and planned the rest as chunks;
+    where chunk 0 now ends."""
+    with inproc.session() as session:
+        return plan_chunks(
+            session=session,
+            queue=inproc.queue,
+            settings=inproc.settings,
+            run=session.get(TuningRun, run.id),
+            probed_to=probed_to,
+            per_candidate_s=0.01,
+        )
+
+
 def a_worker(inproc: InProcess, hostname: str = "w1@test", concurrency: int = 2) -> None:
     with inproc.session() as session:
         beat(
@@ -90,16 +104,7 @@ def test_a_submitted_run_has_one_chunk_of_every_candidate_sent_with_the_runs_tas
 def test_planning_cuts_chunk_0_where_it_got_and_sends_what_fair_turns_allow_in_order(inproc):
     run = submitted(inproc)
     a_worker(inproc, concurrency=2)
-    with inproc.session() as session:
-        stop = plan_chunks(
-            session=session,
-            queue=inproc.queue,
-            settings=inproc.settings,
-            run=session.get(TuningRun, run.id),
-            probed_to=4,
-            per_candidate_s=0.01,
-        )
-    assert stop == 4
+    assert planned(inproc, run, probed_to=4) == 4
     chunks = chunks_of(inproc, run.id)
     size = -(-(len(ALPHAS) - 4) // (TASKS_PER_PROCESS * 2))  # 26 left over 8 tasks: 4
     assert [(c.start, c.stop) for c in chunks] == [
@@ -150,15 +155,7 @@ def test_chunks_the_broker_refuses_are_stored_unsent_for_the_reconciler(inproc):
     run = submitted(inproc)
     a_worker(inproc, concurrency=4)  # room for five chunks out
     inproc.queue.refuse_from = 3  # chunk 0 and two more go, then the broker stops answering
-    with inproc.session() as session:
-        plan_chunks(
-            session=session,
-            queue=inproc.queue,
-            settings=inproc.settings,
-            run=session.get(TuningRun, run.id),
-            probed_to=2,
-            per_candidate_s=0.01,
-        )
+    planned(inproc, run, probed_to=2)
     chunks = chunks_of(inproc, run.id)
     assert [c.sent_at is not None for c in chunks] == [True, True, True] + [False] * (
         len(chunks) - 3

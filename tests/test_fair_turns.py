@@ -9,14 +9,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
-from test_chunks import ALPHAS, a_worker, chunks_of, submitted
+from test_chunks import ALPHAS, a_worker, chunks_of, planned, submitted
 
 from tuning.domain import RunStatus
 from tuning.errors import Forbidden
 from tuning.models import Chunk, Trial, TuningRun
 from tuning.schemas import QueuePlace, RunChange
 from tuning.service import change_run, create_user, get_status, queue_places, reconcile
-from tuning.service.execution.chunks import claim_chunk, plan_chunks
+from tuning.service.execution.chunks import claim_chunk
 from tuning.service.execution.dispatch import RunTurn, next_turn
 
 from fakes import InProcess
@@ -61,19 +61,6 @@ def test_a_higher_priority_goes_first_and_nothing_waiting_is_no_turn():
     urgent = turn(1, out=5, priority=1)
     assert next_turn([turn(2), urgent]) is urgent
     assert next_turn([turn(1, waiting=0), turn(2, out=3, waiting=0)]) is None
-
-
-def planned(inproc: InProcess, run: TuningRun) -> None:
-    """Chunk 0 timed one candidate: the rest become chunks of about four candidates each."""
-    with inproc.session() as session:
-        plan_chunks(
-            session=session,
-            queue=inproc.queue,
-            settings=inproc.settings,
-            run=session.get(TuningRun, run.id),
-            probed_to=1,
-            per_candidate_s=0.01,
-        )
 
 
 def ran(inproc: InProcess) -> list[uuid.UUID]:

@@ -41,39 +41,29 @@ def busy_worker(session: Session, settings, analyst):
     mine = make_run(session, analyst, status=RunStatus.PROGRESS, n_trials=0, name="mine")
     theirs = make_run(session, stranger, status=RunStatus.PROGRESS, n_trials=0, name="secret")
     running = now - timedelta(minutes=5)
+
+    def chunk(run, index: int, state: str, **moments) -> Chunk:
+        worker = hostname if state != "queued" else None
+        return Chunk(
+            run_id=run.id,
+            index=index,
+            start=0,
+            stop=1,
+            state=state,
+            task_id=f"{run.id}-{index}",
+            worker=worker,
+            **moments,
+        )
+
     session.add_all(
         [
-            Chunk(
-                run_id=mine.id,
-                index=1,
-                start=0,
-                stop=1,
-                state="running",
-                task_id="a",
-                worker=hostname,
-                sent_at=running,
-                started_at=running,
-            ),
-            Chunk(
-                run_id=theirs.id,
-                index=1,
-                start=0,
-                stop=1,
-                state="running",
-                task_id="b",
-                worker=hostname,
-                sent_at=running,
-                started_at=running,
-            ),
-            Chunk(run_id=mine.id, index=2, start=1, stop=2, state="queued", task_id="c"),
-            Chunk(
-                run_id=mine.id,
-                index=3,
-                start=2,
-                stop=3,
-                state="done",
-                task_id="d",
-                worker=hostname,
+            chunk(mine, 1, "running", sent_at=running, started_at=running),
+            chunk(theirs, 1, "running", sent_at=running, started_at=running),
+            chunk(mine, 2, "queued"),
+            chunk(
+                mine,
+                3,
+                "done",
                 started_at=now - timedelta(minutes=20),
                 finished_at=now - timedelta(minutes=5),
             ),
