@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import Session
 from test_dashboard import account, dashboard, open_app, texts  # noqa: F401 - fixtures
 
-from dashboard_ui.support import WORKERS_PAGE
+from dashboard_ui.support import RUN_PAGE, RUNS_PAGE, WORKERS_PAGE
 from tuning.domain import RunStatus, utcnow
 from tuning.models import Chunk
 from tuning.service import beat, create_user, workers_overview
@@ -111,3 +111,16 @@ def test_the_workers_page_shows_hosts_and_the_queue(analyst, busy_worker):
     assert hostname in hosts.value["worker"].tolist()
     assert "other users" in shares.value["user"].tolist()
     assert "secret" not in str(hosts.value)
+
+
+def test_a_queued_run_shows_its_place_on_the_monitor_and_in_runs(analyst, session):
+    user, token = analyst
+    run = make_run(session, user, status=RunStatus.PENDING, n_trials=0, name="waiting")
+    monitor = open_app(token, RUN_PAGE, run=str(run.id))
+    assert not monitor.exception
+    [place] = [text for text in texts(monitor, "info") if text.startswith("Queued:")]
+    assert "in line" in place or "as soon as a worker process is free" in place
+    runs = open_app(token, RUNS_PAGE)
+    table = runs.dataframe[0].value
+    [cell] = table.loc[table["id"] == str(run.id), "queue"]
+    assert cell.startswith("#") and "in line" in cell
