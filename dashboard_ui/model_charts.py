@@ -61,67 +61,79 @@ def _threshold_point(
 
 
 def roc_figure(roc: dict[str, Any], threshold: float) -> go.Figure:
-    figure = go.Figure()
-    figure.add_trace(
-        go.Scatter(
-            x=[0, 1],
-            y=[0, 1],
-            mode="lines",
-            name="chance",
-            line={"dash": "dot", "color": PALETTE[5]},
-            hoverinfo="skip",
-        )
+    return _curve_figure(
+        chance=([0, 1], [0, 1], "chance"),
+        x=roc["fpr"],
+        y=roc["tpr"],
+        thresholds=roc["thresholds"],
+        threshold=threshold,
+        name=f"model (AUC {roc['auc']:.3f})",
+        steps="hv",
+        hover="false positive rate %{x:.3f}, true positive rate %{y:.3f}",
+        axes=("false positive rate", "true positive rate (recall)"),
+        title="ROC curve",
     )
-    figure.add_trace(
-        go.Scatter(
-            x=roc["fpr"],
-            y=roc["tpr"],
-            mode="lines",
-            name=f"model (AUC {roc['auc']:.3f})",
-            line={"color": PALETTE[0], "shape": "hv"},
-            customdata=roc["thresholds"],
-            hovertemplate="false positive rate %{x:.3f}, true positive rate %{y:.3f}"
-            "<br>threshold %{customdata:.4g}<extra></extra>",
-        )
-    )
-    point = _threshold_point(roc["fpr"], roc["tpr"], roc["thresholds"], threshold)
-    if point is not None:
-        figure.add_trace(_marker(point, threshold))
-    figure.update_xaxes(title="false positive rate", range=[-0.01, 1.01])
-    figure.update_yaxes(title="true positive rate (recall)", range=[-0.01, 1.01])
-    return _layout(figure, "ROC curve")
 
 
 def precision_recall_figure(pr: dict[str, Any], threshold: float, prevalence: float) -> go.Figure:
+    return _curve_figure(
+        chance=([0, 1], [prevalence, prevalence], f"always positive ({prevalence:.3f})"),
+        x=pr["recall"],
+        y=pr["precision"],
+        thresholds=pr["thresholds"],
+        threshold=threshold,
+        name=f"model (AP {pr['average_precision']:.3f})",
+        steps="vh",
+        hover="recall %{x:.3f}, precision %{y:.3f}",
+        axes=("recall", "precision"),
+        title="Precision-recall curve",
+    )
+
+
+def _curve_figure(
+    *,
+    chance: tuple[list[float], list[float], str],
+    x: list[float | None],
+    y: list[float | None],
+    thresholds: list[float | None],
+    threshold: float,
+    name: str,
+    steps: str,
+    hover: str,
+    axes: tuple[str, str],
+    title: str,
+) -> go.Figure:
+    """A threshold curve (ROC, precision-recall): the chance line dotted, the model's steps
+    with each point's threshold on hover, and a marker where the model's threshold sits."""
+    chance_x, chance_y, chance_name = chance
     figure = go.Figure()
     figure.add_trace(
         go.Scatter(
-            x=[0, 1],
-            y=[prevalence, prevalence],
+            x=chance_x,
+            y=chance_y,
             mode="lines",
-            name=f"always positive ({prevalence:.3f})",
+            name=chance_name,
             line={"dash": "dot", "color": PALETTE[5]},
             hoverinfo="skip",
         )
     )
     figure.add_trace(
         go.Scatter(
-            x=pr["recall"],
-            y=pr["precision"],
+            x=x,
+            y=y,
             mode="lines",
-            name=f"model (AP {pr['average_precision']:.3f})",
-            line={"color": PALETTE[0], "shape": "vh"},
-            customdata=pr["thresholds"],
-            hovertemplate="recall %{x:.3f}, precision %{y:.3f}<br>threshold %{customdata:.4g}"
-            "<extra></extra>",
+            name=name,
+            line={"color": PALETTE[0], "shape": steps},
+            customdata=thresholds,
+            hovertemplate=hover + "<br>threshold %{customdata:.4g}<extra></extra>",
         )
     )
-    point = _threshold_point(pr["recall"], pr["precision"], pr["thresholds"], threshold)
+    point = _threshold_point(x, y, thresholds, threshold)
     if point is not None:
         figure.add_trace(_marker(point, threshold))
-    figure.update_xaxes(title="recall", range=[-0.01, 1.01])
-    figure.update_yaxes(title="precision", range=[-0.01, 1.01])
-    return _layout(figure, "Precision-recall curve")
+    figure.update_xaxes(title=axes[0], range=[-0.01, 1.01])
+    figure.update_yaxes(title=axes[1], range=[-0.01, 1.01])
+    return _layout(figure, title)
 
 
 def _marker(point: tuple[float, float], threshold: float) -> go.Scatter:
