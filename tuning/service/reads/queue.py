@@ -16,7 +16,7 @@ from sqlalchemy import Row, select
 from sqlmodel import Session, col
 
 from tuning.config import Settings
-from tuning.domain import RunStatus, as_utc, utcnow
+from tuning.domain import ACTIVE, RunStatus, as_utc, utcnow
 from tuning.models import UNFINISHED_CHUNK, Chunk, TuningRun
 from tuning.schemas import QueuePlace
 from tuning.service.operations.workers import live_processes
@@ -28,12 +28,6 @@ MEASURED_CHUNKS = 200
 
 def queue_places(*, session: Session, settings: Settings) -> dict[uuid.UUID, QueuePlace]:
     """Every queued (PENDING) tuning run's place, by run id; reads only the chunks out."""
-    out = session.execute(
-        select(col(Chunk.run_id), col(Chunk.index), col(Chunk.state), col(Chunk.sent_at))
-        .join(TuningRun, col(TuningRun.id) == Chunk.run_id)
-        .where(col(Chunk.state).in_(UNFINISHED_CHUNK), col(Chunk.sent_at).is_not(None))
-        .where(col(TuningRun.status).in_([RunStatus.PROGRESS, RunStatus.PENDING]))
-    ).all()
     pending = session.execute(
         select(col(TuningRun.id), col(TuningRun.sent_at), col(TuningRun.created_at))
         .where(col(TuningRun.status) == RunStatus.PENDING)
@@ -43,6 +37,12 @@ def queue_places(*, session: Session, settings: Settings) -> dict[uuid.UUID, Que
     ).all()
     if not pending:
         return {}
+    out = session.execute(
+        select(col(Chunk.run_id), col(Chunk.index), col(Chunk.state), col(Chunk.sent_at))
+        .join(TuningRun, col(TuningRun.id) == Chunk.run_id)
+        .where(col(Chunk.state).in_(UNFINISHED_CHUNK), col(Chunk.sent_at).is_not(None))
+        .where(col(TuningRun.status).in_(list(ACTIVE)))
+    ).all()
     n_processes = max(1, live_processes(session=session, settings=settings))
     chunk_s = typical_chunk_s(session=session, settings=settings)
     running = [row for row in out if row.state == "running"]
