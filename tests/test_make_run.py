@@ -18,6 +18,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+import redis
 from sqlmodel import Session
 
 from tuning.config import PROJECT_ROOT, Settings
@@ -207,6 +208,46 @@ def test_each_process_killed_in_turn_comes_back_alone_and_the_run_ends_right(
         runtime.engine.dispose()
     assert _stop(stack) == 0
     wait_until(lambda: not ours(stack.data_dir), 10, 0.1, "a process outlived Ctrl-C")
+
+
+def test_tasks_redis_lost_when_killed_are_sent_again(
+    stack: Stack, oracle: tuple[dict, float]
+) -> None:
+    # Killed, Redis comes back from its append-only file; what it may lose (the last second of
+    # writes, after a power cut) is at worst the queued tasks: dropped here on purpose.
+    runtime = create_runtime(Settings(_env_file=None, data_dir=stack.data_dir, redis_url=None))
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        admin, _ = ensure_local_admin(session=session)
+    try:
+        before = stack.pids()
+        run_id = submit(runtime, admin, **RUN)
+        wait_until(lambda: trials_of(runtime, run_id), 90, 0.1, "no trial")
+        os.kill(before["redis"], signal.SIGKILL)
+        wait_until(lambda: stack.pids()["redis"] != before["redis"], 10, 0.05, stack.output)
+        client = redis.Redis(unix_socket_path=str(stack.data_dir / "redis.sock"))
+        wait_until(lambda: _ping(client), 30, 0.1, stack.output)
+        queue = runtime.celery.conf.task_default_queue
+        lost = wait_until(lambda: client.llen(queue), 30, 0.05, "no task waiting in Redis")
+        client.delete(queue)
+        client.close()
+        stored = len(trials_of(runtime, run_id))
+
+        status = wait_until_finished(runtime, run_id, timeout=180)
+        assert status.status is RunStatus.SUCCESS, status
+        assert status.result is not None
+        assert (status.result.best_params, status.result.best_score) == oracle
+        assert sorted(t.index for t in trials_of(runtime, run_id)) == list(range(12))
+    finally:
+        runtime.engine.dispose()
+    assert stored < 12 and lost > 0, "the run ended before the loss"
+    assert "reconciled: Reconciled(" in stack.output()  # what sent the lost chunks again
+
+
+def _ping(client: redis.Redis) -> bool:
+    try:
+        return bool(client.ping())
+    except redis.RedisError:
+        return False
 
 
 def test_supervisor_killed_leaves_no_process_and_a_new_one_starts_cleanly(
