@@ -119,6 +119,9 @@ def main(settings: Settings) -> int:
         try:
             if embedded is not None:
                 embedded.start()  # awaited: the first start says clearly why it failed
+                if embedded.reused:  # one started since the check: not ours to restart
+                    said = preflight.stale_redis(embedded.socket_path)
+                    return _refuse([said or f"a Redis started on {embedded.socket_path}"])
             upgrade_database(settings)
             banner = _banner(settings, services, embedded is not None)
             started = {"redis": embedded.process} if embedded and embedded.process else {}
