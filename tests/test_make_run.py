@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +27,6 @@ from tuning.domain import RunStatus
 from tuning.models import User
 from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
-from tuning.schemas import TuningStatus
 from tuning.service import ensure_local_admin
 
 from helpers import gridsearch_best, submit, trials_of, wait_until_finished
@@ -159,87 +159,94 @@ def stack(data_dir: Path) -> Iterator[Stack]:
         _stop(running)
 
 
+@pytest.fixture
+def runtime(stack: Stack) -> Iterator[Runtime]:
+    """A client's runtime on the stack's database and Redis, as the CLI builds it."""
+    runtime = create_runtime(Settings(_env_file=None, data_dir=stack.data_dir, redis_url=None))
+    yield runtime
+    runtime.engine.dispose()
+
+
+@pytest.fixture
+def admin(runtime: Runtime) -> User:
+    """The local admin `make run` signs in."""
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        return ensure_local_admin(session=session)[0]
+
+
 @pytest.fixture(scope="module")
 def oracle() -> tuple[dict, float]:
     return gridsearch_best("digits", "RandomForestClassifier", GRID, "accuracy", 3)
 
 
-def _kill_mid_run(stack: Stack, runtime: Runtime, owner: User, name: str) -> TuningStatus:
-    """kill -9 of service `name` while a run goes on: it is back within 10 s, alone; the run's
-    status once it ends."""
-    before = stack.pids()
-    assert set(before) == {"redis", "worker", "api", "dashboard"}, stack.output()
-    run_id = submit(runtime, owner, **RUN)
-    wait_until(lambda: trials_of(runtime, run_id), 90, 0.1, f"no trial before {name}")
-
-    os.kill(before[name], signal.SIGKILL)
-    killed_at = time.monotonic()
-    assert len(trials_of(runtime, run_id)) < 12, "the run ended before the kill"
-    wait_until(lambda: stack.pids()[name] != before[name], 30, 0.05, stack.output)
-    back_after = time.monotonic() - killed_at
-    assert back_after < 10, f"{name} back after {back_after:.1f}s"
-    assert _alive(stack.pids()[name])
-    said = f"{name} (pid {before[name]}) exited with code -9 (SIGKILL); restarting it in 1s"
-    assert said in stack.output()
-    others = {n: pid for n, pid in before.items() if n != name}
-    assert {n: stack.pids()[n] for n in others} == others, f"{name} took another along"
-    assert all(_alive(pid) for pid in others.values()), stack.output()
-
+def _ends_right(runtime: Runtime, run_id: uuid.UUID, oracle: tuple[dict, float]) -> None:
+    """The run ends SUCCESS with every candidate stored once and scikit-learn's best."""
     status = wait_until_finished(runtime, run_id, timeout=180)
+    assert status.status is RunStatus.SUCCESS, status
     assert sorted(t.index for t in trials_of(runtime, run_id)) == list(range(12)), "each once"
-    wait_until(stack.serving, 60, 0.5, stack.output)  # serving again, for the next
-    assert {n: stack.pids()[n] for n in others} == others, stack.output()
-    return status
+    assert status.result is not None
+    assert (status.result.best_params, status.result.best_score) == oracle
 
 
 def test_each_process_killed_in_turn_comes_back_alone_and_the_run_ends_right(
-    stack: Stack, oracle: tuple[dict, float]
+    stack: Stack, runtime: Runtime, admin: User, oracle: tuple[dict, float]
 ) -> None:
-    runtime = create_runtime(Settings(_env_file=None, data_dir=stack.data_dir, redis_url=None))
-    with Session(runtime.engine, expire_on_commit=False) as session:
-        admin, _ = ensure_local_admin(session=session)
-    try:
-        for name in ("redis", "api", "dashboard", "worker"):
-            status = _kill_mid_run(stack, runtime, admin, name)
-            assert status.status is RunStatus.SUCCESS, (name, status)
-            assert status.result is not None
-            assert (status.result.best_params, status.result.best_score) == oracle, name
-    finally:
-        runtime.engine.dispose()
+    for name in ("redis", "api", "dashboard", "worker"):  # one stack: each start takes a while
+        before = stack.pids()
+        assert set(before) == {"redis", "worker", "api", "dashboard"}, stack.output()
+        run_id = submit(runtime, admin, **RUN)
+        _started(runtime, run_id)
+
+        os.kill(before[name], signal.SIGKILL)
+        killed_at = time.monotonic()
+        assert len(trials_of(runtime, run_id)) < 12, "the run ended before the kill"
+        _back_within(stack, name, before[name], killed_at, 10)
+        others = {n: pid for n, pid in before.items() if n != name}
+        assert {n: stack.pids()[n] for n in others} == others, f"{name} took another along"
+        assert all(_alive(pid) for pid in others.values()), stack.output()
+
+        _ends_right(runtime, run_id, oracle)
+        wait_until(stack.serving, 60, 0.5, stack.output)  # serving again, for the next
+        assert {n: stack.pids()[n] for n in others} == others, stack.output()
     assert _stop(stack) == 0
     wait_until(lambda: not ours(stack.data_dir), 10, 0.1, "a process outlived Ctrl-C")
 
 
+def _started(runtime: Runtime, run_id: uuid.UUID) -> None:
+    """Until the run has stored a trial."""
+    wait_until(lambda: trials_of(runtime, run_id), 90, 0.1, f"run {run_id} stored no trial")
+
+
+def _back_within(stack: Stack, name: str, pid: int, killed_at: float, seconds: float) -> None:
+    """Service `name`, whose process `pid` was killed at `killed_at`, was restarted in time,
+    and the supervisor said why."""
+    wait_until(lambda: stack.pids()[name] != pid, 30, 0.05, stack.output)
+    back_after = time.monotonic() - killed_at
+    assert back_after < seconds, f"{name} back after {back_after:.1f}s"
+    assert _alive(stack.pids()[name])
+    said = f"{name} (pid {pid}) exited with code -9 (SIGKILL); restarting it in 1s"
+    assert said in stack.output()
+
+
 def test_tasks_redis_lost_when_killed_are_sent_again(
-    stack: Stack, oracle: tuple[dict, float]
+    stack: Stack, runtime: Runtime, admin: User, oracle: tuple[dict, float]
 ) -> None:
     # Killed, Redis comes back from its append-only file; what it may lose (the last second of
     # writes, after a power cut) is at worst the queued tasks: dropped here on purpose.
-    runtime = create_runtime(Settings(_env_file=None, data_dir=stack.data_dir, redis_url=None))
-    with Session(runtime.engine, expire_on_commit=False) as session:
-        admin, _ = ensure_local_admin(session=session)
-    try:
-        before = stack.pids()
-        run_id = submit(runtime, admin, **RUN)
-        wait_until(lambda: trials_of(runtime, run_id), 90, 0.1, "no trial")
-        os.kill(before["redis"], signal.SIGKILL)
-        wait_until(lambda: stack.pids()["redis"] != before["redis"], 10, 0.05, stack.output)
-        client = redis.Redis(unix_socket_path=str(stack.data_dir / "redis.sock"))
-        wait_until(lambda: _ping(client), 30, 0.1, stack.output)
-        queue = runtime.celery.conf.task_default_queue
-        lost = wait_until(lambda: client.llen(queue), 30, 0.05, "no task waiting in Redis")
-        client.delete(queue)
-        client.close()
-        stored = len(trials_of(runtime, run_id))
+    pid = stack.pids()["redis"]
+    run_id = submit(runtime, admin, **RUN)
+    _started(runtime, run_id)
+    os.kill(pid, signal.SIGKILL)
+    _back_within(stack, "redis", pid, time.monotonic(), 10)
+    client = redis.Redis(unix_socket_path=str(stack.data_dir / "redis.sock"))
+    wait_until(lambda: _ping(client), 30, 0.1, stack.output)
+    queue = runtime.celery.conf.task_default_queue
+    lost = wait_until(lambda: client.llen(queue), 30, 0.05, "no task waiting in Redis")
+    client.delete(queue)
+    client.close()
+    assert len(trials_of(runtime, run_id)) < 12 and lost > 0, "the run ended before the loss"
 
-        status = wait_until_finished(runtime, run_id, timeout=180)
-        assert status.status is RunStatus.SUCCESS, status
-        assert status.result is not None
-        assert (status.result.best_params, status.result.best_score) == oracle
-        assert sorted(t.index for t in trials_of(runtime, run_id)) == list(range(12))
-    finally:
-        runtime.engine.dispose()
-    assert stored < 12 and lost > 0, "the run ended before the loss"
+    _ends_right(runtime, run_id, oracle)
     assert "reconciled: Reconciled(" in stack.output()  # what sent the lost chunks again
 
 
