@@ -172,6 +172,8 @@ def test_a_database_that_refuses_at_first_is_waited_for(settings, runtime, postg
     assert "connection refused" in warned.lower() and "trying again" in warned, warned + err
     assert process.returncode == 0, err
     assert n_runs(runtime, name_of(process)) == 1
+    with Session(runtime.engine) as session:
+        assert session.get(TuningRun, uuid.UUID(out.strip().splitlines()[-1])) is not None
 
 
 def test_a_database_that_never_answers_is_given_up_in_words(settings):

@@ -298,9 +298,7 @@ def same_answers(answers: list[httpx.Response], status_code: int) -> None:
 
 @pytest.mark.stack
 @pytest.mark.parametrize("route", ["tune", "train", "upload"])
-def test_copies_sent_at_once_create_one_and_all_get_its_answer(
-    api_processes, runtime, route
-):
+def test_copies_sent_at_once_create_one_and_all_get_its_answer(api_processes, runtime, route):
     owner = bearer(runtime)
     headers = keyed(owner)
     name = f"rare-{uuid.uuid4().hex[:6]}"
