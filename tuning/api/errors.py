@@ -20,6 +20,7 @@ from tuning.errors import (
     Unavailable,
     shown,
 )
+from tuning.service import IDEMPOTENCY_HEADER
 
 # An id in the path that is not a UUID is the spec's 400 "Invalid UUID", not a 422.
 ID_FIELDS = {"tuning_run_id", "training_run_id", "model_id"}
@@ -29,7 +30,10 @@ def _invalid_input(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInput)  # registered for InvalidInput only
     if exc.field in ID_FIELDS and exc.field in request.path_params:
         return JSONResponse({"detail": f"Invalid UUID: {exc.reason}"}, status_code=400)
-    loc = ["body", *exc.field.split(".")]
+    if exc.field == IDEMPOTENCY_HEADER:
+        loc = ["header", exc.field]
+    else:
+        loc = ["body", *exc.field.split(".")]
     detail = [{"loc": loc, "msg": exc.reason, "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
 

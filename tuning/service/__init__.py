@@ -72,6 +72,16 @@ from tuning.service.analysis.scores import (
     value_label,
 )
 from tuning.service.commands.deletion import delete_run
+from tuning.service.commands.idempotency import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_LIMIT,
+    Answer,
+    KeyedRequest,
+    answer_once,
+    check_key,
+    purge_expired_keys,
+    request_hash,
+)
 from tuning.service.commands.labels import RUN_NAME_LIMIT, TAGS_PER_RUN, change_run
 from tuning.service.commands.notes import Note, add_note, list_notes
 from tuning.service.commands.planning import DurationEstimate, RunPlan, check_submission, plan_run
@@ -156,6 +166,8 @@ __all__ = [
     "DATASET_LEVELS",
     "DEFAULT_SCORING",
     "EVERYONE",
+    "IDEMPOTENCY_HEADER",
+    "IDEMPOTENCY_KEY_LIMIT",
     "MANY_VALUES",
     "NAME_LIMIT",
     "NOTE_LIMIT",
@@ -168,11 +180,13 @@ __all__ = [
     "TAGS_PER_RUN",
     "Access",
     "Action",
+    "Answer",
     "CsvPreview",
     "DatasetSummary",
     "DurationEstimate",
     "FailedValue",
     "FailureGroup",
+    "KeyedRequest",
     "LiveWorker",
     "Note",
     "Page",
@@ -197,6 +211,7 @@ __all__ = [
     "Usage",
     "WorkersOverview",
     "add_note",
+    "answer_once",
     "archive_dataset",
     "archive_model",
     "authenticate",
@@ -210,6 +225,7 @@ __all__ = [
     "change_model",
     "change_run",
     "check_health",
+    "check_key",
     "check_submission",
     "check_upload_bytes",
     "create_user",
@@ -256,6 +272,7 @@ __all__ = [
     "plan_run",
     "predict_with_model",
     "preview_csv",
+    "purge_expired_keys",
     "queue_places",
     "ranks",
     "read_model",
@@ -263,6 +280,7 @@ __all__ = [
     "refine_grid",
     "refine_trials",
     "reproduce_snippet",
+    "request_hash",
     "rotate_token",
     "run_children",
     "run_filter_options",
