@@ -112,7 +112,10 @@ def read_csv(
     return Table(X=X, y=y, task=task, n_unlabelled=n_rows - len(y), unusable=tuple(unusable))
 
 
-INFINITY_FIX = "replace it with a number, or leave the cell empty to have it filled in"
+INFINITY_FIX = (
+    "replace it with a number, or leave the cell empty (a missing feature is filled in, a row "
+    "without a target left out)"
+)
 
 
 def infinite_columns(frame: pd.DataFrame) -> list[dict[str, str]]:
@@ -126,12 +129,13 @@ def infinite_columns(frame: pd.DataFrame) -> list[dict[str, str]]:
         values = frame[name].to_numpy(dtype=float)
         infinite = np.isinf(values)
         if infinite.any():
-            first = int(np.argmax(infinite))
+            first, n_rows = int(np.argmax(infinite)), int(infinite.sum())
+            rows = "1 row" if n_rows == 1 else f"{n_rows:,} rows"
             found.append(
                 {
                     "column": str(name),
-                    "message": f"holds infinity in {int(infinite.sum()):,} rows (the first: "
-                    f"{values[first]} in row {first + 1} under the header)",
+                    "message": f"holds infinity in {rows} (the first: {values[first]} in row "
+                    f"{first + 1} under the header)",
                 }
             )
     return found

@@ -13,6 +13,7 @@ import pandas as pd
 from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from tuning.config import Settings
@@ -147,7 +148,6 @@ def dataset_classes(*, session: Session, dataset: Dataset) -> list[ClassCount] |
     if dataset.classes is None:  # bundled, or uploaded before labels were kept
         classes = _classes_of(load_table(session=session, dataset_id=dataset.id))
         _keep(session, dataset, classes=classes)
-        dataset.classes = classes
     return [(label, count) for label, count in dataset.classes or []]
 
 
@@ -161,7 +161,6 @@ def dataset_profile(*, session: Session, dataset: Dataset) -> dict[str, Any]:
         profile = dataset.profile or profile_of(table, dataset.target or "target")
         profile = {**profile, "unusable": list(table.unusable)}
         _keep(session, dataset, profile=profile)
-        dataset.profile = profile
     return dataset.profile
 
 
@@ -174,11 +173,14 @@ def dataset_profile_by_id(*, session: Session, dataset_id: uuid.UUID) -> dict[st
 
 
 def _keep(session: Session, dataset: Dataset, **values: Any) -> None:
-    """Store what was read from a dataset's table on its row; the caller's session stays as it
-    was (its transaction and loaded rows)."""
+    """Store what was read from a dataset's table on its row, and show it on `dataset` as if
+    loaded: the caller's session writes nothing (a change it held would lock SQLite against the
+    next keep) and stays as it was (its transaction and loaded rows)."""
     with Session(session.get_bind()) as own:
         own.execute(update(Dataset).where(col(Dataset.id) == dataset.id).values(**values))
         own.commit()
+    for name, value in values.items():
+        set_committed_value(dataset, name, value)
 
 
 def _classes_of(table: Table) -> list[list[Any]] | None:
