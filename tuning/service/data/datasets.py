@@ -161,6 +161,7 @@ def dataset_profile(*, session: Session, dataset: Dataset) -> dict[str, Any]:
         profile = dataset.profile or profile_of(table, dataset.target or "target")
         profile = {**profile, "unusable": list(table.unusable)}
         _keep(session, dataset, profile=profile)
+        return profile
     return dataset.profile
 
 
