@@ -350,6 +350,36 @@ def test_an_uploaded_csv_is_previewed_stored_and_then_used(account):
     assert any("you already have a dataset named" in error for error in texts(app, "error"))
 
 
+def test_the_upload_step_says_what_it_refuses_and_what_it_drops(account):
+    _, token = account
+
+    def said(kind: str) -> list[str]:  # as the reader sees it: without markdown's escapes
+        return [text.replace("\\", "").replace("\u2060", "") for text in texts(app, kind)]
+
+    rows = [f"{i},{'inf' if i == 4 else i / 2},,{'yes' if i % 2 else 'no'}" for i in range(20)]
+    content = ("size,weight,notes,label\n" + "\n".join(rows)).encode()
+    app = open_app(token, NEW_RUN_PAGE)
+    app.segmented_control(key="new.source").set_value("Upload a CSV").run()
+    app.file_uploader(key="upload.file").upload("pets.csv", content, "text/csv").run()
+    refused = "column 'weight' holds infinity in 1 row (the first: inf in row 5 under the header)"
+    assert any(refused in error for error in said("error")), said("error")
+    assert not any(b.label == "Save dataset and use it" for b in app.button)
+
+    fixed = content.replace(b",inf,", b",2.5,")
+    app.file_uploader(key="upload.file").upload("pets.csv", fixed, "text/csv").run()
+    assert not app.error
+    dropped = "**notes**: dropped: every value is missing, so it cannot be a feature"
+    assert any(dropped in w for w in said("warning")), said("warning")
+
+    save = "Save dataset and use it"
+    app.text_input(key="new.name").set_value("\u0456ris").run()
+    next(b for b in app.button if b.label == save).click().run()
+    assert any("looks like 'iris', a bundled dataset's name" in e for e in said("error"))
+    app.text_input(key="new.name").set_value("pets\u200b").run()
+    next(b for b in app.button if b.label == save).click().run()
+    assert any("U+200B ZERO WIDTH SPACE, is invisible" in e for e in said("error"))
+
+
 def shown_grid(app: AppTest, estimator: str) -> dict:
     """The grid the editor shows for `estimator`: the ticked parameters and their values."""
     grid = {}
