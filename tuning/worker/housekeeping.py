@@ -23,7 +23,8 @@ from celery.signals import worker_ready, worker_shutdown
 from tuning.config import Settings
 from tuning.db import session_scope
 from tuning.domain import utcnow
-from tuning.service import beat, reconcile, take_lease
+from tuning.errors import StorageUnwritable
+from tuning.service import beat, reconcile, report_stalled, take_lease
 from tuning.worker.process import runtime_for
 
 log = logging.getLogger(__name__)
@@ -110,6 +111,9 @@ def housekeep(
                     )
                     if lease:
                         reconcile(session=session, queue=queue, settings=settings)
+        except StorageUnwritable as exc:  # said in words, once a beat, for status reads too
+            log.warning("heartbeat or reconciler pass cannot write; trying again: %s", exc)
+            report_stalled(settings=settings, queue=queue, error=exc)
         except Exception:  # a database hiccup must not end the heartbeat
             log.exception("heartbeat or reconciler pass failed; trying again")
         time.sleep(settings.heartbeat_s)
