@@ -91,6 +91,7 @@ def housekeep(
     runtime = runtime_for(app)
     settings, engine, queue = runtime.settings, runtime.engine, runtime.queue
     next_reconcile = 0.0
+    said = ""  # the storage problem last logged: said again only when it changes
     while os.getppid() == worker_pid:
         try:
             with session_scope(engine) as session:
@@ -111,9 +112,14 @@ def housekeep(
                     )
                     if lease:
                         reconcile(session=session, queue=queue, settings=settings)
-        except StorageUnwritable as exc:  # said in words, once a beat, for status reads too
-            log.warning("heartbeat or reconciler pass cannot write; trying again: %s", exc)
+            if said:
+                log.info("heartbeat and reconciler: storage takes writes again")
+                said = ""
+        except StorageUnwritable as exc:  # for status reads, every beat; in the log, once
             report_stalled(settings=settings, queue=queue, error=exc)
+            if str(exc) != said:
+                log.warning("heartbeat and reconciler wait for storage: %s", exc)
+                said = str(exc)
         except Exception:  # a database hiccup must not end the heartbeat
             log.exception("heartbeat or reconciler pass failed; trying again")
         time.sleep(settings.heartbeat_s)
