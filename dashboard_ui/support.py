@@ -136,6 +136,11 @@ def format_duration(seconds: float | None) -> str:
     return f"{hours}h {minutes:02d}m"
 
 
+def params_words(params: dict[str, Any]) -> str:
+    """`C=1.0, kernel='rbf'`: parameters as a run's settings read."""
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
 def format_score(score: float | None) -> str:
     return "—" if score is None or pd.isna(score) else f"{score:.4f}"
 

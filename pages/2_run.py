@@ -167,12 +167,18 @@ def show(status: TuningStatus, trials: list) -> None:
         failure = ui.failure_text(status.error.type, status.error.message, why)
         st.error(failure, icon=":material/error:")
     elif status.status is RunStatus.REVOKED:
+        best_of_them = ""
+        if status.result is not None:
+            shown = plain(ui.params_words(status.result.best_params))
+            best_of_them = (
+                f" Best {run.scoring} among them: **{status.result.best_score:.4f}** with {shown}."
+            )
         st.warning(
-            f"Cancelled after {len(trials)} of {total} candidates. The finished candidates are "
-            "kept: their scores are below and on the Results page."
+            f"Cancelled after {len(trials)} of {total} candidates.{best_of_them} The finished "
+            "candidates are kept: their scores are below and on the Results page."
         )
     elif status.status is RunStatus.SUCCESS and status.result:
-        shown = plain(", ".join(f"{k}={v!r}" for k, v in status.result.best_params.items()))
+        shown = plain(ui.params_words(status.result.best_params))
         st.success(f"Finished. Best {run.scoring}: **{status.result.best_score:.4f}** with {shown}")
     if status.status is RunStatus.SUCCESS and run.stop_reason:  # a failure says it above
         st.info(f"Stopped early: {plain(run.stop_reason)}.", icon=":material/timer_off:")

@@ -94,7 +94,7 @@ for position, (name, result) in enumerate(zip(names, compared, strict=True)):
             "scoring": result.run.scoring,
             "best score": best[SCORE] if best is not None else None,
             "candidates": f"{len(result.trials):,} / {result.run.total_combinations:,}",
-            "best parameters": ", ".join(f"{k}={v!r}" for k, v in best_params.items()),
+            "best parameters": ui.params_words(best_params),
         }
     )
 st.dataframe(

@@ -577,7 +577,8 @@ def test_cancel_asks_first_then_keeps_the_finished_candidates(account, runtime, 
     app.button(key="monitor.cancel").click().run()
     app.button(key="monitor.yes").click().run()
     assert app.session_state[f"monitor.status.{run_id}"] is RunStatus.REVOKED
-    assert any("Cancelled after" in w for w in texts(app, "warning"))
+    cancelled = [w for w in texts(app, "warning") if "Cancelled after" in w]
+    assert cancelled and "Best accuracy among them: **" in cancelled[0], cancelled
     assert not [b for b in app.button if b.key == "monitor.cancel"]
     assert len(app.dataframe[0].value) >= 1  # the partial results stay
     assert wait_until_finished(runtime, run_id).status is RunStatus.REVOKED

@@ -19,17 +19,18 @@ from pathlib import Path
 import pytest
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
 from sklearn.model_selection import HalvingGridSearchCV
-from sqlmodel import Session, select
+from sqlmodel import Session, col, delete, select
 
 from tuning.config import Settings
 from tuning.db import upgrade_database
 from tuning.domain import RunStatus, as_utc, utcnow
 from tuning.ml.datasets import load_bundled
 from tuning.ml.search import default_pipeline, pipeline_params
-from tuning.models import TuningRun, User, WorkerHeartbeat
+from tuning.models import Chunk, Lease, TuningRun, User, WorkerHeartbeat
 from tuning.redis_server import EmbeddedRedis
 from tuning.runtime import Runtime, create_runtime
 from tuning.service import cancel_run, check_health, create_user
+from tuning.worker.housekeeping import RECONCILER_LEASE
 
 from helpers import gridsearch_best, read_status, submit, trials_of, wait_until_finished
 from stack import WorkerProcess, fresh_database, wait_until
@@ -119,6 +120,56 @@ def test_a_worker_killed_mid_run_loses_nothing(fleet, oracle):
         trials = assert_complete_and_right(fleet, run_id, oracle)
 
     assert "b" in {t.worker.split("@")[0] for t in trials}
+
+
+def lease_now(fleet: Fleet) -> Lease | None:
+    with Session(fleet.runtime.engine) as session:
+        return session.get(Lease, RECONCILER_LEASE)
+
+
+def running_on(fleet: Fleet, run_id: uuid.UUID, worker: str) -> list[int]:
+    with Session(fleet.runtime.engine) as session:
+        return list(
+            session.exec(
+                select(Chunk.index).where(
+                    Chunk.run_id == run_id,
+                    Chunk.state == "running",
+                    col(Chunk.worker).startswith(f"{worker}@"),
+                )
+            ).all()
+        )
+
+
+def test_losing_the_reconcilers_lease_holder_heals_within_the_worker_timeout_and_a_pass(
+    fleet, oracle
+):
+    # The bound the README promises: WORKER_TIMEOUT_S + RECONCILE_S after the holder dies. A
+    # pass every 3 s, so that a lease of 3 passes (as it was) would miss the bound by seconds.
+    clock = fleet.settings.model_copy(update={"worker_timeout_s": 3.0, "reconcile_s": 3.0})
+    bound = clock.worker_timeout_s + clock.reconcile_s
+    with Session(fleet.runtime.engine) as session:  # a lease left by an earlier test is not ours
+        session.exec(delete(Lease))
+        session.commit()
+    log = fleet.data_dir / f"holder-{uuid.uuid4().hex[:6]}.log"
+    with WorkerProcess(clock, log, concurrency=1, hostname="holder") as holder:
+        wait_until(lambda: (lease_now(fleet) or Lease(holder="")).holder.startswith("holder@"), 30)
+        other = fleet.data_dir / f"other-{uuid.uuid4().hex[:6]}.log"
+        with WorkerProcess(clock, other, concurrency=1, hostname="other"):
+            run_id = submit(fleet.runtime, fleet.user, **RUN)
+            wait_until(lambda: running_on(fleet, run_id, "holder"), 60, 0.02, "holder idle")
+            # Just after the holder renewed its lease: the worst case for a long lease.
+            renewed = lease_now(fleet).expires_at
+            wait_until(lambda: lease_now(fleet).expires_at != renewed, 10, 0.01)
+            held = running_on(fleet, run_id, "holder")
+            kill_whole(holder)
+            killed = time.monotonic()
+            wait_until(lambda: not running_on(fleet, run_id, "holder"), 3 * bound, 0.05)
+            healed = time.monotonic() - killed
+
+            assert held, "the holder held a chunk when it died"
+            assert healed <= bound + 1.5, f"healed in {healed:.1f} s; bound {bound:g} s"
+            assert lease_now(fleet).holder.startswith("other@")
+            assert_complete_and_right(fleet, run_id, oracle)
 
 
 def test_the_only_worker_killed_then_a_new_one_resumes_the_run(fleet, oracle):

@@ -4,7 +4,14 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from tuning.domain import RunStatus, as_utc
 
@@ -33,6 +40,19 @@ class TuningResult(BaseModel):
     best_score: float
     total_combinations: int
     tuning_time: float
+    combinations_tried: int | None = Field(
+        default=None,
+        description="A cancelled run's: how many it stored before it stopped (its best is "
+        "among those); not sent for other runs",
+    )
+
+    @model_serializer(mode="wrap")
+    def _spec_fields(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The spec's four fields; `combinations_tried` beside them only when there is one."""
+        data: dict[str, Any] = handler(self)
+        if self.combinations_tried is None:
+            data.pop("combinations_tried", None)
+        return data
 
 
 class ErrorInfo(BaseModel):

@@ -90,25 +90,30 @@ def housekeep(
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which stops us
     runtime = runtime_for(app)
     settings, engine, queue = runtime.settings, runtime.engine, runtime.queue
-    next_reconcile = 0.0
+    next_beat = next_reconcile = time.monotonic()
     said = ""  # the storage problem last logged: said again only when it changes
     while os.getppid() == worker_pid:
         try:
             with session_scope(engine) as session:
-                beat(
-                    session=session,
-                    hostname=hostname,
-                    pid=worker_pid,
-                    concurrency=concurrency,
-                    started_at=started_at,
-                )
+                if time.monotonic() >= next_beat:
+                    next_beat = time.monotonic() + settings.heartbeat_s
+                    beat(
+                        session=session,
+                        hostname=hostname,
+                        pid=worker_pid,
+                        concurrency=concurrency,
+                        started_at=started_at,
+                    )
                 if time.monotonic() >= next_reconcile:
                     next_reconcile = time.monotonic() + settings.reconcile_s
+                    # The lease lasts as long as a worker may stay silent: when its holder
+                    # dies, it lapses when the holder's work is seen lost, and the next
+                    # worker's pass (within `reconcile_s`) takes it and requeues that work.
                     lease = take_lease(
                         session=session,
                         name=RECONCILER_LEASE,
                         holder=hostname,
-                        ttl_s=3 * settings.reconcile_s,
+                        ttl_s=settings.worker_timeout_s,
                     )
                     if lease:
                         reconcile(session=session, queue=queue, settings=settings)
@@ -122,4 +127,4 @@ def housekeep(
                 said = str(exc)
         except Exception:  # a database hiccup must not end the heartbeat
             log.exception("heartbeat or reconciler pass failed; trying again")
-        time.sleep(settings.heartbeat_s)
+        time.sleep(max(0.0, min(next_beat, next_reconcile) - time.monotonic()))

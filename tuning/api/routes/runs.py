@@ -187,13 +187,16 @@ def delete_tuning_run(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) ->
 
 
 @router.post("/tune/{tuning_run_id}/cancel", response_model=TuningStatus, responses=BY_ID)
-def cancel_tuning(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> TuningStatus:
-    """Cancel: a queued run never starts; a running one stops after its current candidate."""
+def cancel_tuning(tuning_run_id: str, runtime: RuntimeDep, user: UserDep) -> Response:
+    """Cancel: a queued run never starts; a running one stops after its current candidate and
+    reports the best of what it stored. A cancel after the last candidate is stored changes
+    nothing: the run ends SUCCESS. The answer is the run's status after the cancel."""
     with session_scope(runtime.engine) as session:
         run = service.cancel_run(
             session=session, queue=runtime.queue, run_id=tuning_run_id, viewer=user
         )
-        return service.get_status(session=session, queue=runtime.queue, run_id=run.id)
+        status = service.get_status(session=session, queue=runtime.queue, run_id=run.id)
+    return Response(status.to_json(), media_type="application/json")
 
 
 class NotePublic(BaseModel):

@@ -20,6 +20,7 @@ from tuning.service.accounts.quotas import check_active_runs, check_fits
 from tuning.service.commands.labels import clean_name, clean_tags, set_tags
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.data.datasets import dataset_classes, dataset_profile
+from tuning.service.execution.endings import settle_cancelled
 from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.execution.queue import TaskQueue
 from tuning.service.operations.storage import require_writable
@@ -156,10 +157,13 @@ def submit_run(
 def cancel_run(
     *, session: Session, queue: TaskQueue, run_id: str | uuid.UUID, viewer: User | None = None
 ) -> TuningRun:
-    """REVOKED: a queued run never starts; a running one stops at its next candidate."""
+    """REVOKED: a queued run never starts; a running one stops at its next candidate, and
+    keeps the best of what it stored. A cancel too late to stop anything (every candidate is
+    stored) leaves the run SUCCESS with its best."""
     run = get_run(session=session, run_id=run_id, viewer=viewer, to=Action.CANCEL)
     cancelled = finish(session=session, kind=TuningRun, run_id=run.id, status=RunStatus.REVOKED)
-    if cancelled and run.task_id:
+    revoked = cancelled and settle_cancelled(session=session, run=run) is RunStatus.REVOKED
+    if revoked and run.task_id:
         queue.revoke(run.task_id)
     session.refresh(run)
     return run

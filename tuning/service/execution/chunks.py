@@ -12,6 +12,7 @@ from tuning.db import insert_new
 from tuning.domain import utcnow
 from tuning.models import Chunk, TuningRun
 from tuning.service.execution.dispatch import dispatch
+from tuning.service.execution.lifecycle import end_chunks_of_finished
 from tuning.service.execution.queue import TaskQueue
 from tuning.service.operations.workers import live_processes
 
@@ -161,4 +162,7 @@ def add_chunks(
     ]
     insert_new(session, Chunk, rows)
     session.commit()
+    # A cancel (or any end) committed while these were planned swept the run's chunks before
+    # they were stored: end them too, so a finished run leaves none waiting.
+    end_chunks_of_finished(session=session, run_ids=[run_id])
     dispatch(session=session, queue=queue, settings=settings)

@@ -3,6 +3,9 @@ best when every candidate is stored, an early stop with the best so far, FAILURE
 its first candidates all failed with one error, or halving's next rung.
 """
 
+from dataclasses import dataclass
+from typing import Any
+
 from sqlalchemy import func, select, update
 from sqlmodel import Session, col
 
@@ -27,7 +30,10 @@ def after_stored(
     ).one()
     session.commit()
     status = RunStatus(status)
-    if stopped is not None and status in (RunStatus.SUCCESS, RunStatus.FAILURE):
+    if status is RunStatus.REVOKED:
+        # Cancelled while this task's candidates were in flight: they count in what it left.
+        settle_cancelled(session=session, run=run)
+    elif stopped is not None and status in (RunStatus.SUCCESS, RunStatus.FAILURE):
         # Stopped early while this task's candidates were in flight: they count too.
         if status is RunStatus.SUCCESS:
             record_best(session=session, run=run, stopped_because=stopped, late=True)
@@ -53,22 +59,12 @@ def record_best(
     best is among the trials its search says (halving: its last rung reached). Guarded:
     the first caller ends it, a late one changes nothing; but `late`, for a run stopped early
     that has since stored the candidates in flight at its stop, the best is read again."""
-    query = (
-        select(col(Trial.index), col(Trial.mean_test_score), col(Trial.params), col(Trial.error))
-        .where(col(Trial.run_id) == run.id)
-        .order_by(col(Trial.index))
-    )
-    query = strategy_for(run.search).best_among(query, run)
-    rows = session.execute(query).all()
-    n_stored = session.execute(
-        select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
-    ).scalar_one()
-    best = best_index([score for _, score, _, _ in rows])
+    stored = _stored(session, run)
     tuning_time = _tuning_time(run)
-    if best is None:
+    if stored.best is None:
         if late:
             return
-        first_error = next((error for *_, error in rows if error), "no candidate scored")
+        first_error = next((error for *_, error in stored.rows if error), "no candidate scored")
         error_type, _, message = first_error.partition(": ")
         finish(
             session=session,
@@ -76,24 +72,18 @@ def record_best(
             run_id=run.id,
             status=RunStatus.FAILURE,
             error_type=error_type if message else "FitFailedError",
-            error_message=f"all {len(rows)} candidates failed; first: {message or first_error}",
+            error_message=f"all {len(stored.rows)} candidates failed; first: "
+            f"{message or first_error}",
             tuning_time=tuning_time,
         )
         return
-    index, score, params, _ = rows[best]
-    message = f"Completed {n_stored} parameter combinations"
+    message = f"Completed {stored.n} parameter combinations"
     if stopped_because is not None:
         message = (
-            f"Stopped after {n_stored} of {run.total_combinations} parameter combinations: "
+            f"Stopped after {stored.n} of {run.total_combinations} parameter combinations: "
             f"{stopped_because}"
         )
-    outcome = {
-        "best_params": params,
-        "best_score": score,
-        "best_trial_index": index,
-        "progress_current": n_stored,
-        "progress_message": message[:200],
-    }
+    outcome = stored.outcome(message)
     if late:
         session.execute(
             update(TuningRun)
@@ -111,6 +101,80 @@ def record_best(
         stop_reason=stopped_because,
         **outcome,
     )
+
+
+def settle_cancelled(*, session: Session, run: TuningRun) -> RunStatus:
+    """What a cancel leaves, once the trials stored by then are counted: SUCCESS with
+    scikit-learn's best when every candidate is stored after all (the cancel came too late to
+    stop anything), else REVOKED with the best of what was stored and a true count. Called by
+    the cancel and again by every task that stores trials of a cancelled run (candidates in
+    flight at the cancel), so whichever comes last counts them all. The run's status after."""
+    stored = _stored(session, run)
+    revoked = col(TuningRun.status) == RunStatus.REVOKED
+    this_run = col(TuningRun.id) == run.id
+    if stored.n >= run.total_combinations and stored.best is not None:
+        outcome = stored.outcome(f"Completed {stored.n} parameter combinations")
+        session.execute(
+            update(TuningRun)
+            .where(this_run, revoked)
+            .values(status=RunStatus.SUCCESS, tuning_time=_tuning_time(run), **outcome)
+        )
+    else:
+        message = f"Cancelled after {stored.n} of {run.total_combinations} parameter combinations"
+        outcome = (
+            stored.outcome(message)
+            if stored.best is not None
+            else {"progress_current": stored.n, "progress_message": message}
+        )
+        # Monotone: two tasks settling at once each count what they see, and the larger count
+        # (a superset: trials are never removed) is the one that stays.
+        fewer = col(TuningRun.progress_current).is_(None) | (
+            col(TuningRun.progress_current) <= stored.n
+        )
+        session.execute(
+            update(TuningRun)
+            .where(this_run, revoked, fewer)
+            .values(tuning_time=_tuning_time(run), **outcome)
+        )
+    session.commit()
+    status = session.execute(select(col(TuningRun.status)).where(this_run)).scalar_one()
+    session.commit()
+    return RunStatus(status)
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """A run's stored trials as its best is chosen: the rows it is chosen from, their count
+    over every rung, and the position of the best (None when none scored)."""
+
+    rows: list[tuple[Any, Any, Any, Any]]  # index, mean test score, params, error
+    n: int
+    best: int | None
+
+    def outcome(self, message: str) -> dict[str, Any]:
+        assert self.best is not None
+        index, score, params, _ = self.rows[self.best]
+        return {
+            "best_params": params,
+            "best_score": score,
+            "best_trial_index": index,
+            "progress_current": self.n,
+            "progress_message": message[:200],
+        }
+
+
+def _stored(session: Session, run: TuningRun) -> _Stored:
+    query = (
+        select(col(Trial.index), col(Trial.mean_test_score), col(Trial.params), col(Trial.error))
+        .where(col(Trial.run_id) == run.id)
+        .order_by(col(Trial.index))
+    )
+    query = strategy_for(run.search).best_among(query, run)
+    rows = [(index, score, params, error) for index, score, params, error in session.execute(query)]
+    n_stored = session.execute(
+        select(func.count()).select_from(Trial).where(col(Trial.run_id) == run.id)
+    ).scalar_one()
+    return _Stored(rows, n_stored, best_index([score for _, score, _, _ in rows]))
 
 
 def fail_hopeless(*, session: Session, run: TuningRun) -> bool:

@@ -4,13 +4,13 @@ import logging
 import uuid
 from typing import TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlmodel import Session, col
 
-from tuning.domain import ACTIVE, RunStatus, utcnow
+from tuning.domain import ACTIVE, FINISHED, RunStatus, utcnow
 from tuning.errors import InvalidInput, Unavailable, shown
 from tuning.ml import catalog
-from tuning.models import Chunk, Dataset, TrainingRun, TuningRun, User
+from tuning.models import UNFINISHED_CHUNK, Chunk, Dataset, TrainingRun, TuningRun, User
 from tuning.service.data.datasets import get_dataset
 from tuning.service.execution.queue import TaskQueue
 
@@ -107,10 +107,20 @@ def finish(
         session=session, kind=kind, run_id=run_id, status=status, finished_at=utcnow(), **values
     )
     if ended and kind is TuningRun:
-        session.execute(
-            update(Chunk)
-            .where(col(Chunk.run_id) == run_id, col(Chunk.state) != "done")
-            .values(state="done", finished_at=utcnow())
-        )
-        session.commit()
+        end_chunks_of_finished(session=session, run_ids=[run_id])
     return ended
+
+
+def end_chunks_of_finished(*, session: Session, run_ids: list[uuid.UUID] | None = None) -> int:
+    """Mark done every chunk still queued or running of a finished run (of `run_ids`, or of
+    any); commits; how many. A finished run's chunks wait for nothing."""
+    finished = select(col(TuningRun.id)).where(col(TuningRun.status).in_(list(FINISHED)))
+    if run_ids is not None:
+        finished = finished.where(col(TuningRun.id).in_(run_ids))
+    ended = session.execute(
+        update(Chunk)
+        .where(col(Chunk.state).in_(UNFINISHED_CHUNK), col(Chunk.run_id).in_(finished))
+        .values(state="done", finished_at=utcnow())
+    )
+    session.commit()
+    return ended.rowcount  # type: ignore[attr-defined]  # an UPDATE's CursorResult

@@ -6,9 +6,9 @@ One worker process at a time runs it (a lease in the database), every few second
 - lost work: a chunk running on a worker that stopped sending heartbeats is queued again;
 - fair turns: chunks waiting for a free worker process are dispatched (`dispatch`), so a
   worker that died between ending a chunk and sending the next one delays nothing;
-- loose ends: a run whose every candidate is stored is ended, a halving run whose rung is
-  stored but whose next rung was never opened (its opener crashed) has it opened, and a run
-  past the time limit fails.
+- loose ends: a run that has ended has its chunks still waiting ended, a run whose every
+  candidate is stored is ended, a halving run whose rung is stored but whose next rung was
+  never opened (its opener crashed) has it opened, and a run past the time limit fails.
 
 Everything it does is harmless to repeat: a chunk delivered twice stores nothing twice.
 """
@@ -28,7 +28,7 @@ from tuning.domain import ACTIVE, RunStatus, as_utc, utcnow
 from tuning.models import Chunk, TrainingRun, Trial, TuningRun
 from tuning.service.execution.dispatch import dispatch
 from tuning.service.execution.endings import record_best
-from tuning.service.execution.lifecycle import finish, send_run
+from tuning.service.execution.lifecycle import end_chunks_of_finished, finish, send_run
 from tuning.service.execution.queue import TaskQueue
 from tuning.service.operations.workers import LiveWorker, live_workers
 from tuning.service.searches import STRATEGIES, strategy_for
@@ -41,6 +41,7 @@ OUTBOX_GRACE_S = 5.0
 
 @dataclass(frozen=True)
 class Reconciled:
+    swept: int = 0  # chunks left waiting by a finished run, ended
     sent: int = 0
     requeued: int = 0
     finished: int = 0
@@ -51,6 +52,7 @@ class Reconciled:
 def reconcile(*, session: Session, queue: TaskQueue, settings: Settings) -> Reconciled:
     """One pass; what it did, for the log."""
     done = Reconciled(
+        swept=end_chunks_of_finished(session=session),
         sent=_send_outbox(session, queue),
         requeued=_requeue_lost_chunks(session, settings),
         finished=_finish_complete_runs(session) + _open_stalled_rungs(session, queue, settings),

@@ -124,12 +124,17 @@ def status_of_run(*, run: RunState, queue: TaskQueue) -> TuningStatus:
     if run.status in (RunStatus.PROGRESS, RunStatus.REVOKED):
         message = run.progress_message or testing_message(run.progress_current, run.progress_total)
         status.progress = Progress.of(run.progress_current, run.progress_total, message)
-    elif run.status is RunStatus.SUCCESS:
+    if run.status is RunStatus.SUCCESS or (
+        run.status is RunStatus.REVOKED and run.best_params is not None
+    ):
+        # A cancelled run's best is the best of what it stored, and says how many that was.
+        tried = run.progress_current if run.status is RunStatus.REVOKED else None
         status.result = TuningResult(
             best_params=run.best_params or {},
             best_score=run.best_score if run.best_score is not None else float("nan"),
             total_combinations=run.total_combinations,
             tuning_time=run.tuning_time or 0.0,
+            combinations_tried=tried,
         )
     status.error = error_of(run)
     return status
