@@ -7,7 +7,6 @@ settings (read from the environment, as in production) at the test database and 
 import ast
 import base64
 import json
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,7 +43,7 @@ from tuning.service import (
 )
 
 from factories import make_hopeless_run, make_run, make_trial, other_user
-from helpers import recorded_queries, submit, wait_until_finished
+from helpers import cookie_secret, recorded_queries, submit, wait_until_finished
 from messy import churn_csv
 from stack import stack_env
 
@@ -219,20 +218,20 @@ def test_a_sign_in_link_signs_in_keeps_it_in_a_cookie_and_replaces_the_address(a
     # place of the one with it (the browser test follows this through Back and a reload).
     (script,) = scripts(app)
     assert "window.location.replace(" in script and "searchParams.delete('token')" in script
-    secret = re.search(r"tuning_session=([\w-]+);", script)
+    secret = cookie_secret(script)
     assert secret is not None
-    assert browser_session_user(session=session, secret=secret[1]).id == user.id
-    assert "SameSite=Strict" in script
+    assert browser_session_user(session=session, secret=secret).id == user.id
+    assert "document.cookie" not in script  # the server sets it, HttpOnly
 
     app.button(key="sign_out").click().run()
-    assert browser_session_user(session=session, secret=secret[1]) is None
+    assert browser_session_user(session=session, secret=secret) is None
 
 
 def test_a_wrong_sign_in_link_is_dropped_from_the_address_too(account):
     app = open_app("not-a-token")
     assert texts(app, "title") == [SIGN_IN_TITLE]
     (script,) = scripts(app)
-    assert "window.location.replace(" in script and "tuning_session=" not in script
+    assert "window.location.replace(" in script and cookie_secret(script) is None
 
 
 def scripts(app: AppTest) -> list[str]:

@@ -262,9 +262,9 @@ def build_services(settings: Settings, env: dict[str, str]) -> list[Service]:
     if (PROJECT_ROOT / "tuning" / "api").is_dir():
         docs = f"http://{settings.api_host}:{settings.api_port}/docs"
         services.append(Service("api", [python, "-m", "tuning", "api"], url=docs, env=env))
-    dashboard = PROJECT_ROOT / "dashboard.py"
-    if dashboard.is_file():
-        argv = [python, "-m", "streamlit", "run", str(dashboard)]
+    if (PROJECT_ROOT / "dashboard.py").is_file():
+        # dashboard.py, served by Streamlit's own server with our cookie route (see there).
+        argv = [python, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard_ui" / "server.py")]
         argv += ["--server.port", str(settings.dashboard_port), "--server.headless", "true"]
         argv += ["--server.address", settings.dashboard_host]
         url = dashboard_url(settings)

@@ -22,7 +22,8 @@ def create_app(runtime: Runtime) -> FastAPI:
             CORSMiddleware,
             allow_origins=runtime.settings.cors_origins,
             allow_methods=["GET", "POST", "PATCH"],
-            allow_headers=["Authorization", "Content-Type"],
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+            expose_headers=["Idempotent-Replayed"],
         )
     install_error_handlers(app)
     settings = runtime.settings

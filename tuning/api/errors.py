@@ -23,6 +23,7 @@ from tuning.errors import (
     Unavailable,
     shown,
 )
+from tuning.service import IDEMPOTENCY_HEADER
 from tuning.storage import storage_error
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,10 @@ def _invalid_input(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInput)  # registered for InvalidInput only
     if exc.field in ID_FIELDS and exc.field in request.path_params:
         return JSONResponse({"detail": f"Invalid UUID: {exc.reason}"}, status_code=400)
-    loc = ["body", *exc.field.split(".")]
+    if exc.field == IDEMPOTENCY_HEADER:
+        loc = ["header", exc.field]
+    else:
+        loc = ["body", *exc.field.split(".")]
     detail = [{"loc": loc, "msg": exc.reason, "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
 
