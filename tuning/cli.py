@@ -11,10 +11,10 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from tuning import service
+from tuning.cli_errors import exit_on_error
 from tuning.config import Settings, get_settings
 from tuning.db import session_scope, upgrade_database
 from tuning.domain import RunStatus
-from tuning.errors import TuningError
 from tuning.models import TuningRun
 from tuning.retrying import ConnectionLost, retry_on_lost_connection
 from tuning.runtime import Runtime, create_runtime
@@ -28,16 +28,21 @@ POLL_SECONDS = 0.2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = get_settings()
+    data_dir = Settings.model_fields["data_dir"].get_default()
     try:
+        settings = get_settings()
+        data_dir = settings.data_dir
         return args.command(args, settings)
-    except TuningError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - each is said in words
+        # One line of words and an exit code, whatever went wrong: never a raw traceback.
+        return exit_on_error(exc, data_dir=data_dir, debug=args.debug)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tuning", description=__doc__)
+    parser.add_argument(
+        "--debug", action="store_true", help="On an unexpected error, print its traceback"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:

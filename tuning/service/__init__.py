@@ -117,6 +117,7 @@ from tuning.service.execution.evaluate import execute_chunk
 from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
 from tuning.service.operations.reconcile import Reconciled, reconcile
+from tuning.service.operations.storage import report_stalled, stalled_reason
 from tuning.service.operations.workers import LiveWorker, beat, live_workers, take_lease
 from tuning.service.reads.queue import queue_places, typical_chunk_s
 from tuning.service.reads.runs import (
@@ -279,6 +280,7 @@ __all__ = [
     "reconcile",
     "refine_grid",
     "refine_trials",
+    "report_stalled",
     "reproduce_snippet",
     "request_hash",
     "rotate_token",
@@ -302,6 +304,7 @@ __all__ = [
     "shared_params",
     "simplest_within_one_se",
     "split_columns",
+    "stalled_reason",
     "start_browser_session",
     "status_of_training",
     "strategy_for",
