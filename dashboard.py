@@ -21,11 +21,12 @@ if "dashboard_ui.support" not in sys.modules:
         import dashboard_ui.support  # noqa: F401
     starting.empty()
 
-from dashboard_ui import account
+from dashboard_ui import account, faults
 from dashboard_ui import support as ui
 from dashboard_ui.form_state import keep_form_state
 
-user = account.session_user()
+with faults.in_words(then_stop=True):  # the sign-in reads the database: say why it cannot
+    user = account.session_user()
 page = st.navigation(ui.pages(), position="sidebar" if user else "hidden")
 st.set_page_config(page_title=f"{page.title} · Tuning", page_icon=":material/tune:", layout="wide")
 if user is None:
@@ -35,6 +36,6 @@ account.sidebar(user)
 keep_form_state()
 if account.switch_prompt(user):
     st.stop()
-with account.as_user(user):
+with account.as_user(user), faults.in_words():
     page.run()
 account.page_done()

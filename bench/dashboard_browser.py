@@ -59,7 +59,7 @@ from tuning.service import create_user
 
 CHROMIUM = "/usr/bin/chromium"  # and its options, as in tests/test_dashboard_browser.py
 OPTIONS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
-STREAMLIT = ["-m", "streamlit", "run", "dashboard.py", "--server.address", HOST]
+STREAMLIT = ["-m", "streamlit", "run", "dashboard_ui/server.py", "--server.address", HOST]
 STREAMLIT += ["--server.headless", "true", "--server.fileWatcherType", "none"]
 OPTUNA_PAGES = {"optuna-dashboard study": "", "  optuna-dashboard Analytics": "/analytics"}
 NEW_TAB = "Results, new tab"

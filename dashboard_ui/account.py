@@ -17,7 +17,7 @@ from typing import ParamSpec
 
 import streamlit as st
 
-from dashboard_ui import sign_in
+from dashboard_ui import faults, sign_in
 from dashboard_ui.sign_in_link import follow_link, switch_error, switch_prompt, token_done
 from dashboard_ui.text import plain
 from tuning.config import PROJECT_ROOT
@@ -88,13 +88,14 @@ def fragment(body: Callable[P, None], *, run_every: float | None = None) -> Call
     @functools.wraps(body)
     def checked(*args: P.args, **kwargs: P.kwargs) -> None:
         if _page_user.get(None) is not None:  # in the frame's run, which checked it
-            body(*args, **kwargs)
+            body(*args, **kwargs)  # and says what it raises
             return
-        user = sign_in.current_user()
-        if user is None:
-            st.rerun(scope="app")
-        with as_user(user):
-            body(*args, **kwargs)
+        with faults.in_words():  # a rerun of the fragment alone: said here
+            user = sign_in.current_user()
+            if user is None:
+                st.rerun(scope="app")
+            with as_user(user):
+                body(*args, **kwargs)
 
     return st.fragment(checked, run_every=run_every)
 

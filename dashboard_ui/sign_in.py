@@ -13,6 +13,7 @@ import json
 import streamlit as st
 
 from dashboard_ui import support as ui
+from dashboard_ui.session_cookie import COOKIE, COOKIE_ROUTE
 from tuning.models import User
 from tuning.service import (
     authenticate,
@@ -29,9 +30,6 @@ NOTICE_KEY = "sign_in.notice"  # why the form is back
 SIGN_IN_ERROR_KEY = "sign_in_error"
 SENT_KEY = "sign_in.script_sent"  # the browser script of the last run, and of the last whole one
 DONE_KEY = "sign_in.script_done"
-# The cookie that keeps a dashboard sign-in across reloads: a random secret whose SHA-256 the
-# database holds (tuning.service.accounts.users). Set by our own script, SameSite=Strict.
-COOKIE = "tuning_session"
 # Per-session caches that belong to one signed-in user, dropped when the sign-in ends.
 USER_STATE_PREFIXES = (
     "monitor.",
@@ -136,18 +134,19 @@ def tell_the_browser(*, drop_token: bool) -> None:
     a page that reruns at once (Runs starting its timer) makes Streamlit drop the elements its
     run had not yet sent, one-off script and all. A sign-in link's script ends the session
     anyway, by loading the new address."""
-    state, parts = st.session_state, []
+    state, calls = st.session_state, []
     secret = state.get(SECRET_KEY)
     if secret and st.context.cookies.get(COOKIE) != secret:
-        parts.append(_set_cookie(secret))
+        calls.append(_cookie_call({"secret": secret}))
     elif secret is None and (ended := state.get(ENDED_KEY)):
-        parts.append(_clear_cookie_if(ended))
+        calls.append(_cookie_call({"ended": ended}))
     if drop_token:
-        parts.append(_REPLACE_URL)
-    script = f"<script>{''.join(parts)}</script>" if parts else None
+        calls.append(_REPLACE_URL)
+    # In order: the address is replaced only once the server has set the cookie.
+    script = f"<script>(async () => {{ {' '.join(calls)} }})();</script>" if calls else None
     state[SENT_KEY] = script
     if script is not None and script != state.get(DONE_KEY):
-        # Our own script (never user text) in the page: cookie and history only.
+        # Our own script (never user text) in the page: the cookie route and history only.
         st.html(script, unsafe_allow_javascript=True, width=1)
 
 
@@ -156,17 +155,13 @@ def script_done() -> None:
     st.session_state[DONE_KEY] = st.session_state.get(SENT_KEY)
 
 
-def _set_cookie(secret: str) -> str:
-    max_age = int(ui.runtime().settings.browser_session_days * 86400)
-    cookie = f"{COOKIE}={secret}; Path=/; Max-Age={max_age}; SameSite=Strict"
-    return f"document.cookie = {json.dumps(cookie)};"
-
-
-def _clear_cookie_if(secret: str) -> str:
-    held = json.dumps(f"{COOKIE}={secret}")
+def _cookie_call(body: dict[str, str]) -> str:
+    """Ask the dashboard's server to set (or clear) the cookie: only a response can make it
+    HttpOnly (`dashboard_ui.server`); a failure leaves the cookie as it was."""
     return (
-        f"if (document.cookie.split('; ').includes({held}))"
-        f' document.cookie = "{COOKIE}=; Path=/; Max-Age=0; SameSite=Strict";'
+        f"try {{ await fetch({json.dumps(COOKIE_ROUTE)}, {{method: 'POST', "
+        "credentials: 'same-origin', headers: {'Content-Type': 'application/json'}, "
+        f"body: {json.dumps(json.dumps(body))}}}); }} catch (e) {{}}"
     )
 
 

@@ -133,6 +133,8 @@ def progress_bar(status: TuningStatus, done: int) -> tuple[float, str]:
 
 def show(status: TuningStatus, trials: list) -> None:
     ui.status_badge(status.status)
+    if status.stalled:
+        st.warning(f"Stalled: {plain(status.stalled)}", icon=":material/pause_circle:")
     if status.queue is not None:
         st.info(ui.queue_line(status.queue), icon=":material/hourglass_top:")
     percentage, message = progress_bar(status, len(trials))

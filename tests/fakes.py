@@ -2,6 +2,7 @@
 and a migrated SQLite file of a test's own. The fast tier tests chunk planning, stopping,
 endings and the reconciler with these; the `stack` tier proves the same on real processes."""
 
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +41,7 @@ class RecordingQueue:
     revoked: list[str] = field(default_factory=list)
     refuse_from: int | None = None
     n_run: int = 0  # chunks run by run_sent so far
+    stalled_until: tuple[str, float] | None = None  # a worker's report and when it ends
 
     def enqueue_chunk(self, run_id: uuid.UUID, index: int, *, task_id: str) -> None:
         if self.refuse_from is not None and len(self.chunks) >= self.refuse_from:
@@ -54,6 +56,13 @@ class RecordingQueue:
 
     def report_progress(self, task_id: str, meta: dict[str, Any]) -> None:
         self.progress[task_id] = meta
+
+    def report_stalled(self, reason: str, ttl_s: float) -> None:
+        self.stalled_until = (reason, time.monotonic() + ttl_s)
+
+    def stalled(self) -> str | None:
+        reason, until = self.stalled_until or ("", 0.0)
+        return reason if time.monotonic() < until else None
 
     def revoke(self, task_id: str) -> None:
         self.revoked.append(task_id)

@@ -1,5 +1,6 @@
 """Submitting runs and following them, through the service layer as every transport does."""
 
+import re
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -118,3 +119,9 @@ def recorded_queries() -> Iterator[list[tuple[str, tuple]]]:
         yield queries
     finally:
         event.remove(Engine, "before_cursor_execute", record)
+
+
+def cookie_secret(script: str) -> str | None:
+    """The sign-in secret a dashboard page's script asks the server to set as its cookie."""
+    found = re.search(r'/_tuning/cookie.*\\"secret\\": \\"([\w-]+)\\"', script)
+    return found[1] if found else None

@@ -7,10 +7,12 @@ the standard library, third-party packages and `tuning`, never another test modu
 import contextlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -111,6 +113,38 @@ def running_redis(
         client.ping()
     client.close()
     yield server_url
+
+
+@contextlib.contextmanager
+def small_tmpfs(size: str, prefix: str = "tfs-") -> Iterator[Path]:
+    """A fresh tmpfs of `size` (e.g. "8m") mounted on a new folder of /tmp, unmounted and
+    removed on exit. OSError (with mount's words) where mounting is not allowed (not root, or
+    a container without CAP_SYS_ADMIN): the caller skips, saying so."""
+    path = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))  # short: a Unix socket lives here
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    if mounted.returncode != 0:
+        path.rmdir()
+        raise OSError(f"cannot mount a tmpfs: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield path
+    finally:
+        subprocess.run(["umount", "-l", str(path)], capture_output=True)
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def fill_disk(folder: Path) -> Path:
+    """A file in `folder` written until its file system says it is full; its path."""
+    filler = folder / "filler"
+    block = b"\0" * 65536
+    with contextlib.suppress(OSError), filler.open("wb") as out:
+        while True:
+            out.write(block)
+            out.flush()
+    return filler
 
 
 def stack_env(settings: Settings) -> dict[str, str]:

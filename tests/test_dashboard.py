@@ -7,7 +7,6 @@ settings (read from the environment, as in production) at the test database and 
 import ast
 import base64
 import json
-import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -44,7 +43,7 @@ from tuning.service import (
 )
 
 from factories import make_hopeless_run, make_run, make_trial, other_user
-from helpers import recorded_queries, submit, wait_until_finished
+from helpers import cookie_secret, recorded_queries, submit, wait_until_finished
 from messy import churn_csv
 from stack import stack_env
 
@@ -219,20 +218,20 @@ def test_a_sign_in_link_signs_in_keeps_it_in_a_cookie_and_replaces_the_address(a
     # place of the one with it (the browser test follows this through Back and a reload).
     (script,) = scripts(app)
     assert "window.location.replace(" in script and "searchParams.delete('token')" in script
-    secret = re.search(r"tuning_session=([\w-]+);", script)
+    secret = cookie_secret(script)
     assert secret is not None
-    assert browser_session_user(session=session, secret=secret[1]).id == user.id
-    assert "SameSite=Strict" in script
+    assert browser_session_user(session=session, secret=secret).id == user.id
+    assert "document.cookie" not in script  # the server sets it, HttpOnly
 
     app.button(key="sign_out").click().run()
-    assert browser_session_user(session=session, secret=secret[1]) is None
+    assert browser_session_user(session=session, secret=secret) is None
 
 
 def test_a_wrong_sign_in_link_is_dropped_from_the_address_too(account):
     app = open_app("not-a-token")
     assert texts(app, "title") == [SIGN_IN_TITLE]
     (script,) = scripts(app)
-    assert "window.location.replace(" in script and "tuning_session=" not in script
+    assert "window.location.replace(" in script and cookie_secret(script) is None
 
 
 def scripts(app: AppTest) -> list[str]:
@@ -349,6 +348,36 @@ def test_an_uploaded_csv_is_previewed_stored_and_then_used(account):
     app.text_input(key="new.name").set_value(name).run()
     next(b for b in app.button if b.label == "Save dataset and use it").click().run()
     assert any("you already have a dataset named" in error for error in texts(app, "error"))
+
+
+def test_the_upload_step_says_what_it_refuses_and_what_it_drops(account):
+    _, token = account
+
+    def said(kind: str) -> list[str]:  # as the reader sees it: without markdown's escapes
+        return [text.replace("\\", "").replace("\u2060", "") for text in texts(app, kind)]
+
+    rows = [f"{i},{'inf' if i == 4 else i / 2},,{'yes' if i % 2 else 'no'}" for i in range(20)]
+    content = ("size,weight,notes,label\n" + "\n".join(rows)).encode()
+    app = open_app(token, NEW_RUN_PAGE)
+    app.segmented_control(key="new.source").set_value("Upload a CSV").run()
+    app.file_uploader(key="upload.file").upload("pets.csv", content, "text/csv").run()
+    refused = "column 'weight' holds infinity in 1 row (the first: inf in row 5 under the header)"
+    assert any(refused in error for error in said("error")), said("error")
+    assert not any(b.label == "Save dataset and use it" for b in app.button)
+
+    fixed = content.replace(b",inf,", b",2.5,")
+    app.file_uploader(key="upload.file").upload("pets.csv", fixed, "text/csv").run()
+    assert not app.error
+    dropped = "**notes**: dropped: every value is missing, so it cannot be a feature"
+    assert any(dropped in w for w in said("warning")), said("warning")
+
+    save = "Save dataset and use it"
+    app.text_input(key="new.name").set_value("\u0456ris").run()
+    next(b for b in app.button if b.label == save).click().run()
+    assert any("looks like 'iris', a bundled dataset's name" in e for e in said("error"))
+    app.text_input(key="new.name").set_value("pets\u200b").run()
+    next(b for b in app.button if b.label == save).click().run()
+    assert any("U+200B ZERO WIDTH SPACE, is invisible" in e for e in said("error"))
 
 
 def shown_grid(app: AppTest, estimator: str) -> dict:

@@ -57,8 +57,9 @@ sync_api = pytest.importorskip(
 
 @pytest.fixture
 def dashboard_url(settings, worker, tmp_path) -> Iterator[str]:
-    """`streamlit run dashboard.py` on a free port, on the test database, Redis and worker."""
-    command = ["-m", "streamlit", "run", "dashboard.py", "--server.address", "127.0.0.1"]
+    """`streamlit run dashboard_ui/server.py` (dashboard.py and its cookie route) on a free
+    port, on the test database, Redis and worker."""
+    command = ["-m", "streamlit", "run", "dashboard_ui/server.py", "--server.address", "127.0.0.1"]
     with ServerProcess(
         settings,
         tmp_path / "streamlit.log",

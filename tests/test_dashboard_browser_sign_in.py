@@ -127,6 +127,10 @@ def test_a_sign_in_link_on_any_page_sets_the_cookie_and_leaves_the_address(
     assert page.url == f"{dashboard_url}{path}"  # the same page, less the token
     secret = cookie_of(page)
     assert secret is not None
+    (cookie,) = [c for c in page.context.cookies() if c["name"] == COOKIE]
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Strict"
+    assert not cookie["secure"]  # plain HTTP here; Secure over HTTPS (tests/test_dashboard_server)
+    assert COOKIE not in page.evaluate("document.cookie")  # no script on the page can read it
     page.reload()  # a new session, signed in by the cookie: no new sign-in
     expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=WAIT_MS)
     assert cookie_of(page) == secret
@@ -164,3 +168,27 @@ def test_a_link_for_another_user_asks_first_and_stay_or_switch_does_what_it_says
     assert a_rows == []  # the replaced sign-in ended
     page.reload()
     expect(page.get_by_text(f"Signed in as {b.name}")).to_be_visible(timeout=WAIT_MS)
+
+
+def test_metrics_and_media_files_answer_only_a_signed_in_browser(
+    dashboard_url, browser_page, session
+):
+    user, token = create_user(session=session, name=f"media-{uuid.uuid4().hex[:8]}")
+    done = make_run(session, user)
+    page = browser_page
+    assert page.request.get(f"{dashboard_url}/_stcore/metrics").status == 401
+
+    sign_in_by_link(page, dashboard_url, token, f"/results?run={done.id}&view=Trials")
+    assert page.request.get(f"{dashboard_url}/_stcore/metrics").status == 200
+    with page.expect_download(timeout=WAIT_MS) as download:
+        page.get_by_role("button", name="Download all trials (CSV)").click()
+    media = download.value.url
+    assert "/media/" in media
+    assert page.request.get(media).status == 200
+
+    stranger = page.context.browser.new_context()  # another browser: no sign-in cookie
+    try:
+        assert stranger.request.get(media).status == 401
+        assert stranger.request.get(f"{dashboard_url}/_stcore/metrics").status == 401
+    finally:
+        stranger.close()

@@ -79,7 +79,7 @@ def hostile(session: Session, dashboard) -> Hostile:  # noqa: F811 (dashboard: a
     dataset = upload_dataset(
         session=session,
         owner=owner,
-        name=f"{HOSTILE} {tag}",
+        name=f"{HOSTILE.replace(chr(10), ' ')} {tag}",  # a new line is refused in a name
         content=f"size,weight,label\n{rows}".encode(),
         target="label",
         settings=Settings(_env_file=None),

@@ -12,8 +12,14 @@ import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sklearn.linear_model import LinearRegression
 from sklearn.metrics import get_scorer
-from sklearn.model_selection import StratifiedKFold, cross_validate, train_test_split
+from sklearn.model_selection import (
+    StratifiedKFold,
+    cross_val_score,
+    cross_validate,
+    train_test_split,
+)
 from sklearn.tree import DecisionTreeClassifier
 
 from tuning.domain import TaskType
@@ -160,9 +166,28 @@ def test_folds_are_checked_against_the_smallest_class_and_the_rows():
     check_folds(3, task=TaskType.CLASSIFICATION, n_rows=13, classes=classes)
     with pytest.raises(InvalidInput, match="class 'b' has only 3 rows"):
         check_folds(4, task=TaskType.CLASSIFICATION, n_rows=13, classes=classes)
-    check_folds(13, task=TaskType.REGRESSION, n_rows=13, classes=None)
-    with pytest.raises(InvalidInput, match="only 13 rows"):
-        check_folds(14, task=TaskType.REGRESSION, n_rows=13, classes=None)
+    check_folds(6, task=TaskType.REGRESSION, n_rows=13, classes=None)
+    with pytest.raises(InvalidInput, match="only 13 rows: each fold needs 2 rows"):
+        check_folds(7, task=TaskType.REGRESSION, n_rows=13, classes=None)
+    with pytest.raises(InvalidInput, match="only the class 'a'"):
+        check_folds(2, task=TaskType.CLASSIFICATION, n_rows=10, classes=[("a", 10)])
+
+
+@pytest.mark.parametrize("n_rows", [4, 5, 7, 13, 20])
+def test_the_regression_fold_check_agrees_with_r2_on_every_fold(n_rows: int):
+    """A fold of one row cannot be scored by r2 (NaN): the check allows exactly the folds in
+    which every fold scores."""
+    X, y = np.arange(n_rows * 2.0).reshape(n_rows, 2), np.arange(n_rows, dtype=float) ** 1.5
+    for cv in range(2, n_rows + 1):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scores = cross_val_score(LinearRegression(), X, y, cv=cv, scoring="r2")
+        try:
+            check_folds(cv, task=TaskType.REGRESSION, n_rows=n_rows, classes=None)
+            allowed = True
+        except InvalidInput:
+            allowed = False
+        assert allowed == bool(np.isfinite(scores).all()), (cv, scores)
 
 
 @pytest.mark.parametrize(

@@ -4,16 +4,19 @@ import argparse
 import json
 import sys
 import time
+import uuid
 from collections.abc import Callable, Sequence
-from typing import get_args
+from typing import Any, get_args
 
 from pydantic import ValidationError
 
 from tuning import service
+from tuning.cli_errors import exit_on_error
 from tuning.config import Settings, get_settings
 from tuning.db import session_scope, upgrade_database
 from tuning.domain import RunStatus
-from tuning.errors import TuningError
+from tuning.models import TuningRun
+from tuning.retrying import ConnectionLost, retry_on_lost_connection
 from tuning.runtime import Runtime, create_runtime
 from tuning.schemas import ColumnRoles, HalvingOptions, SearchKind, TuningRunCreate, TuningStatus
 
@@ -25,16 +28,21 @@ POLL_SECONDS = 0.2
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    settings = get_settings()
+    data_dir = Settings.model_fields["data_dir"].get_default()
     try:
+        settings = get_settings()
+        data_dir = settings.data_dir
         return args.command(args, settings)
-    except TuningError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    except (Exception, KeyboardInterrupt) as exc:  # noqa: BLE001 - each is said in words
+        # One line of words and an exit code, whatever went wrong: never a raw traceback.
+        return exit_on_error(exc, data_dir=data_dir, debug=args.debug)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tuning", description=__doc__)
+    parser.add_argument(
+        "--debug", action="store_true", help="On an unexpected error, print its traceback"
+    )
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
     def command(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
@@ -258,21 +266,64 @@ def cmd_tune(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: {problems}", file=sys.stderr)
         return 2
     runtime = create_runtime(settings)
-    with session_scope(runtime.engine) as session:
-        if args.user:
-            owner = service.get_user(session=session, name=args.user)
-        else:
-            owner, _ = service.ensure_local_admin(session=session)
-        run = service.submit_run(
-            session=session, queue=runtime.queue, settings=settings, owner=owner, run_in=run_in
+    # One key for every attempt of this command: a retry after a lost connection is given the
+    # first attempt's run, if it was stored, instead of storing a second.
+    request = service.KeyedRequest(
+        key=str(uuid.uuid4()),
+        route="python -m tuning tune",
+        body_hash=service.request_hash(run_in.model_dump_json().encode()),
+    )
+    try:
+        run = retry_on_lost_connection(
+            lambda: _submit(runtime, args.user, run_in, request),
+            engine=runtime.engine,
+            said=lambda words: print(f"warning: {words}", file=sys.stderr),
         )
-    print(f"submitted tuning run {run.id} ({run.total_combinations} candidates)", file=sys.stderr)
+    except ConnectionLost as exc:
+        print(
+            f"error: {exc}. The run may have been stored: see `python -m tuning runs`",
+            file=sys.stderr,
+        )
+        return 3
+    run_id, n_candidates = run["tuning_run_id"], run["total_combinations"]
+    print(f"submitted tuning run {run_id} ({n_candidates} candidates)", file=sys.stderr)
     if not args.wait:
-        print(run.id)
+        print(run_id)
         return 0
-    status = _follow(runtime, str(run.id))
+    status = _follow(runtime, run_id)
     print(status.to_json())
     return _exit_code(status)
+
+
+def _submit(
+    runtime: Runtime, user: str | None, run_in: TuningRunCreate, request: service.KeyedRequest
+) -> dict[str, Any]:
+    """Submit once per key: the run's id and its number of candidates."""
+    with session_scope(runtime.engine) as session:
+        if user:
+            owner = service.get_user(session=session, name=user)
+        else:
+            owner, _ = service.ensure_local_admin(session=session)
+        answer = service.answer_once(
+            session=session,
+            user=owner,
+            request=request,
+            act=lambda: service.submit_run(
+                session=session,
+                queue=runtime.queue,
+                settings=runtime.settings,
+                owner=owner,
+                run_in=run_in,
+            ),
+            answer=_submitted,
+            creates=TuningRun,
+        )
+    return json.loads(answer.body)
+
+
+def _submitted(run: TuningRun) -> service.Answer:
+    body = {"tuning_run_id": str(run.id), "total_combinations": run.total_combinations}
+    return service.Answer(status_code=202, body=json.dumps(body))
 
 
 def _follow(runtime: Runtime, run_id: str) -> TuningStatus:

@@ -7,11 +7,14 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine, event
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel import Session, SQLModel, create_engine
 
 from tuning.config import Settings
+from tuning.errors import StorageUnwritable
+from tuning.storage import database_error
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -20,12 +23,15 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 
 
 def create_db_engine(settings: Settings) -> Engine:
-    """An engine for `settings.sqlalchemy_url`; SQLite gets WAL mode and a busy timeout."""
+    """An engine for `settings.sqlalchemy_url`; SQLite gets WAL mode and a busy timeout. A
+    database that cannot be written raises `StorageUnwritable`, wherever the write was."""
     url = settings.sqlalchemy_url
     if not url.startswith("sqlite"):
-        return create_engine(url, pool_pre_ping=True)
+        return _said_in_words(create_engine(url, pool_pre_ping=True), url)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = _said_in_words(
+        create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}), url
+    )
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -35,6 +41,17 @@ def create_db_engine(settings: Settings) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.close()
+
+    return engine
+
+
+def _said_in_words(engine: Engine, url: str) -> Engine:
+    """Translate, in one place for every statement, commit and connect, a full or read-only
+    database into `StorageUnwritable` (raised from the driver's error)."""
+
+    @event.listens_for(engine, "handle_error")
+    def _storage(context: ExceptionContext) -> StorageUnwritable | None:
+        return database_error(context.original_exception, url=url)
 
     return engine
 

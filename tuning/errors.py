@@ -50,6 +50,22 @@ class Unavailable(TuningError, ConnectionError):
     """The broker cannot take work right now."""
 
 
+class StorageUnwritable(Unavailable):
+    """The database, Redis or the data directory cannot be written: full, read-only, over its
+    quota or out of memory. The message names which and why, and what to do; nothing was
+    stored, and running work waits and resumes by itself. The API answers 503 with a
+    Retry-After (`tuning.storage` tells these errors apart from the rest)."""
+
+    RETRY_AFTER_S = 30
+
+    def __init__(self, storage: str, cause: str, remedy: str) -> None:
+        super().__init__(
+            f"{storage} cannot be written: {cause}. {remedy}; running work resumes by itself."
+        )
+        self.storage = storage
+        self.cause = cause
+
+
 def shown(value: object, limit: int = 60) -> str:
     """A value a user sent, quoted for a message: at most `limit` characters of it, so that an
     error never echoes a large or hostile input back whole."""

@@ -4,7 +4,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, text
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, Text, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from tuning.domain import RunStatus, TaskType, utcnow
@@ -372,3 +372,23 @@ class DatasetShare(SQLModel, table=True):
     level: str = Field(default="use", max_length=10)
     created_at: datetime = _timestamp(default_factory=utcnow)
     created_by: int = Field(foreign_key="user.id")
+
+
+class IdempotencyKey(SQLModel, table=True):
+    """The first answer to a request sent with an `Idempotency-Key`: a retry with the same key
+    and request is given it again and stores nothing. One key per user; stored in the same
+    transaction as what the request created, so that the two exist together or not at all.
+    Kept a day (tuning.service.commands.idempotency)."""
+
+    __tablename__ = "idempotency_key"
+    __table_args__ = (UniqueConstraint("user_id", "key", name="uq_idempotency_key_user_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id")
+    key: str = Field(max_length=255)
+    route: str = Field(max_length=300)  # "POST /api/v1/tuning/tune"
+    body_hash: str = Field(max_length=64)  # SHA-256 of the request, in canonical form
+    status_code: int
+    media_type: str = Field(max_length=100)
+    response: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: datetime = _timestamp(default_factory=utcnow, index=True)

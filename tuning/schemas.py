@@ -70,7 +70,8 @@ class QueuePlace(BaseModel):
 
 class TuningStatus(BaseModel):
     """`GET /api/v1/tuning/tune/{tuning_run_id}/status` of docs/spec, exactly; a PENDING run
-    adds `queue`, its place in the queue (a field the spec's clients do not read)."""
+    adds `queue`, its place in the queue, and an active run that cannot store its work adds
+    `stalled`, why (fields the spec's clients do not read)."""
 
     tuning_run_id: str
     task_id: str | None
@@ -79,10 +80,16 @@ class TuningStatus(BaseModel):
     result: TuningResult | None = None
     error: ErrorInfo | None = None
     queue: QueuePlace | None = None
+    stalled: str | None = Field(
+        default=None,
+        description="Why an active run cannot store its work now (a full or read-only "
+        "database, disk or Redis); it resumes by itself once that is fixed",
+    )
 
     def to_json(self) -> str:
-        """The spec's JSON: its six fields, and `queue` only when there is one."""
-        return self.model_dump_json(exclude={"queue"} if self.queue is None else None)
+        """The spec's JSON: its six fields, and `queue` and `stalled` only when there is one."""
+        extra = {name for name in ("queue", "stalled") if getattr(self, name) is None}
+        return self.model_dump_json(exclude=extra or None)
 
 
 class TrainingResult(BaseModel):

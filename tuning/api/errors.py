@@ -1,6 +1,8 @@
 """The service layer's errors as HTTP answers, each with a `detail` that says what to fix."""
 
+import logging
 import math
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -16,10 +18,15 @@ from tuning.errors import (
     NotFound,
     QuotaExceeded,
     StorageQuotaExceeded,
+    StorageUnwritable,
     Unauthenticated,
     Unavailable,
     shown,
 )
+from tuning.service import IDEMPOTENCY_HEADER
+from tuning.storage import storage_error
+
+log = logging.getLogger(__name__)
 
 # An id in the path that is not a UUID is the spec's 400 "Invalid UUID", not a 422.
 ID_FIELDS = {"tuning_run_id", "training_run_id", "model_id"}
@@ -29,7 +36,10 @@ def _invalid_input(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, InvalidInput)  # registered for InvalidInput only
     if exc.field in ID_FIELDS and exc.field in request.path_params:
         return JSONResponse({"detail": f"Invalid UUID: {exc.reason}"}, status_code=400)
-    loc = ["body", *exc.field.split(".")]
+    if exc.field == IDEMPOTENCY_HEADER:
+        loc = ["header", exc.field]
+    else:
+        loc = ["body", *exc.field.split(".")]
     detail = [{"loc": loc, "msg": exc.reason, "type": "value_error"}]
     return JSONResponse({"detail": detail}, status_code=422)
 
@@ -54,6 +64,28 @@ def _quota(code: int) -> Callable[[Request, Exception], JSONResponse]:
 
 def _unauthenticated(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(exc)}, 401, headers={"WWW-Authenticate": "Bearer"})
+
+
+def _storage(request: Request, exc: Exception) -> JSONResponse:
+    """503: which storage cannot be written and why; try again once it is fixed."""
+    assert isinstance(exc, StorageUnwritable)  # registered for StorageUnwritable only
+    headers = {"Retry-After": str(StorageUnwritable.RETRY_AFTER_S)}
+    return JSONResponse({"detail": str(exc)}, status_code=503, headers=headers)
+
+
+def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    """Anything else: a full disk said as such, else a 500 in words with an id that finds
+    the traceback in the server's log. No traceback reaches the client."""
+    unwritable = storage_error(exc)
+    if unwritable is not None:
+        return _storage(request, unwritable)
+    error_id = uuid.uuid4().hex[:12]
+    log.error("error %s on %s %s", error_id, request.method, request.url.path, exc_info=exc)
+    detail = (
+        f"An unexpected error stopped this request ({type(exc).__name__}, error id {error_id})."
+        " The server's log has the details under that id."
+    )
+    return JSONResponse({"detail": detail, "error_id": error_id}, status_code=500)
 
 
 def _data_error(request: Request, exc: Exception) -> JSONResponse:
@@ -103,6 +135,9 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Forbidden, _answer(403))
     app.add_exception_handler(Conflict, _answer(409))
     app.add_exception_handler(Unavailable, _answer(503))
+    app.add_exception_handler(StorageUnwritable, _storage)
+    app.add_exception_handler(OSError, _unexpected)  # ENOSPC and the like: 503, the rest 500
+    app.add_exception_handler(Exception, _unexpected)
     app.add_exception_handler(QuotaExceeded, _quota(429))
     app.add_exception_handler(StorageQuotaExceeded, _quota(413))
     app.add_exception_handler(DataError, _data_error)

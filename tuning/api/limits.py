@@ -1,5 +1,14 @@
-"""Request bodies over a size are refused (413) before they are read: from Content-Length when
-the client sends one, else at the first chunk past the limit. Nothing larger is ever buffered."""
+"""Request bodies over a size are refused (413) before they are used: from Content-Length when
+the client sends one, else at the first chunk past the limit. Nothing larger is ever buffered.
+
+The rest of a refused body is read and thrown away (up to DRAIN_BYTES, for DRAIN_SECONDS at
+most) before the answer: a client still sending when the server closes gets a connection reset,
+and Python's urllib, requests and httpx then report a broken pipe, never the 413. A client that
+asked `Expect: 100-continue` has sent nothing yet, and gets the 413 at once.
+"""
+
+import asyncio
+import contextlib
 
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -8,6 +17,10 @@ from tuning.api.responses import json_error
 
 # Room for a multipart body's boundaries and its other fields around the uploaded file.
 MULTIPART_FRAMING = 64 * 1024
+# The most of a refused body read and thrown away, and for how long; past either, the answer
+# is sent and the connection closed (the client may then see a reset rather than the 413).
+DRAIN_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 10.0
 
 
 class BodyTooLarge(HTTPException):
@@ -46,8 +59,11 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         limit = self.upload_bytes if self._is_upload(scope["path"]) else self.default_bytes
-        declared = dict(scope["headers"]).get(b"content-length")
+        headers = dict(scope["headers"])
+        declared = headers.get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
+            if headers.get(b"expect", b"").lower() != b"100-continue":
+                await drain(receive, 0)
             await json_error(413, BodyTooLarge(limit).detail)(scope, receive, send)
             return
         received = 0
@@ -58,7 +74,25 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    if message.get("more_body", False):
+                        await drain(receive, received)
                     raise BodyTooLarge(limit)
             return message
 
         await self.app(scope, limited, send)
+
+
+async def drain(receive: Receive, already: int) -> None:
+    """Read the rest of a refused body and throw it away, within DRAIN_BYTES and DRAIN_SECONDS,
+    so that the client has sent it all when the answer comes."""
+
+    async def rest() -> None:
+        read = already
+        while read < DRAIN_BYTES:
+            message = await receive()
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            read += len(message.get("body", b""))
+
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(rest(), DRAIN_SECONDS)

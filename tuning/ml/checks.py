@@ -36,7 +36,16 @@ def _plain(label: Any) -> Any:
 def check_folds(
     cv: int, *, task: TaskType, n_rows: int, classes: Sequence[ClassCount] | None
 ) -> None:
-    """Each of `cv` folds must hold every class (classification) or some rows (regression)."""
+    """Each of `cv` folds must hold every class (classification) or two rows to score
+    (regression); a target of a single class cannot be split at all (a file stored before
+    uploads of one were refused)."""
+    if task is TaskType.CLASSIFICATION and classes is not None and len(classes) < 2:
+        only = f"only the class {shown(classes[0][0])}" if classes else "no class"
+        raise InvalidInput(
+            "dataset",
+            f"the target has {only}: there is nothing to tell apart; upload a target "
+            "with at least two classes",
+        )
     if task is TaskType.CLASSIFICATION and classes:
         label, smallest = min(classes, key=lambda pair: pair[1])
         if cv > smallest:
@@ -45,8 +54,12 @@ def check_folds(
                 f"{cv} folds, but class {shown(label)} has only {smallest} rows: each fold "
                 f"needs every class; choose at most {smallest} folds",
             )
-    elif cv > n_rows:
-        raise InvalidInput("cv", f"{cv} folds, but the dataset has only {n_rows} rows")
+    elif 2 * cv > n_rows:
+        raise InvalidInput(
+            "cv",
+            f"{cv} folds, but the dataset has only {n_rows} rows: each fold needs 2 rows to be "
+            f"scored; choose at most {max(n_rows // 2, 1)} folds",
+        )
 
 
 def check_held_out_split(*, classes: Sequence[ClassCount], fraction: float) -> None:

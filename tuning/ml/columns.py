@@ -54,7 +54,34 @@ def resolve_roles(profile: dict[str, Any], requested: dict[str, Any] | None) -> 
         _check_time(by_name[roles["time"]])
     if not _features(profile, roles):
         raise InvalidInput("columns.ignore", "no feature column is left: keep at least one")
+    _check_usable(profile, roles)
     return roles
+
+
+def _check_usable(profile: dict[str, Any], roles: dict[str, Any]) -> None:
+    """Refuse a run whose target or features no estimator can take: an empty column kept as a
+    feature, or a column the profile names unusable (infinity in a file stored before uploads
+    holding it were refused)."""
+    unusable = {u["column"]: u["message"] for u in profile.get("unusable", [])}
+    target = profile["target"]["name"]
+    if target in unusable:
+        raise InvalidInput(
+            "dataset", f"the target {shown(target)} {unusable[target]}: upload a corrected file"
+        )
+    for column in _features(profile, roles):
+        name = column["name"]
+        if column["missing"] >= 1:
+            raise InvalidInput(
+                "columns.ignore",
+                f"{shown(name)} is empty (every value is missing), so it cannot be a feature; "
+                "leave it out",
+            )
+        if name in unusable:
+            raise InvalidInput(
+                "columns.ignore",
+                f"{shown(name)} {unusable[name]}: no estimator can fit it; leave it out or "
+                "upload a corrected file",
+            )
 
 
 def _known(by_name: dict[str, Any], name: str, where: str) -> None:

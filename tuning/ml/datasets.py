@@ -51,6 +51,9 @@ class Table:
     y: pd.Series
     task: TaskType
     n_unlabelled: int = 0  # rows left out because their target is missing
+    # Columns no estimator can take, each {"column", "message"}: an upload holding one is
+    # refused; one stored before that rule keeps them here, for a run to refuse them.
+    unusable: tuple[dict[str, str], ...] = ()
 
 
 def load_bundled(name: str) -> Table:
@@ -89,6 +92,10 @@ def read_csv(
     if target not in frame.columns:
         columns = ", ".join(shown(str(column), 40) for column in frame.columns[:20])
         raise InvalidInput("target", f"no column named {shown(target)}; columns are: {columns}")
+    unusable = infinite_columns(frame)
+    if unusable and stored is None:
+        named = "; ".join(f"column {shown(u['column'])} {u['message']}" for u in unusable[:5])
+        raise InvalidInput("file", f"{named}: no estimator can fit infinity; {INFINITY_FIX}")
     n_rows = len(frame)
     frame = frame.dropna(subset=[target])
     y = frame.pop(target)
@@ -98,9 +105,40 @@ def read_csv(
         raise InvalidInput("target", f"the target column {shown(target)} has a single value")
     if frame.shape[1] == 0:
         raise InvalidInput("file", "the file has no feature columns besides the target")
+    if stored is None and frame.isna().all().all():
+        raise InvalidInput("file", "every feature column is empty: there is nothing to learn from")
     task = stored or check_target(y, target, task)
     X, y = frame.reset_index(drop=True), y.reset_index(drop=True)
-    return Table(X=X, y=y, task=task, n_unlabelled=n_rows - len(y))
+    return Table(X=X, y=y, task=task, n_unlabelled=n_rows - len(y), unusable=tuple(unusable))
+
+
+INFINITY_FIX = (
+    "replace it with a number, or leave the cell empty (a missing feature is filled in, a row "
+    "without a target left out)"
+)
+
+
+def infinite_columns(frame: pd.DataFrame) -> list[dict[str, str]]:
+    """Each column holding infinity (pandas reads "inf", "-inf" and "Infinity" in a column of
+    numbers as such), with how many rows and the first of them, counted from 1 under the
+    header: no estimator fits it, and every candidate would fail."""
+    found = []
+    for name in frame.columns:
+        if not pd.api.types.is_float_dtype(frame[name]):
+            continue  # whole numbers, booleans and text hold no infinity
+        values = frame[name].to_numpy(dtype=float)
+        infinite = np.isinf(values)
+        if infinite.any():
+            first, n_rows = int(np.argmax(infinite)), int(infinite.sum())
+            rows = "1 row" if n_rows == 1 else f"{n_rows:,} rows"
+            found.append(
+                {
+                    "column": str(name),
+                    "message": f"holds infinity in {rows} (the first: {values[first]} in row "
+                    f"{first + 1} under the header)",
+                }
+            )
+    return found
 
 
 def parse_csv(content: bytes, *, max_bytes: int | None = None) -> pd.DataFrame:
@@ -120,6 +158,8 @@ def parse_csv(content: bytes, *, max_bytes: int | None = None) -> pd.DataFrame:
 
 # A target with this many classes or more is refused as classification.
 MAX_CLASSES = 100
+# The fewest rows of a numeric target: 2 folds, each with 2 rows to score (r2 needs two).
+MIN_REGRESSION_ROWS = 4
 
 
 def check_target(y: pd.Series, target: str, task: TaskType | None) -> TaskType:
@@ -136,6 +176,12 @@ def check_target(y: pd.Series, target: str, task: TaskType | None) -> TaskType:
             "target",
             f"the target {name} looks like an ID: {n_distinct:,} distinct values in "
             f"{len(y):,} rows; choose the column to predict",
+        )
+    if task is TaskType.REGRESSION and len(y) < MIN_REGRESSION_ROWS:
+        raise InvalidInput(
+            "target",
+            f"the target {name} has {len(y)} rows with a value: cross-validation needs at "
+            f"least {MIN_REGRESSION_ROWS} (2 folds of 2 rows, each scored on 2 rows)",
         )
     if task is TaskType.CLASSIFICATION:
         if n_distinct >= MAX_CLASSES:
@@ -163,4 +209,5 @@ def profile_of(table: Table, target: str, *, task_inferred: bool = False) -> dic
         task=table.task,
         n_unlabelled=table.n_unlabelled,
         task_inferred=task_inferred,
+        unusable=list(table.unusable),
     )

@@ -70,6 +70,7 @@ def without_rows(table: Table, rows: Sequence[int]) -> Table:
         y=table.y.iloc[keep].reset_index(drop=True),
         task=table.task,
         n_unlabelled=table.n_unlabelled,
+        unusable=table.unusable,
     )
 
 

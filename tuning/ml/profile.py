@@ -43,9 +43,11 @@ def profile_table(
     task: TaskType,
     n_unlabelled: int = 0,
     task_inferred: bool = False,
+    unusable: list[dict[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The profile of features `X` and target `y` (rows without a target already dropped);
-    `task_inferred`: the task was read from the target's values, not chosen."""
+    `task_inferred`: the task was read from the target's values, not chosen; `unusable`: the
+    columns no estimator can take, with why (kept for a run to refuse them)."""
     columns = [_column(X[name], str(name), y, task) for name in X.columns]
     target_profile = _target(y, target, task, n_unlabelled, task_inferred)
     found = [
@@ -56,7 +58,13 @@ def profile_table(
     found.extend(target_profile.pop("warnings"))
     for column in columns:
         column.pop("warning", None)
-    return {"n_rows": len(y), "columns": columns, "target": target_profile, "warnings": found}
+    return {
+        "n_rows": len(y),
+        "columns": columns,
+        "target": target_profile,
+        "warnings": found,
+        "unusable": list(unusable or []),
+    }
 
 
 def _column(values: pd.Series, name: str, y: pd.Series, task: TaskType) -> dict[str, Any]:
@@ -78,6 +86,8 @@ def _column(values: pd.Series, name: str, y: pd.Series, task: TaskType) -> dict[
     if ignored is not None:
         column["role"], column["reason"] = "ignored", ignored
         column["warning"] = f"left out of the features: {ignored}"
+        if present.empty:
+            column["warning"] = f"dropped: {ignored}, so it cannot be a feature"
     elif (leak := _leak(values, y, task, kind, distinct)) is not None:
         column["warning"] = leak
     elif kind == "categorical" and distinct > MANY_LEVELS:

@@ -72,6 +72,16 @@ from tuning.service.analysis.scores import (
     value_label,
 )
 from tuning.service.commands.deletion import delete_run
+from tuning.service.commands.idempotency import (
+    IDEMPOTENCY_HEADER,
+    IDEMPOTENCY_KEY_LIMIT,
+    Answer,
+    KeyedRequest,
+    answer_once,
+    check_key,
+    purge_expired_keys,
+    request_hash,
+)
 from tuning.service.commands.labels import RUN_NAME_LIMIT, TAGS_PER_RUN, change_run
 from tuning.service.commands.notes import Note, add_note, list_notes
 from tuning.service.commands.planning import DurationEstimate, RunPlan, check_submission, plan_run
@@ -107,6 +117,7 @@ from tuning.service.execution.evaluate import execute_chunk
 from tuning.service.execution.queue import TaskQueue, TaskState
 from tuning.service.operations.health import check_health
 from tuning.service.operations.reconcile import Reconciled, reconcile
+from tuning.service.operations.storage import report_stalled, stalled_reason
 from tuning.service.operations.workers import LiveWorker, beat, live_workers, take_lease
 from tuning.service.reads.queue import queue_places, typical_chunk_s
 from tuning.service.reads.runs import (
@@ -156,6 +167,8 @@ __all__ = [
     "DATASET_LEVELS",
     "DEFAULT_SCORING",
     "EVERYONE",
+    "IDEMPOTENCY_HEADER",
+    "IDEMPOTENCY_KEY_LIMIT",
     "MANY_VALUES",
     "NAME_LIMIT",
     "NOTE_LIMIT",
@@ -168,11 +181,13 @@ __all__ = [
     "TAGS_PER_RUN",
     "Access",
     "Action",
+    "Answer",
     "CsvPreview",
     "DatasetSummary",
     "DurationEstimate",
     "FailedValue",
     "FailureGroup",
+    "KeyedRequest",
     "LiveWorker",
     "Note",
     "Page",
@@ -197,6 +212,7 @@ __all__ = [
     "Usage",
     "WorkersOverview",
     "add_note",
+    "answer_once",
     "archive_dataset",
     "archive_model",
     "authenticate",
@@ -210,6 +226,7 @@ __all__ = [
     "change_model",
     "change_run",
     "check_health",
+    "check_key",
     "check_submission",
     "check_upload_bytes",
     "create_user",
@@ -256,13 +273,16 @@ __all__ = [
     "plan_run",
     "predict_with_model",
     "preview_csv",
+    "purge_expired_keys",
     "queue_places",
     "ranks",
     "read_model",
     "reconcile",
     "refine_grid",
     "refine_trials",
+    "report_stalled",
     "reproduce_snippet",
+    "request_hash",
     "rotate_token",
     "run_children",
     "run_filter_options",
@@ -284,6 +304,7 @@ __all__ = [
     "shared_params",
     "simplest_within_one_se",
     "split_columns",
+    "stalled_reason",
     "start_browser_session",
     "status_of_training",
     "strategy_for",

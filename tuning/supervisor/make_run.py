@@ -45,9 +45,9 @@ def build_services(
         docs = f"http://{settings.api_host}:{settings.api_port}/docs"
         argv = [python, "-m", "tuning", "api"]
         services.append(Service("api", argv, url=docs, env=env, restart=True))
-    dashboard = PROJECT_ROOT / "dashboard.py"
-    if dashboard.is_file():
-        argv = [python, "-m", "streamlit", "run", str(dashboard)]
+    if (PROJECT_ROOT / "dashboard.py").is_file():
+        # dashboard.py, served by Streamlit's own server with our cookie route (see there).
+        argv = [python, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard_ui" / "server.py")]
         argv += ["--server.port", str(settings.dashboard_port), "--server.headless", "true"]
         argv += ["--server.address", settings.dashboard_host]
         url = dashboard_url(settings)

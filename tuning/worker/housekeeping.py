@@ -23,8 +23,9 @@ from celery.signals import worker_ready, worker_shutdown
 from tuning.config import Settings
 from tuning.db import session_scope
 from tuning.domain import utcnow
+from tuning.errors import StorageUnwritable
 from tuning.lifeline import die_with_parent
-from tuning.service import beat, reconcile, take_lease
+from tuning.service import beat, reconcile, report_stalled, take_lease
 from tuning.worker.process import runtime_for
 
 log = logging.getLogger(__name__)
@@ -93,6 +94,7 @@ def housekeep(
     runtime = runtime_for(app)
     settings, engine, queue = runtime.settings, runtime.engine, runtime.queue
     next_beat = next_reconcile = time.monotonic()
+    said = ""  # the storage problem last logged: said again only when it changes
     while os.getppid() == worker_pid:
         try:
             with session_scope(engine) as session:
@@ -118,6 +120,14 @@ def housekeep(
                     )
                     if lease:
                         reconcile(session=session, queue=queue, settings=settings)
+            if said:
+                log.info("heartbeat and reconciler: storage takes writes again")
+                said = ""
+        except StorageUnwritable as exc:  # for status reads, every beat; in the log, once
+            report_stalled(settings=settings, queue=queue, error=exc)
+            if str(exc) != said:
+                log.warning("heartbeat and reconciler wait for storage: %s", exc)
+                said = str(exc)
         except Exception:  # a database hiccup must not end the heartbeat
             log.exception("heartbeat or reconciler pass failed; trying again")
         time.sleep(max(0.0, min(next_beat, next_reconcile) - time.monotonic()))

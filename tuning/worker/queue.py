@@ -17,12 +17,15 @@ from redis.retry import Retry
 
 from tuning.errors import Unavailable
 from tuning.service import TaskState
+from tuning.storage import redis_error
 from tuning.worker.app import TRAIN_TASK, TUNE_TASK
 
 log = logging.getLogger(__name__)
 
 # After a failed status read, how long status reads skip Redis and use the database.
 REDIS_RETRY_AFTER_S = 2.0
+# Where a worker says why it cannot store its work (its words, with a time to live).
+STALLED_KEY = "tuning:stalled"
 
 
 class CeleryQueue:
@@ -60,7 +63,9 @@ class CeleryQueue:
                 f"the task broker did not answer within {self.send_timeout:g} s"
             ) from exc
         except (OperationalError, RedisError, OSError) as exc:
-            raise Unavailable(f"the task broker is unreachable: {exc}") from exc
+            # Unavailable either way (the run waits in the outbox), in words when Redis is full.
+            unwritable = redis_error(exc, url=self.app.conf.broker_url or "")
+            raise unwritable or Unavailable(f"the task broker is unreachable: {exc}") from exc
 
     def report_progress(self, task_id: str, meta: dict[str, Any]) -> None:
         """One SET of Celery's result key in its own format, within the budget, or nothing."""
@@ -78,7 +83,25 @@ class CeleryQueue:
         try:
             self._status_client.set(backend.get_key_for_task(task_id), value, ex=self.expires_s)
         except (RedisError, OSError) as exc:
-            log.warning("progress of task %s not published: %s", task_id, exc)
+            said = redis_error(exc, url=self.app.conf.broker_url or "") or exc
+            log.warning("progress of task %s not published: %s", task_id, said)
+
+    def report_stalled(self, reason: str, ttl_s: float) -> None:
+        # When Redis takes no writes either, the readers' own look at the disks says why.
+        with contextlib.suppress(RedisError, OSError):
+            self._status_client.set(STALLED_KEY, reason.encode(), px=max(1, int(ttl_s * 1000)))
+
+    def stalled(self) -> str | None:
+        if time.monotonic() < self._redis_down_until:
+            return None
+        try:
+            said = self._status_client.get(STALLED_KEY)
+        except (RedisError, OSError):
+            self._redis_down_until = time.monotonic() + REDIS_RETRY_AFTER_S
+            return None
+        if isinstance(said, bytes):
+            return said.decode(errors="replace")
+        return said or None
 
     def task_state(self, task_id: str) -> TaskState | None:
         """One GET of Celery's result key, within the time budget; None when Redis cannot answer."""

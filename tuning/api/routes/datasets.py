@@ -8,9 +8,11 @@ from fastapi.concurrency import run_in_threadpool
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
+from tuning.api.idempotency import IDEMPOTENT, KeyedDep, as_response, json_answer
 from tuning.api.responses import AUTH, BY_ID, ErrorDetail, Responses, quota
 from tuning.db import session_scope
 from tuning.domain import TaskType
+from tuning.models import Dataset
 from tuning.schemas import ArchiveChange, DatasetPublic
 from tuning.service import NAME_LIMIT
 
@@ -96,15 +98,19 @@ def download_dataset(dataset_id: str, runtime: RuntimeDep, user: UserDep) -> Res
     "/datasets",
     status_code=201,
     response_model=DatasetPublic,
-    responses=quota(
-        413, "Over MAX_UPLOAD_BYTES per file, or MAX_UPLOAD_BYTES_PER_USER for your uploads"
-    ),
+    responses={
+        **quota(
+            413, "Over MAX_UPLOAD_BYTES per file, or MAX_UPLOAD_BYTES_PER_USER for your uploads"
+        ),
+        **IDEMPOTENT,
+    },
 )
 async def upload_dataset(
     file: UploadFile,
     target: Annotated[str, Form(description="The column to predict", max_length=NAME_LIMIT)],
     runtime: RuntimeDep,
     user: UserDep,
+    keyed: KeyedDep,
     name: Annotated[
         str | None, Form(description="Defaults to the file name", max_length=NAME_LIMIT)
     ] = None,
@@ -112,7 +118,7 @@ async def upload_dataset(
         TaskType | None,
         Form(description="Read the target as classes or numbers; default: from its values"),
     ] = None,
-) -> DatasetPublic:
+) -> Response:
     """Upload a CSV file, private to you, and get its profile: each column's kind, gaps,
     levels and default role, the target's classes, and warnings. A body over the upload limit
     is refused (413) as soon as it passes the limit; a target that cannot be learned (an ID, a
@@ -124,20 +130,26 @@ async def upload_dataset(
         raise HTTPException(413, f"the file is over the limit of {limit:,} bytes")
     dataset_name = name or PurePath(file.filename or "upload.csv").stem[:NAME_LIMIT]
 
-    def store() -> DatasetPublic:  # parsing and writing stay off the event loop
+    def store() -> service.Answer:  # parsing and writing stay off the event loop
         with session_scope(runtime.engine) as session:
-            dataset = service.upload_dataset(
+            return service.answer_once(
                 session=session,
-                owner=user,
-                name=dataset_name,
-                content=content,
-                target=target,
-                settings=runtime.settings,
-                task=task,
+                user=user,
+                request=keyed,
+                act=lambda: service.upload_dataset(
+                    session=session,
+                    owner=user,
+                    name=dataset_name,
+                    content=content,
+                    target=target,
+                    settings=runtime.settings,
+                    task=task,
+                ),
+                answer=lambda dataset: json_answer(DatasetPublic.model_validate(dataset), 201),
+                creates=Dataset,
             )
-            return DatasetPublic.model_validate(dataset)
 
-    return await run_in_threadpool(store)
+    return as_response(await run_in_threadpool(store))
 
 
 @router.get("/estimators")

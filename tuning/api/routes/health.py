@@ -19,5 +19,6 @@ def healthz(runtime: RuntimeDep):
             session=session,
             queue=runtime.queue,
             worker_timeout_s=runtime.settings.worker_timeout_s,
+            settings=runtime.settings,
         )
         return JSONResponse(health.model_dump(), status_code=200 if health.ok else 503)

@@ -9,9 +9,10 @@ from pydantic import BaseModel, ValidationError
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, UserDep
+from tuning.api.idempotency import IDEMPOTENT, KeyedDep, as_response, json_answer
 from tuning.api.responses import AUTH, BY_ID
 from tuning.db import session_scope
-from tuning.models import RunStatus
+from tuning.models import RunStatus, TrainingRun
 from tuning.schemas import (
     ModelChange,
     ModelPublic,
@@ -30,23 +31,41 @@ class TrainingAccepted(BaseModel):
     status_url: str
 
 
-@router.post("/train", status_code=202, response_model=TrainingAccepted, responses=BY_ID)
+@router.post(
+    "/train",
+    status_code=202,
+    response_model=TrainingAccepted,
+    responses={**BY_ID, **IDEMPOTENT},
+)
 def start_training(
     request_in: TrainingRunCreate,
     request: Request,
     runtime: RuntimeDep,
     user: UserDep,
-) -> TrainingAccepted:
+    keyed: KeyedDep,
+) -> Response:
     """Train with a tuning run's best parameters (or its trial `trial`, which must have
     scored), or with a dataset, estimator and params."""
-    with session_scope(runtime.engine) as session:
-        run = service.submit_training(
-            session=session, queue=runtime.queue, owner=user, request=request_in
-        )
+
+    def accepted(run: TrainingRun) -> service.Answer:
         url = request.app.url_path_for("training_status", training_run_id=str(run.id))
-        return TrainingAccepted(
+        body = TrainingAccepted(
             training_run_id=str(run.id), task_id=run.task_id, status=run.status, status_url=str(url)
         )
+        return json_answer(body, 202)
+
+    with session_scope(runtime.engine) as session:
+        answer = service.answer_once(
+            session=session,
+            user=user,
+            request=keyed,
+            act=lambda: service.submit_training(
+                session=session, queue=runtime.queue, owner=user, request=request_in
+            ),
+            answer=accepted,
+            creates=TrainingRun,
+        )
+    return as_response(answer)
 
 
 @router.get(
@@ -137,6 +156,7 @@ PREDICT_BODY = {
         200: {"content": {"text/csv": {}}, "description": "Predictions (CSV with ?format=csv)"},
         413: {"description": "A body over the upload limit"},
         422: {"description": "A missing column, a value of the wrong kind, or no rows"},
+        **IDEMPOTENT,
     },
     openapi_extra=PREDICT_BODY,
 )
@@ -145,8 +165,9 @@ async def predict(
     request: Request,
     runtime: RuntimeDep,
     user: UserDep,
+    keyed: KeyedDep,
     format: Literal["json", "csv"] = "json",
-) -> Any:
+) -> Response:
     """Predict a CSV file's rows (`Content-Type: text/csv`) or JSON `{"rows": [{column:
     value}, ...]}`: each row's prediction and each class's probability. Columns the model does
     not take are dropped; the target, when given, is scored. `?format=csv` answers with the
@@ -157,31 +178,40 @@ async def predict(
         raise HTTPException(400, f"send text/csv or application/json (got {kind or 'none'!r})")
     rows = _json_rows(body) if kind == "application/json" else None
 
-    def run() -> Any:
+    def answer(found: service.Predictions) -> service.Answer:
+        if format == "csv":
+            return service.Answer(200, found.as_csv(), media_type="text/csv")
+        predictions = PredictionsPublic(
+            model_id=model_id,
+            n_rows=len(found.predicted),
+            classes=found.classes,
+            threshold=found.threshold,
+            target=found.target,
+            dropped_columns=found.dropped,
+            score=found.score,
+            n_scored=found.n_scored,
+            predictions=json.loads(found.predicted.to_json(orient="records")),
+        )
+        return json_answer(predictions, 200)
+
+    def run() -> service.Answer:
         with session_scope(runtime.engine) as session:
-            return service.predict_with_model(
+            return service.answer_once(
                 session=session,
-                model_id=model_id,
-                viewer=user,
-                max_bytes=runtime.settings.max_upload_bytes,
-                content=body if rows is None else None,
-                rows=rows,
+                user=user,
+                request=keyed,
+                act=lambda: service.predict_with_model(
+                    session=session,
+                    model_id=model_id,
+                    viewer=user,
+                    max_bytes=runtime.settings.max_upload_bytes,
+                    content=body if rows is None else None,
+                    rows=rows,
+                ),
+                answer=answer,
             )
 
-    found = await run_in_threadpool(run)
-    if format == "csv":
-        return Response(found.as_csv(), media_type="text/csv")
-    return PredictionsPublic(
-        model_id=model_id,
-        n_rows=len(found.predicted),
-        classes=found.classes,
-        threshold=found.threshold,
-        target=found.target,
-        dropped_columns=found.dropped,
-        score=found.score,
-        n_scored=found.n_scored,
-        predictions=json.loads(found.predicted.to_json(orient="records")),
-    )
+    return as_response(await run_in_threadpool(run))
 
 
 def _json_rows(body: bytes) -> list[dict[str, Any]]:

@@ -9,9 +9,11 @@ from pydantic import BaseModel, Field
 
 from tuning import service
 from tuning.api.deps import RuntimeDep, TokenDep, UserDep
+from tuning.api.idempotency import IDEMPOTENT, KeyedDep, as_response, json_answer
 from tuning.api.responses import AUTH, BY_ID, ErrorDetail, quota
 from tuning.db import session_scope
 from tuning.domain import RunStatus
+from tuning.models import TuningRun
 from tuning.schemas import (
     RunChange,
     RunPublic,
@@ -46,27 +48,43 @@ class RunList(BaseModel):
     "/tune",
     status_code=202,
     response_model=TuningAccepted,
-    responses=quota(429, "Over MAX_ACTIVE_RUNS_PER_USER or MAX_FITS_PER_RUN; nothing was stored"),
+    responses={
+        **quota(429, "Over MAX_ACTIVE_RUNS_PER_USER or MAX_FITS_PER_RUN; nothing was stored"),
+        **IDEMPOTENT,
+    },
 )
 def start_tuning(
     run_in: TuningRunCreate,
     request: Request,
     runtime: RuntimeDep,
     user: UserDep,
-) -> TuningAccepted:
+    keyed: KeyedDep,
+) -> Response:
     """Validate and queue a search; poll `status_url` for its progress."""
-    with session_scope(runtime.engine) as session:
-        run = service.submit_run(
-            session=session,
-            queue=runtime.queue,
-            settings=runtime.settings,
-            owner=user,
-            run_in=run_in,
-        )
+
+    def accepted(run: TuningRun) -> service.Answer:
         url = request.app.url_path_for("tuning_status", tuning_run_id=str(run.id))
-        return TuningAccepted(
+        body = TuningAccepted(
             tuning_run_id=str(run.id), task_id=run.task_id, status=run.status, status_url=str(url)
         )
+        return json_answer(body, 202)
+
+    with session_scope(runtime.engine) as session:
+        answer = service.answer_once(
+            session=session,
+            user=user,
+            request=keyed,
+            act=lambda: service.submit_run(
+                session=session,
+                queue=runtime.queue,
+                settings=runtime.settings,
+                owner=user,
+                run_in=run_in,
+            ),
+            answer=accepted,
+            creates=TuningRun,
+        )
+    return as_response(answer)
 
 
 @router.get("/tune", response_model=RunList)

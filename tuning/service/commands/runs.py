@@ -23,6 +23,7 @@ from tuning.service.data.datasets import dataset_classes, dataset_profile
 from tuning.service.execution.endings import settle_cancelled
 from tuning.service.execution.lifecycle import estimator_and_dataset, finish, store_and_enqueue
 from tuning.service.execution.queue import TaskQueue
+from tuning.service.operations.storage import require_writable
 from tuning.service.reads.runs import get_run
 from tuning.service.searches import strategy_for
 from tuning.service.searches.base import check_total
@@ -145,6 +146,7 @@ def submit_run(
     """Validate, store the run as PENDING, then enqueue it (commit before enqueue); within
     the owner's quotas, counted and stored in one transaction."""
     run = validate_run(session=session, settings=settings, run_in=run_in, viewer=owner)
+    require_writable(settings=settings)  # a full disk may still take this row, not its trials
     assert owner.id is not None, "a stored user"
     run.owner_id = owner.id
     check_active_runs(session=session, settings=settings, user=owner, hold=True)

@@ -3,6 +3,7 @@ content, private to the user who uploaded them (and visible to admins), unless t
 
 import contextlib
 import io
+import unicodedata
 import uuid
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -12,6 +13,7 @@ import pandas as pd
 from sqlalchemy import or_, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import Session, col, select
 
 from tuning.config import Settings
@@ -23,6 +25,7 @@ from tuning.models import Dataset, DatasetFile, User
 from tuning.service.accounts.access import Action, only_usable, parse_id, require_dataset
 from tuning.service.accounts.quotas import check_upload_bytes
 from tuning.service.data.files import dataset_bytes
+from tuning.service.data.names import clean_dataset_name
 
 # The longest dataset name or target column name stored.
 NAME_LIMIT = 200
@@ -54,10 +57,12 @@ def get_dataset(*, session: Session, name: str, viewer: User) -> Dataset:
 
 
 def _usable(session: Session, viewer: User, name: str) -> list[Dataset]:
-    query = select(Dataset).where(col(Dataset.name) == name)
+    # Names are stored NFKC-normalised (those stored before, as they were typed).
+    named = col(Dataset.name).in_({name, unicodedata.normalize("NFKC", name)})
+    query = select(Dataset).where(named)
     with contextlib.suppress(ValueError):  # or by id
         by_id = col(Dataset.id) == uuid.UUID(name)
-        query = select(Dataset).where(or_(col(Dataset.name) == name, by_id))
+        query = select(Dataset).where(or_(named, by_id))
     # The file is not read here (it is a DatasetFile: only load_table reads it): New run
     # checks a submission at every widget change, and an upload may be 50 MB.
     return list(session.exec(only_usable(query, Dataset.owner_id, viewer)).all())
@@ -103,15 +108,9 @@ def upload_dataset(
     """Check, profile and store a CSV file, so that a worker on any host can read it; it is
     `owner`'s. The task is read from the target unless given. At most MAX_UPLOAD_BYTES per
     file (InvalidInput) and MAX_UPLOAD_BYTES_PER_USER in all (StorageQuotaExceeded)."""
-    name = name.strip()
-    if not name:
-        raise InvalidInput("name", "a dataset needs a name")
-    if len(name) > NAME_LIMIT:
-        raise InvalidInput("name", f"{len(name):,} characters; the limit is {NAME_LIMIT}")
+    name = clean_dataset_name(name, bundled=list(BUNDLED), limit=NAME_LIMIT)
     if len(target) > NAME_LIMIT:
         raise InvalidInput("target", f"{len(target):,} characters; the limit is {NAME_LIMIT}")
-    if name in BUNDLED:
-        raise InvalidInput("name", f"{shown(name)} is a bundled dataset's name; choose another")
     taken = select(Dataset.id).where(Dataset.name == name, Dataset.owner_id == owner.id)
     if session.exec(taken).first() is not None:
         raise InvalidInput("name", f"you already have a dataset named {shown(name)}")
@@ -149,18 +148,20 @@ def dataset_classes(*, session: Session, dataset: Dataset) -> list[ClassCount] |
     if dataset.classes is None:  # bundled, or uploaded before labels were kept
         classes = _classes_of(load_table(session=session, dataset_id=dataset.id))
         _keep(session, dataset, classes=classes)
-        dataset.classes = classes
     return [(label, count) for label, count in dataset.classes or []]
 
 
 def dataset_profile(*, session: Session, dataset: Dataset) -> dict[str, Any]:
-    """Each column's kind, gaps, levels and default role, and the target's (tuning.ml.profile);
-    computed at upload, or for bundled and older datasets once at first use, then kept."""
-    if dataset.profile is None:
+    """Each column's kind, gaps, levels and default role, the target's, and the columns no
+    estimator can take (tuning.ml.profile); computed at upload, or for bundled and older
+    datasets once at first use (the unusable columns of a profile kept before they were
+    looked for, too), then kept."""
+    if dataset.profile is None or "unusable" not in dataset.profile:
         table = load_table(session=session, dataset_id=dataset.id)
-        profile = profile_of(table, dataset.target or "target")
+        profile = dataset.profile or profile_of(table, dataset.target or "target")
+        profile = {**profile, "unusable": list(table.unusable)}
         _keep(session, dataset, profile=profile)
-        dataset.profile = profile
+        return profile
     return dataset.profile
 
 
@@ -173,11 +174,14 @@ def dataset_profile_by_id(*, session: Session, dataset_id: uuid.UUID) -> dict[st
 
 
 def _keep(session: Session, dataset: Dataset, **values: Any) -> None:
-    """Store what was read from a dataset's table on its row; the caller's session stays as it
-    was (its transaction and loaded rows)."""
+    """Store what was read from a dataset's table on its row, and show it on `dataset` as if
+    loaded: the caller's session writes nothing (a change it held would lock SQLite against the
+    next keep) and stays as it was (its transaction and loaded rows)."""
     with Session(session.get_bind()) as own:
         own.execute(update(Dataset).where(col(Dataset.id) == dataset.id).values(**values))
         own.commit()
+    for name, value in values.items():
+        set_committed_value(dataset, name, value)
 
 
 def _classes_of(table: Table) -> list[list[Any]] | None:

@@ -4,7 +4,7 @@ import math
 import uuid
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, or_, update
 from sqlmodel import Session, col, select
 
 from tuning.config import Settings
@@ -16,7 +16,14 @@ from tuning.service.execution.lifecycle import end_chunks_of_finished
 from tuning.service.execution.queue import TaskQueue
 from tuning.service.operations.workers import live_processes
 
-__all__ = ["add_chunks", "chunk_size", "claim_chunk", "live_processes", "plan_chunks"]
+__all__ = [
+    "add_chunks",
+    "chunk_size",
+    "claim_chunk",
+    "live_processes",
+    "plan_chunks",
+    "release_chunk",
+]
 
 # Enough tasks per worker process that the last ones to finish leave little idle time.
 TASKS_PER_PROCESS = 4
@@ -54,6 +61,24 @@ def claim_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: str)
     return session.exec(
         select(Chunk).where(col(Chunk.run_id) == run_id, col(Chunk.index) == index)
     ).one()
+
+
+def release_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: str) -> bool:
+    """Put back in line a chunk that `worker`'s task could not finish (its storage took no
+    writes), to be sent again by `dispatch` with a new task id; it resumes from the trials
+    stored. A chunk done, or taken since by another worker, is left alone. True if put back."""
+    released = session.execute(
+        update(Chunk)
+        .where(
+            col(Chunk.run_id) == run_id,
+            col(Chunk.index) == index,
+            col(Chunk.state) != "done",
+            or_(col(Chunk.worker) == worker, col(Chunk.worker).is_(None)),
+        )
+        .values(state="queued", worker=None, sent_at=None, task_id=str(uuid.uuid4()))
+    )
+    session.commit()
+    return bool(released.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult
 
 
 def chunk_size(

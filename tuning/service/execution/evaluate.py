@@ -23,21 +23,25 @@ from sqlmodel import Session, col
 from tuning.config import Settings
 from tuning.db import insert_new, session_scope
 from tuning.domain import ACTIVE, FINISHED, RunStatus, utcnow
+from tuning.errors import StorageUnwritable
 from tuning.ml.search import CandidateResult, evaluate_candidate
 from tuning.models import Chunk, Trial, TuningRun
 from tuning.schemas import Progress
-from tuning.service.execution.chunks import claim_chunk
+from tuning.service.execution.chunks import claim_chunk, release_chunk
 from tuning.service.execution.dispatch import dispatch
 from tuning.service.execution.endings import after_stored
 from tuning.service.execution.lifecycle import finish, update_active
 from tuning.service.execution.preparation import prepare
 from tuning.service.execution.queue import TaskQueue
+from tuning.service.operations.storage import report_stalled
 from tuning.service.searches import Candidate, strategy_for
 
 log = logging.getLogger(__name__)
 
 # Trials are written together, at most this long after the first of them finished.
 FLUSH_S = 1.0
+# A chunk that could not be stored first tries to go back in line after this long.
+RELEASE_FIRST_S = 0.5
 
 
 def execute_chunk(
@@ -49,35 +53,83 @@ def execute_chunk(
     index: int,
     worker: str,
 ) -> RunStatus | None:
-    """Evaluate chunk `index` of the run, as far as it is not stored; the run's status after."""
+    """Evaluate chunk `index` of the run, as far as it is not stored; the run's status after.
+
+    Storage that cannot be written (a full disk, say) fails nothing: the task waits until it
+    can put the chunk back in line, to be sent again, and the run resumes by itself."""
     with session_scope(engine) as session:
-        run = session.get(TuningRun, run_id)
-        if run is None:
-            log.warning("tuning run %s does not exist; nothing to do", run_id)
-            return None
-        if run.status in FINISHED:
-            _dispatch(session, queue, settings)  # its chunks no longer count as out
-            return run.status  # cancelled while queued, or a late duplicate delivery
-        chunk = claim_chunk(session=session, run_id=run_id, index=index, worker=worker)
-        if chunk is None:
-            return run.status  # done by an earlier delivery
         try:
-            if _start(session, run):
-                _evaluate(session, queue, settings, run, chunk, worker)
-        except Exception as exc:
-            log.exception("tuning run %s failed", run_id)
-            session.rollback()
-            finish(
-                session=session,
-                kind=TuningRun,
-                run_id=run_id,
-                status=RunStatus.FAILURE,
-                error_type=type(exc).__name__,
-                error_message=str(exc)[:2000] or repr(exc),
-            )
-        session.refresh(run)
+            return _execute(session, queue, settings, run_id, index, worker)
+        except StorageUnwritable as exc:
+            log.warning("chunk %d of tuning run %s cannot be stored: %s", index, run_id, exc)
+            _release_when_writable(session, queue, settings, run_id, index, worker, exc)
+            return None
+
+
+def _execute(
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    run_id: uuid.UUID,
+    index: int,
+    worker: str,
+) -> RunStatus | None:
+    run = session.get(TuningRun, run_id)
+    if run is None:
+        log.warning("tuning run %s does not exist; nothing to do", run_id)
+        return None
+    if run.status in FINISHED:
+        _dispatch(session, queue, settings)  # its chunks no longer count as out
+        return run.status  # cancelled while queued, or a late duplicate delivery
+    chunk = claim_chunk(session=session, run_id=run_id, index=index, worker=worker)
+    if chunk is None:
+        return run.status  # done by an earlier delivery
+    try:
+        if _start(session, run):
+            _evaluate(session, queue, settings, run, chunk, worker)
+    except StorageUnwritable:
+        raise  # not the run's fault: it waits, and is not failed
+    except Exception as exc:
+        log.exception("tuning run %s failed", run_id)
+        session.rollback()
+        finish(
+            session=session,
+            kind=TuningRun,
+            run_id=run_id,
+            status=RunStatus.FAILURE,
+            error_type=type(exc).__name__,
+            error_message=str(exc)[:2000] or repr(exc),
+        )
+    session.refresh(run)
+    _dispatch(session, queue, settings)
+    return run.status
+
+
+def _release_when_writable(
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    run_id: uuid.UUID,
+    index: int,
+    worker: str,
+    error: StorageUnwritable,
+) -> None:
+    """Say why the chunk waits (for status reads), and try again, a little less often each
+    time up to once a heartbeat, until the chunk is back in line; then send what is next."""
+    delay = RELEASE_FIRST_S
+    while True:
+        report_stalled(settings=settings, queue=queue, error=error)
+        time.sleep(delay)
+        delay = min(2 * delay, settings.heartbeat_s)
+        session.rollback()
+        try:
+            release_chunk(session=session, run_id=run_id, index=index, worker=worker)
+        except StorageUnwritable as exc:
+            error = exc
+            continue
+        log.info("chunk %d of tuning run %s is back in line: storage takes writes", index, run_id)
         _dispatch(session, queue, settings)
-        return run.status
+        return
 
 
 def _dispatch(session: Session, queue: TaskQueue, settings: Settings) -> None:

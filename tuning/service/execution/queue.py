@@ -31,6 +31,13 @@ class TaskQueue(Protocol):
     def report_progress(self, task_id: str, meta: dict[str, Any]) -> None:
         """Best effort: publish a run's live progress; a broker that does not answer is skipped."""
 
+    def report_stalled(self, reason: str, ttl_s: float) -> None:
+        """Best effort: say for `ttl_s` seconds why workers cannot store their work."""
+
+    def stalled(self) -> str | None:
+        """What a worker last said stops it storing its work, within its ttl; None if nothing
+        (or the broker does not answer within its budget)."""
+
     def revoke(self, task_id: str) -> None:
         """Ask workers to drop the task if it has not started (best effort)."""
 

@@ -6,6 +6,7 @@ One worker process at a time runs it (a lease in the database), every few second
 - lost work: a chunk running on a worker that stopped sending heartbeats is queued again;
 - fair turns: chunks waiting for a free worker process are dispatched (`dispatch`), so a
   worker that died between ending a chunk and sending the next one delays nothing;
+- old idempotency keys: those past a day are deleted (tuning.service.commands.idempotency);
 - loose ends: a run that has ended has its chunks still waiting ended, a run whose every
   candidate is stored is ended, a halving run whose rung is stored but whose next rung was
   never opened (its opener crashed) has it opened, and a run past the time limit fails.
@@ -26,6 +27,7 @@ from sqlmodel.sql.expression import SelectOfScalar
 from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, as_utc, utcnow
 from tuning.models import Chunk, TrainingRun, Trial, TuningRun
+from tuning.service.commands.idempotency import purge_expired_keys
 from tuning.service.execution.dispatch import dispatch
 from tuning.service.execution.endings import record_best
 from tuning.service.execution.lifecycle import end_chunks_of_finished, finish, send_run
@@ -47,6 +49,7 @@ class Reconciled:
     finished: int = 0
     timed_out: int = 0
     dispatched: int = 0
+    purged_keys: int = 0
 
 
 def reconcile(*, session: Session, queue: TaskQueue, settings: Settings) -> Reconciled:
@@ -58,6 +61,7 @@ def reconcile(*, session: Session, queue: TaskQueue, settings: Settings) -> Reco
         finished=_finish_complete_runs(session) + _open_stalled_rungs(session, queue, settings),
         timed_out=_fail_overdue_runs(session, settings),
         dispatched=dispatch(session=session, queue=queue, settings=settings),
+        purged_keys=purge_expired_keys(session=session),
     )
     if done != Reconciled():
         log.info("reconciled: %s", done)

@@ -22,6 +22,7 @@ from tuning.schemas import (
 from tuning.service.accounts.access import Action, may_see, parse_id, require_run
 from tuning.service.accounts.users import authenticate, hash_token
 from tuning.service.execution.queue import TaskQueue, TaskState
+from tuning.service.operations.storage import stalled_reason
 from tuning.service.reads.queue import queue_places
 from tuning.service.reads.runs import STATE_COLUMNS, RunState, get_run_state
 
@@ -57,13 +58,22 @@ def get_status(
     """One primary-key read; one Redis read (within the queue's budget) while the run is active.
     With `settings`, a PENDING run's place in the queue too (a read of the chunks out)."""
     state = get_run_state(session=session, run_id=run_id, viewer=viewer)
-    return _placed(session, settings, status_of_run(run=state, queue=queue))
+    return _placed(session, settings, queue, status_of_run(run=state, queue=queue))
 
 
-def _placed(session: Session, settings: Settings | None, status: TuningStatus) -> TuningStatus:
-    if settings is not None and status.status is RunStatus.PENDING:
+def _placed(
+    session: Session, settings: Settings | None, queue: TaskQueue, status: TuningStatus
+) -> TuningStatus:
+    """With `settings`: a PENDING run's place in the queue, and why an active run is stalled
+    (in `stalled` and, for the spec's clients, its progress message)."""
+    if settings is None or status.status.is_finished:
+        return status
+    if status.status is RunStatus.PENDING:
         places = queue_places(session=session, settings=settings)
         status.queue = places.get(uuid.UUID(status.tuning_run_id))
+    status.stalled = stalled_reason(settings=settings, queue=queue)
+    if status.stalled and status.progress is not None:
+        status.progress.status = f"stalled: {status.stalled}"
     return status
 
 
@@ -102,7 +112,7 @@ def get_status_for_token(
         if viewer is None:  # the token's user went between the two reads
             raise Unauthenticated("unknown or revoked token")
         require_run(session, state, viewer=viewer, action=Action.READ, key=run_id)
-    return _placed(session, settings, status_of_run(run=state, queue=queue))
+    return _placed(session, settings, queue, status_of_run(run=state, queue=queue))
 
 
 def status_of_run(*, run: RunState, queue: TaskQueue) -> TuningStatus:
