@@ -124,7 +124,7 @@ def test_the_dashboard_reaches_storage_only_through_the_service_layer(path):
 
 
 # Every transport: the dashboard, the API's routes, the worker's tasks, the CLI and the supervisor.
-TRANSPORTS = DASHBOARD + python_files("api", "worker", "cli.py", "supervisor.py", "__main__.py")
+TRANSPORTS = DASHBOARD + python_files("api", "worker", "cli.py", "supervisor", "__main__.py")
 TRANSPORTS += sorted((PROJECT_ROOT / "bench").glob("*.py"))
 
 

@@ -17,6 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from tuning.config import embedded_socket, socket_url
+from tuning.lifeline import lifeline
 
 # sockaddr_un.sun_path is 108 bytes on Linux, including the terminating NUL.
 MAX_SOCKET_PATH_BYTES = 107
@@ -66,6 +67,11 @@ class EmbeddedRedis:
         return self.data_dir / "redis.log"
 
     @property
+    def process(self) -> subprocess.Popen[bytes] | None:
+        """The server this object started, or None (not started, or reused)."""
+        return self._proc
+
+    @property
     def pid(self) -> int | None:
         """Pid of the server this object started, or None (not started, or reused)."""
         return self._proc.pid if self._proc is not None else None
@@ -87,8 +93,9 @@ class EmbeddedRedis:
         finally:
             client.close()
 
-    def _argv(self) -> list[str]:
-        """Command line: Unix socket only, append-only data under data_dir, no RDB snapshots."""
+    def argv(self) -> list[str]:
+        """Command line: Unix socket only, append-only data under data_dir, no RDB snapshots;
+        started again, it reloads the append-only file and listens on the same socket."""
         d = self.data_dir
         return [
             find_redis_server(),
@@ -134,11 +141,12 @@ class EmbeddedRedis:
         self.socket_path.unlink(missing_ok=True)  # stale, left by a killed server
         with open(self.log_path, "ab") as log:
             self._proc = subprocess.Popen(
-                self._argv(),
+                self.argv(),
                 stdin=subprocess.DEVNULL,
                 stdout=log,
                 stderr=log,
                 start_new_session=True,  # Ctrl-C reaches our supervisor, which stops us last
+                preexec_fn=lifeline(),  # and we end with the process that started us
             )
         if self._wait_ready(deadline):
             return

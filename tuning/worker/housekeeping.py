@@ -24,6 +24,7 @@ from tuning.config import Settings
 from tuning.db import session_scope
 from tuning.domain import utcnow
 from tuning.errors import StorageUnwritable
+from tuning.lifeline import die_with_parent
 from tuning.service import beat, reconcile, report_stalled, take_lease
 from tuning.worker.process import runtime_for
 
@@ -84,7 +85,9 @@ def _shutdown(**_: Any) -> None:
 def housekeep(
     app: Celery, hostname: str, worker_pid: int, concurrency: int, started_at: datetime
 ) -> None:
-    """The loop of the housekeeping process; ends when the worker's main process is gone."""
+    """The loop of the housekeeping process; ends when the worker's main process is gone:
+    at once where the kernel tells us (Linux), else at the next heartbeat."""
+    die_with_parent()
     # The worker's own signal handlers were inherited; this process just stops when told.
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the worker, which stops us

@@ -1,10 +1,10 @@
-"""`make run`: start the product's processes, restart the worker when it dies, stop all on Ctrl-C.
+"""Run long-lived processes, each on its own: restart one that exits, stop all on a signal.
 
-A service marked `restart` (the Celery worker) is started again when it exits, after a pause
-that doubles with each quick exit in a row (1 s, 2 s, 4 s … 30 s) and is back at 1 s once it
-stayed up a minute. The API, the dashboard and the embedded Redis are not restarted: the product
-cannot work without them, so when one exits every other process is stopped and `make run` ends
-with its exit code. Ctrl-C or SIGTERM stops every child and grandchild, also during a pause.
+A service marked `restart` is started again when it exits, after a pause that doubles with each
+quick exit in a row (1 s, 2 s, 4 s … 30 s) and is back at 1 s once it stayed up a minute; the
+others keep running meanwhile. A service not so marked stops everything when it exits, with its
+exit code. Ctrl-C or SIGTERM stops every child and grandchild, also during a pause; each child
+also dies with this process if it is killed outright (`tuning.lifeline`).
 """
 
 from __future__ import annotations
@@ -14,16 +14,14 @@ import itertools
 import os
 import signal
 import subprocess
-import sys
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TypeAlias
-from urllib.parse import urlsplit, urlunsplit
 
-from tuning.config import PROJECT_ROOT, Settings
-from tuning.redis_server import EmbeddedRedis
+from tuning.lifeline import lifeline
 
 
 @dataclass
@@ -35,6 +33,7 @@ class Service:
     url: str | None = None
     env: dict[str, str] | None = None  # None: inherit the supervisor's environment
     restart: bool = False  # True: started again when it exits; False: its exit stops all
+    stop_last: bool = False  # stopped after the others (the broker they talk to)
 
 
 @dataclass(frozen=True)
@@ -66,8 +65,11 @@ class _Child:
 
 
 def _start(service: Service) -> subprocess.Popen[bytes]:
-    """Start `service` as the leader of its own process group, so Ctrl-C reaches us only."""
-    return subprocess.Popen(service.argv, env=service.env, start_new_session=True)
+    """Start `service` as the leader of its own process group, so Ctrl-C reaches us only,
+    and bound to die with us."""
+    return subprocess.Popen(
+        service.argv, env=service.env, start_new_session=True, preexec_fn=lifeline()
+    )
 
 
 def _group_alive(pgid: int) -> bool:
@@ -108,6 +110,12 @@ def _alive(running: Running) -> Running:
 
 
 def _stop_all(running: Running, timeout: float, signals: list[int]) -> None:
+    """Stop the services, those marked `stop_last` after the others."""
+    _stop_together([(s, p) for s, p in running if not s.stop_last], timeout, signals)
+    _stop_together([(s, p) for s, p in running if s.stop_last], timeout, signals)
+
+
+def _stop_together(running: Running, timeout: float, signals: list[int]) -> None:
     """SIGTERM every group, wait up to `timeout` (or a second signal), then SIGKILL the rest."""
     _signal_groups(running, signal.SIGTERM)
     seen = len(signals)
@@ -170,19 +178,13 @@ def _tend(child: _Child, backoff: Backoff) -> int | None:
     return code if code > 0 else 1
 
 
-def _watch(
-    children: list[_Child], signals: list[int], backoff: Backoff, required: dict[str, int]
-) -> int:
-    """Tend the children until a signal, or until one that is needed exits: its exit code."""
+def _watch(children: list[_Child], signals: list[int], backoff: Backoff) -> int:
+    """Tend the children until a signal, or until one not to restart exits: its exit code."""
     parent = os.getppid()
     while not signals:
         if os.getppid() != parent:  # make (or the terminal) went away: do not linger
             signals.append(signal.SIGHUP)
             break
-        for name, pid in required.items():
-            if not _group_alive(pid):
-                print(f"{name} (pid {pid}) is gone; stopping", flush=True)
-                return 1
         for child in children:
             if (code := _tend(child, backoff)) is not None:
                 return code
@@ -209,11 +211,11 @@ def run_services(
     banner: str = "",
     stop_timeout: float = 10.0,
     backoff: Backoff = DEFAULT_BACKOFF,
-    required: dict[str, int] | None = None,
+    started: Mapping[str, subprocess.Popen[bytes]] | None = None,
 ) -> int:
     """Run `services`, restarting the restartable ones, until a signal or until another one
-    (or a process of `required`, name to pid of a group leader) exits; then stop all; return
-    an exit code."""
+    exits; then stop all; return an exit code. `started` holds processes, by service name,
+    already started (e.g. a server awaited before the rest): watched and restarted alike."""
     signals: list[int] = []
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -225,9 +227,10 @@ def run_services(
         for service in services:
             if signals:
                 break
-            children.append(_Child(service, _start(service), time.monotonic()))
+            proc = (started or {}).get(service.name) or _start(service)
+            children.append(_Child(service, proc, time.monotonic()))
         _print_banner(banner, children, signals)
-        code = _watch(children, signals, backoff, required or {})
+        code = _watch(children, signals, backoff)
         if signals:
             print("Stopping...", flush=True)
         return code
@@ -235,77 +238,3 @@ def run_services(
         _stop_all([(child.service, child.proc) for child in children], stop_timeout, signals)
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-
-
-def _hide_password(url: str) -> str:
-    """`url` with any password replaced by `***`."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
-
-
-def dashboard_url(settings: Settings) -> str:
-    """Where a browser on this machine finds the dashboard."""
-    everywhere = settings.dashboard_host in ("0.0.0.0", "::", "")
-    host = "localhost" if everywhere else settings.dashboard_host
-    return f"http://{host}:{settings.dashboard_port}"
-
-
-def build_services(settings: Settings, env: dict[str, str]) -> list[Service]:
-    """The worker (restarted when it dies), plus the API and the dashboard when present."""
-    python = sys.executable
-    worker = Service("worker", [python, "-m", "tuning", "worker"], env=env, restart=True)
-    services = [worker]
-    if (PROJECT_ROOT / "tuning" / "api").is_dir():
-        docs = f"http://{settings.api_host}:{settings.api_port}/docs"
-        services.append(Service("api", [python, "-m", "tuning", "api"], url=docs, env=env))
-    if (PROJECT_ROOT / "dashboard.py").is_file():
-        # dashboard.py, served by Streamlit's own server with our cookie route (see there).
-        argv = [python, "-m", "streamlit", "run", str(PROJECT_ROOT / "dashboard_ui" / "server.py")]
-        argv += ["--server.port", str(settings.dashboard_port), "--server.headless", "true"]
-        argv += ["--server.address", settings.dashboard_host]
-        url = dashboard_url(settings)
-        services.append(Service("dashboard", argv, url=url, env=env))
-    return services
-
-
-def main(settings: Settings) -> int:
-    """`python -m tuning run`: embedded Redis if needed, migrations, then every service."""
-    from tuning.db import create_db_engine, session_scope, upgrade_database
-    from tuning.service import ensure_local_admin, rotate_token
-
-    embedded = EmbeddedRedis(settings.data_dir) if not settings.redis_url else None
-    env = dict(os.environ, DATA_DIR=str(settings.data_dir))  # same cwd, so the same directory
-    if embedded is not None:
-        env.pop("REDIS_URL", None)  # children derive the same socket from DATA_DIR
-    try:
-        if embedded is not None:
-            embedded.start()
-        upgrade_database(settings)
-        services = build_services(settings, env)
-        redis_note = " (embedded)" if embedded is not None else ""
-        lines = [
-            "Hyperparameter tuning is running.",
-            f"  database   {_hide_password(settings.sqlalchemy_url)}",
-            f"  redis      {_hide_password(settings.broker_url)}{redis_note}",
-        ]
-        if any(service.name == "dashboard" for service in services):
-            # One step to a signed-in dashboard: a fresh token for the local admin, in a link.
-            engine = create_db_engine(settings)
-            with session_scope(engine) as session:
-                admin, _ = ensure_local_admin(session=session)
-                token = rotate_token(session=session, user=admin)
-            engine.dispose()
-            lines += [
-                f"  sign in    {dashboard_url(settings)}/?token={token}",
-                f"  API token  {token}  (local admin '{admin.name}'; a new one at every start)",
-            ]
-        redis_pid = embedded.pid if embedded is not None else None  # None: not ours to watch
-        required = {"redis": redis_pid} if redis_pid is not None else {}
-        return run_services(services, banner="\n".join(lines), required=required)
-    finally:
-        if embedded is not None:
-            embedded.stop()
