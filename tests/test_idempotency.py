@@ -18,9 +18,18 @@ from sqlmodel import Session, col, select
 from tuning.api.app import create_app
 from tuning.domain import utcnow
 from tuning.models import Dataset, IdempotencyKey, TrainingRun, TuningRun, User
-from tuning.service import authenticate, execute_training, purge_expired_keys, reconcile
+from tuning.schemas import TrainingRunCreate
+from tuning.service import (
+    authenticate,
+    create_user,
+    execute_training,
+    purge_expired_keys,
+    reconcile,
+    submit_training,
+)
 
 from factories import bearer, rare_yes_csv
+from fakes import RecordingQueue
 from stack import HOST, ApiServer
 
 pytestmark = pytest.mark.database
@@ -221,18 +230,22 @@ def test_upload_the_same_key_twice_and_another_file(client, alice, runtime):
 
 
 @pytest.fixture(scope="module")
-def model_id(client, runtime) -> tuple[str, dict[str, str]]:
-    """A LogisticRegression trained on iris in this process (no worker needed), and its
-    owner's header."""
-    owner = bearer(runtime)
-    accepted = client.post(TRAIN, json=TRAINING, headers=owner)
-    assert accepted.status_code == 202, accepted.text
-    training_id = uuid.UUID(accepted.json()["training_run_id"])
+def model_id(runtime) -> tuple[str, dict[str, str]]:
+    """A LogisticRegression trained on iris in this process (no worker needed: its task is only
+    recorded, so that a worker of the stack tier cannot take it too), and its owner's header."""
+    with Session(runtime.engine, expire_on_commit=False) as session:
+        owner, token = create_user(session=session, name=f"trainer-{uuid.uuid4().hex[:8]}")
+        training_id = submit_training(
+            session=session,
+            queue=RecordingQueue(),
+            owner=owner,
+            request=TrainingRunCreate(**TRAINING),
+        ).id
     execute_training(engine=runtime.engine, training_run_id=training_id)
     with Session(runtime.engine) as session:
         training = session.get(TrainingRun, training_id)
         assert training is not None and training.model_id is not None, training
-        return str(training.model_id), owner
+        return str(training.model_id), {"Authorization": f"Bearer {token}"}
 
 
 def test_predict_the_same_key_twice_and_other_rows(client, runtime, model_id):
