@@ -304,19 +304,14 @@ def _submit(
             owner = service.get_user(session=session, name=user)
         else:
             owner, _ = service.ensure_local_admin(session=session)
-        answer = service.answer_once(
+        answer = service.submit_run_once(
             session=session,
-            user=owner,
+            queue=runtime.queue,
+            settings=runtime.settings,
+            owner=owner,
+            run_in=run_in,
             request=request,
-            act=lambda: service.submit_run(
-                session=session,
-                queue=runtime.queue,
-                settings=runtime.settings,
-                owner=owner,
-                run_in=run_in,
-            ),
             answer=_submitted,
-            creates=TuningRun,
         )
     return json.loads(answer.body)
 

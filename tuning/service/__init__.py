@@ -94,7 +94,7 @@ from tuning.service.commands.refine import (
     run_like,
     run_parent,
 )
-from tuning.service.commands.runs import cancel_run, submit_run, validate_run
+from tuning.service.commands.runs import cancel_run, submit_run, submit_run_once, validate_run
 from tuning.service.commands.scorers import ScorerChoices, scorer_choices
 from tuning.service.data.datasets import (
     NAME_LIMIT,
@@ -309,6 +309,7 @@ __all__ = [
     "status_of_training",
     "strategy_for",
     "submit_run",
+    "submit_run_once",
     "submit_training",
     "take_lease",
     "train_vs_validation",

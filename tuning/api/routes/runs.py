@@ -70,19 +70,14 @@ def start_tuning(
         return json_answer(body, 202)
 
     with session_scope(runtime.engine) as session:
-        answer = service.answer_once(
+        answer = service.submit_run_once(
             session=session,
-            user=user,
+            queue=runtime.queue,
+            settings=runtime.settings,
+            owner=user,
+            run_in=run_in,
             request=keyed,
-            act=lambda: service.submit_run(
-                session=session,
-                queue=runtime.queue,
-                settings=runtime.settings,
-                owner=user,
-                run_in=run_in,
-            ),
             answer=accepted,
-            creates=TuningRun,
         )
     return as_response(answer)
 

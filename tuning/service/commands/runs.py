@@ -1,6 +1,7 @@
 """Tuning runs: check a submission, submit it, cancel it."""
 
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from sqlmodel import Session
@@ -17,6 +18,7 @@ from tuning.models import Dataset, TuningRun, User
 from tuning.schemas import TuningRunCreate
 from tuning.service.accounts.access import Action, parse_id, require_run
 from tuning.service.accounts.quotas import check_active_runs, check_fits
+from tuning.service.commands.idempotency import Answer, KeyedRequest, answer_once
 from tuning.service.commands.labels import clean_name, clean_tags, set_tags
 from tuning.service.commands.scorers import check_scorer
 from tuning.service.data.datasets import dataset_classes, dataset_profile
@@ -152,6 +154,30 @@ def submit_run(
     check_active_runs(session=session, settings=settings, user=owner, hold=True)
     set_tags(session, run, run.tags or [])  # in the run's transaction
     return store_and_enqueue(session=session, run=run, queue=queue)
+
+
+def submit_run_once(
+    *,
+    session: Session,
+    queue: TaskQueue,
+    settings: Settings,
+    owner: User,
+    run_in: TuningRunCreate,
+    request: KeyedRequest | None,
+    answer: Callable[[TuningRun], Answer],
+) -> Answer:
+    """`submit_run` once per idempotency key (`answer_once`): the transport's `answer` of the
+    stored run, or the first answer again for a request sent before."""
+    return answer_once(
+        session=session,
+        user=owner,
+        request=request,
+        act=lambda: submit_run(
+            session=session, queue=queue, settings=settings, owner=owner, run_in=run_in
+        ),
+        answer=answer,
+        creates=TuningRun,
+    )
 
 
 def cancel_run(

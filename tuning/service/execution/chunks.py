@@ -18,6 +18,7 @@ from tuning.service.operations.workers import live_processes
 
 __all__ = [
     "add_chunks",
+    "back_in_line",
     "chunk_size",
     "claim_chunk",
     "live_processes",
@@ -63,6 +64,12 @@ def claim_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: str)
     ).one()
 
 
+def back_in_line() -> dict[str, Any]:
+    """A chunk's values as it goes back to wait for its turn: on no worker, not sent, under a
+    new task id (so that a late delivery of the old task is told apart)."""
+    return {"state": "queued", "worker": None, "sent_at": None, "task_id": str(uuid.uuid4())}
+
+
 def release_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: str) -> bool:
     """Put back in line a chunk that `worker`'s task could not finish (its storage took no
     writes), to be sent again by `dispatch` with a new task id; it resumes from the trials
@@ -75,7 +82,7 @@ def release_chunk(*, session: Session, run_id: uuid.UUID, index: int, worker: st
             col(Chunk.state) != "done",
             or_(col(Chunk.worker) == worker, col(Chunk.worker).is_(None)),
         )
-        .values(state="queued", worker=None, sent_at=None, task_id=str(uuid.uuid4()))
+        .values(**back_in_line())
     )
     session.commit()
     return bool(released.rowcount)  # type: ignore[attr-defined]  # an UPDATE's CursorResult

@@ -27,7 +27,7 @@ from tuning.errors import StorageUnwritable
 from tuning.ml.search import CandidateResult, evaluate_candidate
 from tuning.models import Chunk, Trial, TuningRun
 from tuning.schemas import Progress
-from tuning.service.execution.chunks import claim_chunk, release_chunk
+from tuning.service.execution.chunks import back_in_line, claim_chunk, release_chunk
 from tuning.service.execution.dispatch import dispatch
 from tuning.service.execution.endings import after_stored
 from tuning.service.execution.lifecycle import finish, update_active
@@ -266,12 +266,7 @@ def _flush(
     if done is not None:  # the chunk's row after the run's, as every writer takes them
         ended = {"state": "done", "finished_at": utcnow()}
         if again and active:
-            ended = {
-                "state": "queued",
-                "worker": None,
-                "sent_at": None,
-                "task_id": str(uuid.uuid4()),
-            }
+            ended = back_in_line()
         session.execute(update(Chunk).where(col(Chunk.id) == done.id).values(**ended))
         session.commit()
     if active and run.task_id:

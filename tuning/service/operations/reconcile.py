@@ -28,6 +28,7 @@ from tuning.config import Settings
 from tuning.domain import ACTIVE, RunStatus, as_utc, utcnow
 from tuning.models import Chunk, TrainingRun, Trial, TuningRun
 from tuning.service.commands.idempotency import purge_expired_keys
+from tuning.service.execution.chunks import back_in_line
 from tuning.service.execution.dispatch import dispatch
 from tuning.service.execution.endings import record_best
 from tuning.service.execution.lifecycle import end_chunks_of_finished, finish, send_run
@@ -135,7 +136,7 @@ def _requeue_lost_chunks(session: Session, settings: Settings) -> int:
         session.execute(
             update(Chunk)
             .where(col(Chunk.id) == chunk.id, col(Chunk.state) == chunk.state)
-            .values(state="queued", worker=None, task_id=str(uuid.uuid4()), sent_at=None)
+            .values(**back_in_line())
         )
         requeued += 1
     session.commit()
