@@ -115,17 +115,26 @@ def _release_when_writable(
     error: StorageUnwritable,
 ) -> None:
     """Say why the chunk waits (for status reads), and try again, a little less often each
-    time up to once a heartbeat, until the chunk is back in line; then send what is next."""
+    time up to once a heartbeat, until the chunk is back in line; then send what is next.
+
+    Each try is on a new connection: one that met a full disk may keep failing after space
+    returns (SQLite's I/O error), and any error of a try is tried again rather than raised,
+    for a chunk left "running" by a live worker would wait for nothing forever."""
     delay = RELEASE_FIRST_S
     while True:
         report_stalled(settings=settings, queue=queue, error=error)
         time.sleep(delay)
         delay = min(2 * delay, settings.heartbeat_s)
-        session.rollback()
+        session.invalidate()  # a fresh connection from the pool for this try
         try:
             release_chunk(session=session, run_id=run_id, index=index, worker=worker)
         except StorageUnwritable as exc:
             error = exc
+            continue
+        except Exception:
+            log.exception(
+                "chunk %d of tuning run %s: putting it back in line failed", index, run_id
+            )
             continue
         log.info("chunk %d of tuning run %s is back in line: storage takes writes", index, run_id)
         _dispatch(session, queue, settings)
